@@ -1,0 +1,1 @@
+"""The ``minifw`` command line (typer + rich), installed as ``minifw_cli``."""

@@ -1,0 +1,71 @@
+"""Whether eager operations are recorded on the tape (PyTorch's grad mode)."""
+
+from __future__ import annotations
+
+import functools
+
+
+class _State:
+    enabled = True
+
+
+STATE = _State()
+
+
+class set_grad_enabled:
+    """Context manager (and decorator) that turns recording on or off."""
+
+    def __init__(self, mode: bool):
+        self.mode = bool(mode)
+        self.prev = STATE.enabled
+        STATE.enabled = self.mode  # like torch: takes effect on construction
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        STATE.enabled = self.prev
+        return False
+
+
+class no_grad:
+    """``with minifw.no_grad(): ...`` — operations are not recorded.
+
+    Also usable as a decorator.
+    """
+
+    def __enter__(self):
+        self.prev = STATE.enabled
+        STATE.enabled = False
+        return self
+
+    def __exit__(self, *exc):
+        STATE.enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with no_grad():
+                return fn(*a, **k)
+
+        return wrapper
+
+
+class enable_grad(no_grad):
+    def __enter__(self):
+        self.prev = STATE.enabled
+        STATE.enabled = True
+        return self
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with enable_grad():
+                return fn(*a, **k)
+
+        return wrapper
+
+
+def is_grad_enabled() -> bool:
+    return STATE.enabled

@@ -1,0 +1,304 @@
+"""Eager (define-by-run) tensors with a tape for reverse mode.
+
+A :class:`Tensor` holds a numpy array.  Each operation runs at once through
+the primitive's implementation and, when any input requires a gradient,
+records ``(primitive, inputs, params)`` on the result: that is the whole tape.
+Outputs point at inputs, never the other way, so the tape has no reference
+cycles and Python's garbage collector never has to scan it for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minifw import functional as F
+from minifw._opsmixin import OpsMixin
+from minifw.dtypes import default_float
+from minifw.ops.registry import _REGISTRY as _P
+from minifw.ops.registry import ShapeError
+
+from . import dispatch
+from .grad_mode import STATE
+
+_ndarray = np.ndarray
+_asarray = np.asarray
+
+
+class Tensor(OpsMixin):
+    """An n-dimensional array that can record the operations applied to it.
+
+    >>> import minifw as mf
+    >>> x = mf.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    tensor([2., 4.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    _mf_priority = 1
+
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None):
+        self.data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    # --- the interpreter -----------------------------------------------------------
+    @classmethod
+    def _mf_bind(cls, prim, args, params):
+        return _bind(prim, args, params)
+
+    _bind = classmethod(lambda cls, prim, args, params: _bind(prim, args, params))
+
+    # --- fast paths for the hottest operators (W5: per-op overhead) -------------------
+    def __add__(self, o):
+        return _bind(_ADD, (self, o), _EMPTY)
+
+    def __radd__(self, o):
+        return _bind(_ADD, (o, self), _EMPTY)
+
+    def __sub__(self, o):
+        return _bind(_SUB, (self, o), _EMPTY)
+
+    def __mul__(self, o):
+        return _bind(_MUL, (self, o), _EMPTY)
+
+    def __rmul__(self, o):
+        return _bind(_MUL, (o, self), _EMPTY)
+
+    def __truediv__(self, o):
+        return _bind(_DIV, (self, o), _EMPTY)
+
+    def __matmul__(self, o):
+        return _bind(_MATMUL, (self, o), _EMPTY)
+
+    def __neg__(self):
+        return _bind(_NEG, (self,), _EMPTY)
+
+    # --- properties ----------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._ctx is None
+
+    @property
+    def grad_fn(self):
+        return None if self._ctx is None else self._ctx[0]
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def __len__(self) -> int:
+        if not self.data.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __hash__(self):
+        return id(self)
+
+    def __eq__(self, o):  # elementwise, as in PyTorch
+        return F.eq(self, o)
+
+    def __ne__(self, o):
+        return F.ne(self, o)
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise ValueError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
+        return bool(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        return int(self.item())
+
+    # --- autograd ----------------------------------------------------------------
+    def requires_grad_(self, flag: bool = True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating-point tensors can require gradients (this one is {self.data.dtype})")
+        if flag and self._ctx is not None:
+            return self
+        self.requires_grad = bool(flag)
+        return self
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate d self / d leaf into every leaf's ``.grad``."""
+        from minifw.autodiff.reverse import backward
+
+        backward(self, gradient, create_graph=create_graph, inputs=inputs)
+
+    def detach(self) -> "Tensor":
+        return _wrap(self.data)
+
+    def detach_(self) -> "Tensor":
+        self._ctx = None
+        self.requires_grad = False
+        return self
+
+    def retain_grad(self):  # grads of non-leaves are kept when asked
+        from minifw.autodiff.reverse import RETAINED
+
+        RETAINED.add(self)
+
+    def zero_(self) -> "Tensor":
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value) -> "Tensor":
+        self.data[...] = value
+        return self
+
+    def copy_(self, other) -> "Tensor":
+        self.data[...] = other.data if isinstance(other, Tensor) else other
+        return self
+
+    def clone(self) -> "Tensor":
+        return self * 1.0 if self.requires_grad else _wrap(self.data.copy())
+
+    def __setitem__(self, index, value):
+        if STATE.enabled and self.requires_grad:
+            raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt the tape; "
+                               "use minifw.no_grad() or .detach()")
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # --- conversion ------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, this one has shape {self.data.shape}")
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def float(self):
+        return self.astype(np.float32)
+
+    def double(self):
+        return self.astype(np.float64)
+
+    def to(self, dtype_or_device=None, dtype=None):
+        target = dtype if dtype is not None else dtype_or_device
+        if target is None or (isinstance(target, str) and target == "cpu"):
+            return self
+        if isinstance(target, str) and target.startswith("cuda"):
+            raise RuntimeError("the cuda device is not available in this build (the CUDA backend comes with "
+                               "issue 5; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator once it lands)")
+        return self.astype(target)
+
+    def cpu(self):
+        return self
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extra = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extra.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extra.append(f"grad_fn=<{self._ctx[0].name}>")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extra) + ")"
+
+
+_EMPTY: dict = {}
+_ADD, _SUB, _MUL, _DIV, _MATMUL, _NEG = (_P[n] for n in ("add", "sub", "mul", "div", "matmul", "neg"))
+_new = object.__new__
+
+
+def _wrap(arr) -> Tensor:
+    t = _new(Tensor)
+    t.data = arr
+    t.grad = None
+    t.requires_grad = False
+    t._ctx = None
+    t.name = None
+    return t
+
+
+def _bind(prim, args, params):
+    """Run ``prim`` now; record it when an input needs a gradient."""
+    arrays = [a.data if isinstance(a, Tensor) else a for a in args]
+    try:
+        out = dispatch.IMPL[prim](*arrays, **params)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _explain(prim, arrays, params, e) from None
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t.name = None
+    t._ctx = None
+    t.requires_grad = False
+    if STATE.enabled and prim.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and a.requires_grad:
+                t.requires_grad = True
+                t._ctx = (prim, args, params)
+                break
+    return t
+
+
+def _explain(prim, arrays, params, err):
+    shapes = [np.shape(a) for a in arrays]
+    dtypes = [np.result_type(a) for a in arrays]
+    try:
+        prim.shape_rule(shapes, dtypes, **params)
+    except ShapeError as se:
+        return se
+    except Exception:  # noqa: BLE001  the rule itself could not judge: keep numpy's words
+        pass
+    return type(err)(f"{prim.name}: {err} (got shapes {' and '.join(str(s) for s in shapes)})")
+
+
+def _to_array(data, dtype=None) -> np.ndarray:
+    if isinstance(data, Tensor):
+        data = data.data
+    if dtype is not None:
+        return np.array(data, dtype=np.dtype(dtype))
+    if isinstance(data, np.ndarray):
+        return data.copy()
+    arr = np.array(data)
+    if arr.dtype.kind == "f" and not isinstance(data, np.generic):
+        arr = arr.astype(default_float(), copy=False)  # Python floats -> float32, as in PyTorch
+    return arr
+
+
+def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+    """Make a tensor from a Python number, a (nested) list or a numpy array.
+
+    Python floats become float32 (the default dtype), ints int64; numpy arrays
+    keep their dtype.
+    """
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+
+
+def as_tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else _wrap(_asarray(x))

@@ -1,0 +1,394 @@
+"""minifw's functional ops: one polymorphic function per primitive.
+
+Every function here works on Python floats (returns a float: the scalar
+path the trace tables use), on eager tensors (runs now, records on the tape),
+on static symbols (adds a graph node) and on dual numbers.  Which interpreter
+runs is decided by :func:`bind`: the argument with the highest
+``_mf_priority`` class attribute wins (symbols > tensors > plain values), as
+in JAX's Autodidax.  Derivative rules are written with these functions, so a
+rule that runs on tensors also runs on symbols, which is what makes symbolic
+and higher-order gradients work with one rule table.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Sequence
+
+import numpy as np
+
+from minifw.ops.registry import _REGISTRY as _P
+from minifw.ops.shapes import normalize_axes
+
+_Number = (int, float, numbers.Number)
+
+
+def bind(prim, *args, **params):
+    """Apply primitive ``prim`` to ``args`` with the interpreter they call for."""
+    best, best_p = None, 0
+    for a in args:
+        p = getattr(type(a), "_mf_priority", 0)
+        if p > best_p:
+            best, best_p = a, p
+    if best is None:
+        if prim.scalar is not None and not params and all(isinstance(a, _Number) for a in args):
+            return prim.scalar(*args)
+        from minifw.eager.tensor import Tensor
+
+        return Tensor._bind(prim, args, params)
+    return type(best)._mf_bind(prim, args, params)
+
+
+# --- small helpers every interpreter understands ------------------------------
+def shape_of(x) -> tuple:
+    s = getattr(x, "shape", None)
+    return tuple(s) if s is not None else ()
+
+
+def dtype_of(x):
+    d = getattr(x, "dtype", None)
+    return np.dtype(d) if d is not None else np.result_type(x)
+
+
+def _is_scalar(x) -> bool:
+    return isinstance(x, _Number) and not hasattr(x, "shape")
+
+
+# --- elementwise ------------------------------------------------------------------
+def neg(x):
+    return bind(_P["neg"], x)
+
+
+def exp(x):
+    return bind(_P["exp"], x)
+
+
+def log(x):
+    return bind(_P["log"], x)
+
+
+def sin(x):
+    return bind(_P["sin"], x)
+
+
+def cos(x):
+    return bind(_P["cos"], x)
+
+
+def tan(x):
+    return bind(_P["tan"], x)
+
+
+def tanh(x):
+    return bind(_P["tanh"], x)
+
+
+def sigmoid(x):
+    return bind(_P["sigmoid"], x)
+
+
+def relu(x):
+    return bind(_P["relu"], x)
+
+
+def sqrt(x):
+    return bind(_P["sqrt"], x)
+
+
+def abs(x):  # noqa: A001  (mirrors numpy / torch)
+    return bind(_P["abs"], x)
+
+
+def square(x):
+    return bind(_P["square"], x)
+
+
+def reciprocal(x):
+    return bind(_P["reciprocal"], x)
+
+
+def step(x):
+    return bind(_P["step"], x)
+
+
+def sign(x):
+    return bind(_P["sign"], x)
+
+
+def add(x, y):
+    return bind(_P["add"], x, y)
+
+
+def sub(x, y):
+    return bind(_P["sub"], x, y)
+
+
+def mul(x, y):
+    return bind(_P["mul"], x, y)
+
+
+def div(x, y):
+    return bind(_P["div"], x, y)
+
+
+def pow(x, y):  # noqa: A001
+    return bind(_P["pow"], x, y)
+
+
+def maximum(x, y):
+    return bind(_P["maximum"], x, y)
+
+
+def minimum(x, y):
+    return bind(_P["minimum"], x, y)
+
+
+def lt(x, y):
+    return bind(_P["lt"], x, y)
+
+
+def le(x, y):
+    return bind(_P["le"], x, y)
+
+
+def gt(x, y):
+    return bind(_P["gt"], x, y)
+
+
+def ge(x, y):
+    return bind(_P["ge"], x, y)
+
+
+def eq(x, y):
+    return bind(_P["eq"], x, y)
+
+
+def ne(x, y):
+    return bind(_P["ne"], x, y)
+
+
+def where(cond, x, y):
+    return bind(_P["where"], cond, x, y)
+
+
+def cast(x, dtype):
+    dtype = np.dtype(dtype)
+    if _is_scalar(x):
+        return float(x) if dtype.kind == "f" else dtype.type(x).item()
+    if dtype_of(x) == dtype:
+        return x
+    return bind(_P["cast"], x, dtype=dtype)
+
+
+def eq_float(x, y):
+    """1.0 where x == y else 0.0, in x's float dtype (used by max/min rules)."""
+    if _is_scalar(x) and _is_scalar(y):
+        return 1.0 if x == y else 0.0
+    dt = dtype_of(x) if not _is_scalar(x) else dtype_of(y)
+    return cast(eq(x, y), dt if dt.kind == "f" else np.float32)
+
+
+# --- reductions -------------------------------------------------------------------
+def _reduce(name, x, axis, keepdims):
+    return bind(_P[name], x, axis=normalize_axes(axis, len(shape_of(x)), name), keepdims=bool(keepdims))
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    return _reduce("sum", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    return _reduce("mean", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    return _reduce("min", x, axis, keepdims)
+
+
+def argmax(x, axis=None, keepdims=False):
+    return _reduce("argmax", x, axis, keepdims)
+
+
+def argmin(x, axis=None, keepdims=False):
+    return _reduce("argmin", x, axis, keepdims)
+
+
+# --- linear algebra -----------------------------------------------------------------
+def matmul(a, b):
+    return bind(_P["matmul"], a, b)
+
+
+# --- shape and movement ---------------------------------------------------------------
+def _resolve_shape(shape, size: int, opname: str = "reshape") -> tuple:
+    shape = tuple(int(s) for s in shape)
+    if shape.count(-1) > 1:
+        from minifw.ops.registry import ShapeError
+
+        raise ShapeError(f"{opname}: only one dimension may be -1, got {shape}")
+    if -1 in shape:
+        known = 1
+        for s in shape:
+            if s != -1:
+                known *= s
+        if known == 0 or size % known:
+            from minifw.ops.registry import ShapeError
+
+            raise ShapeError(f"{opname}: cannot reshape {size} elements into shape {shape}")
+        shape = tuple(size // known if s == -1 else s for s in shape)
+    return shape
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def reshape(x, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    xs = shape_of(x)
+    shape = _resolve_shape(shape, _size(xs))
+    if shape == xs:
+        return x
+    return bind(_P["reshape"], x, shape=shape)
+
+
+def permute(x, *axes):
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = axes[0]
+    nd = len(shape_of(x))
+    axes = tuple(int(a) % nd if nd else 0 for a in axes)
+    if axes == tuple(range(nd)):
+        return x
+    return bind(_P["transpose"], x, axes=axes)
+
+
+def transpose(x, axes=None):
+    """numpy's transpose: reverses the axes unless ``axes`` is given."""
+    nd = len(shape_of(x))
+    return permute(x, tuple(reversed(range(nd))) if axes is None else tuple(axes))
+
+
+def swapaxes(x, a: int, b: int):
+    nd = len(shape_of(x))
+    axes = list(range(nd))
+    a, b = a % nd, b % nd
+    axes[a], axes[b] = axes[b], axes[a]
+    return permute(x, tuple(axes))
+
+
+def broadcast_to(x, shape):
+    shape = tuple(int(s) for s in shape)
+    if shape_of(x) == shape:
+        return x
+    return bind(_P["broadcast_to"], x, shape=shape)
+
+
+def sum_to(x, shape):
+    """Sum ``x`` down to ``shape`` (the adjoint of broadcasting)."""
+    shape = tuple(shape)
+    xs = shape_of(x)
+    if xs == shape:
+        return x
+    if _is_scalar(x):
+        return x
+    lead = len(xs) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and xs[i + lead] != 1)
+    y = sum(x, axis=axes, keepdims=True) if axes else x
+    return reshape(y, shape)
+
+
+def squeeze(x, axis=None):
+    xs = shape_of(x)
+    if axis is None:
+        axes = tuple(i for i, s in enumerate(xs) if s == 1)
+    else:
+        axes = normalize_axes(axis, len(xs), "squeeze")
+        for a in axes:
+            if xs[a] != 1:
+                from minifw.ops.registry import ShapeError
+
+                raise ShapeError(f"squeeze: dimension {a} of shape {xs} has size {xs[a]}, not 1")
+    return reshape(x, tuple(s for i, s in enumerate(xs) if i not in axes))
+
+
+def unsqueeze(x, axis: int):
+    xs = shape_of(x)
+    nd = len(xs) + 1
+    a = axis % nd
+    return reshape(x, xs[:a] + (1,) + xs[a:])
+
+
+expand_dims = unsqueeze
+
+
+def concatenate(xs: Sequence[Any], axis: int = 0):
+    xs = list(xs)
+    nd = len(shape_of(xs[0]))
+    if nd == 0:
+        from minifw.ops.registry import ShapeError
+
+        raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated")
+    return bind(_P["concatenate"], *xs, axis=axis % nd)
+
+
+cat = concatenate
+
+
+def stack(xs: Sequence[Any], axis: int = 0):
+    xs = list(xs)
+    nd = len(shape_of(xs[0])) + 1
+    return concatenate([unsqueeze(x, axis % nd) for x in xs], axis=axis % nd)
+
+
+def canonical_index(index, shape) -> tuple:
+    """Normalise an index to a tuple of ints, slices (with explicit bounds),
+    ``None`` and integer numpy arrays, so equal indices compare equal."""
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if hasattr(i, "_mf_priority"):  # a tensor used as an index
+            i = np.asarray(i.numpy() if hasattr(i, "numpy") else i)
+        if isinstance(i, (list, np.ndarray)):
+            i = np.asarray(i)
+            if i.dtype == bool:
+                raise IndexError("boolean-mask indexing is not supported; use where() or integer indices")
+            i = i.astype(np.int64)
+        elif isinstance(i, (np.integer,)):
+            i = int(i)
+        out.append(i)
+    return tuple(out)
+
+
+def getitem(x, index):
+    return bind(_P["getitem"], x, index=canonical_index(index, shape_of(x)))
+
+
+def scatter_add(g, index, shape):
+    return bind(_P["scatter_add"], g, index=index, shape=tuple(shape))
+
+
+def zeros_like(x):
+    return 0.0 * x
+
+
+# --- nn -----------------------------------------------------------------------------
+def log_softmax(x, axis: int = -1):
+    return bind(_P["log_softmax"], x, axis=axis % len(shape_of(x)))
+
+
+def softmax(x, axis: int = -1):
+    return bind(_P["softmax"], x, axis=axis % len(shape_of(x)))
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "math", "numbers", "np", "Any",
+                                                                   "Sequence")]
+del math

@@ -1,0 +1,36 @@
+"""Seeded random tensors: ``minifw.manual_seed(n)`` as in PyTorch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minifw.dtypes import default_float
+
+_state = {"rng": np.random.default_rng(0)}
+
+
+def manual_seed(seed: int) -> None:
+    """Reset the global generator; the same seed gives the same tensors."""
+    _state["rng"] = np.random.default_rng(int(seed))
+
+
+def generator() -> np.random.Generator:
+    return _state["rng"]
+
+
+def _shape(shape):
+    return tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else tuple(shape)
+
+
+def randn(*shape, dtype=None, requires_grad: bool = False):
+    from minifw.eager.tensor import Tensor
+
+    data = generator().standard_normal(_shape(shape)).astype(dtype or default_float())
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad: bool = False):
+    from minifw.eager.tensor import Tensor
+
+    data = generator().random(_shape(shape)).astype(dtype or default_float())
+    return Tensor(data, requires_grad=requires_grad)
