@@ -57,25 +57,25 @@ class Tensor(OpsMixin):
 
     # --- fast paths for the hottest operators (W5: per-op overhead) -------------------
     def __add__(self, o):
-        return _bind(_ADD, (self, o), _EMPTY)
+        return _binary(_ADD, self, o)
 
     def __radd__(self, o):
-        return _bind(_ADD, (o, self), _EMPTY)
+        return _binary(_ADD, o, self)
 
     def __sub__(self, o):
-        return _bind(_SUB, (self, o), _EMPTY)
+        return _binary(_SUB, self, o)
 
     def __mul__(self, o):
-        return _bind(_MUL, (self, o), _EMPTY)
+        return _binary(_MUL, self, o)
 
     def __rmul__(self, o):
-        return _bind(_MUL, (o, self), _EMPTY)
+        return _binary(_MUL, o, self)
 
     def __truediv__(self, o):
-        return _bind(_DIV, (self, o), _EMPTY)
+        return _binary(_DIV, self, o)
 
     def __matmul__(self, o):
-        return _bind(_MATMUL, (self, o), _EMPTY)
+        return _binary(_MATMUL, self, o)
 
     def __neg__(self):
         return _bind(_NEG, (self,), _EMPTY)
@@ -230,6 +230,7 @@ class Tensor(OpsMixin):
 _EMPTY: dict = {}
 _ADD, _SUB, _MUL, _DIV, _MATMUL, _NEG = (_P[n] for n in ("add", "sub", "mul", "div", "matmul", "neg"))
 _new = object.__new__
+_IMPL = dispatch.IMPL
 
 
 def _wrap(arr) -> Tensor:
@@ -246,7 +247,7 @@ def _bind(prim, args, params):
     """Run ``prim`` now; record it when an input needs a gradient."""
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     try:
-        out = dispatch.IMPL[prim](*arrays, **params)
+        out = _IMPL[prim](*arrays, **params)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(prim, arrays, params, e) from None
     if type(out) is not _ndarray:
@@ -263,6 +264,32 @@ def _bind(prim, args, params):
                 t.requires_grad = True
                 t._ctx = (prim, args, params)
                 break
+    return t
+
+
+def _binary(prim, a, b):
+    """``_bind`` unrolled for two operands and no params: the path every
+    ``+ - * / @`` takes, so each saved attribute lookup counts (W5)."""
+    a_is = isinstance(a, Tensor)
+    b_is = isinstance(b, Tensor)
+    ad = a.data if a_is else a
+    bd = b.data if b_is else b
+    try:
+        out = _IMPL[prim](ad, bd)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _explain(prim, [ad, bd], _EMPTY, e) from None
+    if type(out) is not _ndarray:
+        out = _asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t.name = None
+    if STATE.enabled and ((a_is and a.requires_grad) or (b_is and b.requires_grad)):
+        t.requires_grad = True
+        t._ctx = (prim, (a, b), _EMPTY)
+    else:
+        t.requires_grad = False
+        t._ctx = None
     return t
 
 

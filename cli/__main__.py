@@ -1,0 +1,3 @@
+from minifw_cli.main import main
+
+main()

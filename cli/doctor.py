@@ -1,0 +1,88 @@
+"""``minifw doctor``: what this installation has and can do."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import os
+import shutil
+import sys
+
+from rich.table import Table
+
+from minifw_cli.common import console, friendly
+from minifw_cli.main import app
+
+
+def _version(dist: str) -> str:
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return "not installed"
+
+
+def _numba_row() -> tuple[str, str]:
+    try:
+        from minifw.kernels import numba_info  # type: ignore[attr-defined]
+
+        return "ok", numba_info()
+    except ImportError:
+        pass
+    try:
+        import numba
+
+        return "ok", f"numba {numba.__version__}, threading layer from config: {numba.config.THREADING_LAYER}"
+    except Exception as e:  # noqa: BLE001
+        return "missing", f"numba cannot be imported: {e}"
+
+
+def _cuda_row() -> tuple[str, str]:
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+        return "sim", "NUMBA_ENABLE_CUDASIM=1: numba's CUDA simulator (tiny shapes only)"
+    try:
+        from numba import cuda
+    except Exception as e:  # noqa: BLE001
+        return "no", f"numba.cuda cannot be imported ({e}); set NUMBA_ENABLE_CUDASIM=1 to use the simulator"
+    try:
+        if not cuda.is_available():
+            return "no", "no CUDA driver or GPU found; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
+        dev = cuda.get_current_device()
+        cc = ".".join(map(str, dev.compute_capability))
+        drv = cuda.cudadrv.driver.driver.get_version()
+        return "ok", f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, compute capability {cc}, " \
+                     f"driver {'.'.join(map(str, drv))}"
+    except Exception as e:  # noqa: BLE001
+        return "no", f"CUDA unavailable: {e}; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
+
+
+def _renderer_row() -> tuple[str, str]:
+    dot = shutil.which("dot")
+    if dot:
+        return "ok", f"graphviz dot at {dot}"
+    pure = shutil.which("graphviz-pure")
+    if pure:
+        return "ok", f"graphviz-pure at {pure} (no system dot; the pure renderer draws instead)"
+    return "no", "neither `dot` nor `graphviz-pure` found: pictures are given as DOT source"
+
+
+@app.command()
+@friendly
+def doctor() -> None:
+    """Report versions, kernels, threading policy, CUDA and the graph renderer."""
+    import numpy as np
+
+    import minifw
+
+    table = Table(title="minifw doctor", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("details", overflow="fold")
+    table.add_row("python", "ok", sys.version.split()[0])
+    table.add_row("minifw", "ok", f"{minifw.__version__} at {os.path.dirname(minifw.__file__)}")
+    table.add_row("numpy", "ok", np.__version__)
+    for name, fn in (("numba (CPU kernels)", _numba_row), ("CUDA", _cuda_row), ("graph renderer", _renderer_row)):
+        status, detail = fn()
+        colour = {"ok": "green", "sim": "yellow"}.get(status, "red")
+        table.add_row(name, f"[{colour}]{status}[/]", detail)
+    for opt in ("torch", "jax", "tensorboardX"):
+        table.add_row(f"{opt} (optional peer)", "-", _version(opt))
+    console.print(table)
