@@ -1,14 +1,46 @@
 """Which array implementation the eager interpreter runs for each primitive.
 
-By default the numpy reference ``impl`` of every primitive.  The kernel layer
-(:mod:`minifw.kernels`) replaces elementwise and reduction entries with
-wrappers that send large arrays to numba kernels once it is loaded; small
-arrays stay on numpy, whose per-call cost (~0.3 µs) beats any kernel launch.
+By default the numpy reference ``impl`` of every primitive.  For the
+primitives where a numba kernel measured faster than numpy on large arrays
+(:data:`KERNEL_WINS`), ``IMPL`` holds a small wrapper instead: arrays of at
+least :data:`KERNEL_MIN_SIZE` elements of a listed dtype go to
+:mod:`minifw.kernels.cpu`, everything else to numpy.  numba is imported the
+first time a large array needs a kernel, never by ``import minifw``.
+
+Why so few primitives: numpy's own float32 transcendentals are SIMD code
+(AVX-512 here) and beat the float64-internal v* functions 2-5x; its
+single-pass ufuncs and reductions are memory-bound like a kernel.  A single
+kernel wins where numpy needs several passes (sigmoid: 6-9x at 2^22).  The
+kernels' real payoff is fusion (one pass for a whole expression), which the
+static compiler does.  Primitives not listed keep the bare numpy function: no
+added per-call cost (a wrapper costs ~0.1 us per call, which W5's 4x4 adds
+cannot afford).
+Set ``KERNEL_MIN_SIZE`` (or env ``MINIFW_KERNEL_MIN_SIZE`` before import) to
+move the switch; a huge value turns the kernels off.
 """
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
+
 from minifw.ops.registry import all_primitives
+
+KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
+"""Elements from which listed primitives run on numba kernels (below ~2^18 thread start-up and compile-cache
+lookups eat the gain; binary ops break even near 2^20)."""
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+KERNEL_WINS: dict[str, tuple] = {
+    "sigmoid": (_F32, _F64),  # 6-9x at 2^22 (numpy's stable sigmoid takes ~6 passes)
+}
+"""Primitive name -> dtypes whose large arrays the kernels run by default (chosen by measurement)."""
+
+BINARY_WINS: dict[str, tuple] = {name: (_F32, _F64) for name in ("add", "sub", "mul", "div")}
+"""Opt-in (``install({**KERNEL_WINS, **BINARY_WINS, "tanh": (_F64,)})``): measured 0.9-2.7x at 2^20-2^22 on
+2 busy cores (0.3-1.5x for float64 tanh) -- not a reliable win, and the wrapper costs ~0.1 us on every small
+add/mul (the W5 hot path), so they stay on bare numpy by default."""
 
 
 class _Impls(dict):
@@ -18,5 +50,56 @@ class _Impls(dict):
 
 
 IMPL: dict = _Impls()
-for _p in all_primitives():
-    IMPL[_p] = _p.impl
+_nd = np.ndarray
+_cpu = None
+
+
+def _kernels():
+    """minifw.kernels.cpu, imported (with numba) on first need."""
+    global _cpu
+    if _cpu is None:
+        from minifw.kernels import cpu
+
+        _cpu = cpu
+    return _cpu
+
+
+def _unary(prim, impl, dtypes):
+    def run(x):
+        # type() check first: Python scalars and lists go straight to numpy
+        if type(x) is _nd and x.size >= KERNEL_MIN_SIZE and x.dtype in dtypes:
+            return _kernels().map(prim, x)
+        return impl(x)
+
+    run.__doc__ = f"{prim.name}: numba kernel for large {', '.join(map(str, dtypes))} arrays, else numpy"
+    return run
+
+
+def _binary(prim, impl, dtypes):
+    def run(a, b):
+        if (type(a) is _nd and a.size >= KERNEL_MIN_SIZE and a.dtype in dtypes) or (
+            type(b) is _nd and b.size >= KERNEL_MIN_SIZE and b.dtype in dtypes
+        ):
+            return _kernels().zip(prim, a, b)  # it sends mixed dtypes back to numpy itself
+        return impl(a, b)
+
+    run.__doc__ = f"{prim.name}: numba kernel for large {', '.join(map(str, dtypes))} arrays, else numpy"
+    return run
+
+
+def install(wins: dict[str, tuple] | None = None) -> None:
+    """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`).
+
+    ``install({})`` puts plain numpy back for every primitive.  The dict object
+    is updated in place, so modules that hold a reference to ``IMPL`` see it.
+    """
+    wins = KERNEL_WINS if wins is None else wins
+    for p in all_primitives():
+        dtypes = wins.get(p.name)
+        if dtypes and p.kernel_scalar is not None and p.nin in (1, 2):
+            IMPL[p] = (_unary if p.nin == 1 else _binary)(p, p.impl, tuple(dtypes))
+        else:
+            IMPL[p] = p.impl
+
+
+install()

@@ -55,7 +55,8 @@ def _elementwise_jvp(partials):
     return jvp
 
 
-def _elementwise(name, kind, impl, scalar, partials, notation, partial_notation, float_result=False, vjps=None):
+def _elementwise(name, kind, impl, scalar, partials, notation, partial_notation, float_result=False, vjps=None,
+                 kernel_scalar=None):
     nin = 1 if kind == "unary" else 2
     return register(
         Primitive(
@@ -65,6 +66,7 @@ def _elementwise(name, kind, impl, scalar, partials, notation, partial_notation,
             impl=impl,
             shape_rule=lambda shp, dts, **p: shapes.broadcast(prim_ref[name], shp, dts, **p),
             scalar=scalar,
+            kernel_scalar=kernel_scalar,  # None: the kernels compile ``scalar`` itself
             partials=partials,
             vjps=vjps or _elementwise_vjps(partials),
             jvp=_elementwise_jvp(partials),
@@ -86,17 +88,20 @@ def _def(name, kind, impl, scalar, partials, notation, partial_notation, **kw):
 # --- unary -----------------------------------------------------------------
 NEG = _def("neg", "unary", np.negative, S.neg, [lambda x, out: -1.0], "-{0}", ["-1"],
            vjps=[lambda g, out, x: -g])
-EXP = _def("exp", "unary", np.exp, S.exp, [lambda x, out: out], "exp {0}", ["exp {0}"], float_result=True)
+EXP = _def("exp", "unary", np.exp, S.exp, [lambda x, out: out], "exp {0}", ["exp {0}"], float_result=True,
+           kernel_scalar=S.vexp)
 LOG = _def("log", "unary", np.log, S.log, [lambda x, out: 1.0 / x], "ln {0}", ["1/{0}"], float_result=True,
-           vjps=[lambda g, out, x: g / x])
-SIN = _def("sin", "unary", np.sin, S.sin, [lambda x, out: F.cos(x)], "sin {0}", ["cos {0}"], float_result=True)
-COS = _def("cos", "unary", np.cos, S.cos, [lambda x, out: -F.sin(x)], "cos {0}", ["-sin {0}"], float_result=True)
+           vjps=[lambda g, out, x: g / x], kernel_scalar=S.vlog)
+SIN = _def("sin", "unary", np.sin, S.sin, [lambda x, out: F.cos(x)], "sin {0}", ["cos {0}"], float_result=True,
+           kernel_scalar=S.vsin)
+COS = _def("cos", "unary", np.cos, S.cos, [lambda x, out: -F.sin(x)], "cos {0}", ["-sin {0}"], float_result=True,
+           kernel_scalar=S.vcos)
 TAN = _def("tan", "unary", np.tan, S.tan, [lambda x, out: 1.0 + out * out], "tan {0}", ["1 + tan² {0}"],
-           float_result=True)
+           float_result=True, kernel_scalar=S.vtan)
 TANH = _def("tanh", "unary", np.tanh, S.tanh, [lambda x, out: 1.0 - out * out], "tanh {0}", ["1 - tanh² {0}"],
-            float_result=True)
+            float_result=True, kernel_scalar=S.vtanh)
 SIGMOID = _def("sigmoid", "unary", _np_sigmoid, S.sigmoid, [lambda x, out: out * (1.0 - out)], "σ({0})",
-               ["σ({0})(1 - σ({0}))"], float_result=True)
+               ["σ({0})(1 - σ({0}))"], float_result=True, kernel_scalar=S.vsigmoid)
 RELU = _def("relu", "unary", lambda x: np.maximum(x, 0), S.relu, [lambda x, out: F.step(x)], "relu {0}",
             ["[{0} > 0]"])
 SQRT = _def("sqrt", "unary", np.sqrt, S.sqrt, [lambda x, out: 0.5 / out], "√{0}", ["1/(2√{0})"], float_result=True)
@@ -106,7 +111,7 @@ RECIPROCAL = _def("reciprocal", "unary", np.reciprocal, S.reciprocal, [lambda x,
                   ["-1/{0}²"], float_result=True)
 # Piecewise-constant helpers: their derivative is zero almost everywhere.
 STEP = _def("step", "unary", _np_step, S.step, [lambda x, out: 0.0 * x], "[{0} > 0]", ["0"])
-SIGN = _def("sign", "unary", _np_sign, S.sign, [lambda x, out: 0.0 * x], "sign {0}", ["0"])
+SIGN = _def("sign", "unary", _np_sign, S.sign, [lambda x, out: 0.0 * x], "sign {0}", ["0"], kernel_scalar=S.vsign)
 
 # --- binary ----------------------------------------------------------------
 ADD = _def("add", "binary", np.add, S.add, [lambda x, y, out: 1.0, lambda x, y, out: 1.0], "{0} + {1}", ["1", "1"],
@@ -126,11 +131,11 @@ POW = _def("pow", "binary", np.power, S.pow_,
 MAXIMUM = _def("maximum", "binary", np.maximum, S.maximum,
                [lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y),
                 lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y)],
-               "max({0}, {1})", ["[{0} > {1}]", "[{1} > {0}]"])
+               "max({0}, {1})", ["[{0} > {1}]", "[{1} > {0}]"], kernel_scalar=S.vmaximum)
 MINIMUM = _def("minimum", "binary", np.minimum, S.minimum,
                [lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y),
                 lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y)],
-               "min({0}, {1})", ["[{0} < {1}]", "[{1} < {0}]"])
+               "min({0}, {1})", ["[{0} < {1}]", "[{1} < {0}]"], kernel_scalar=S.vminimum)
 
 
 # --- comparisons (no gradient) ----------------------------------------------

@@ -1,0 +1,89 @@
+"""Make the registry's scalar functions callable from numba-compiled code.
+
+The scalar functions in :mod:`minifw.ops.scalar_math` are plain Python.  Numba
+compiles a plain function called from jitted code only if it is registered;
+this module registers every function there (``register_jitable``), and swaps
+the two pure-arithmetic bit helpers for versions that read and write the
+float64 exponent bits directly, which vectorise:
+
+* ``_pow2i(k)`` -> the float with exponent field ``k + 1023`` (an integer shift);
+* ``_frexp(x)`` -> exponent and mantissa fields of ``x`` (masks and shifts).
+
+Importing this module imports numba (through the threading policy).  Generated
+kernel modules import it first, so a fresh process that compiles a kernel,
+or the fusion generator, always sees the same registrations.  A CUDA backend
+would register the same functions for its target (``register_jitable`` and
+``overload`` accept ``target=``) and can reuse the pure-arithmetic fallbacks.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from minifw.kernels.threads import load_numba
+from minifw.ops import scalar_math
+
+numba = load_numba()
+from llvmlite import ir  # noqa: E402  (after numba, which loads llvmlite)
+from numba.core import types  # noqa: E402
+from numba.extending import intrinsic, overload, register_jitable  # noqa: E402
+
+_BIT_HELPERS = ("_pow2i", "_frexp")
+
+
+@intrinsic
+def _i64_as_f64(typingctx, i):
+    """Reinterpret the bits of an int64 as a float64 (LLVM ``bitcast``)."""
+    if not isinstance(i, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], sig.args[0], types.int64)
+        return builder.bitcast(v, ir.DoubleType())
+
+    return types.float64(i), codegen
+
+
+@intrinsic
+def _f64_as_i64(typingctx, x):
+    """Reinterpret the bits of a float64 as an int64."""
+    if not isinstance(x, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], sig.args[0], types.float64)
+        return builder.bitcast(v, ir.IntType(64))
+
+    return types.int64(x), codegen
+
+
+@overload(scalar_math._pow2i, inline="always")
+def _pow2i_bits(k):
+    def impl(k):  # valid for -1022 <= k <= 1023: the callers keep k there
+        return _i64_as_f64((k + 1023) << 52)
+
+    return impl
+
+
+@overload(scalar_math._frexp, inline="always")
+def _frexp_bits(x):
+    def impl(x):  # x positive and normal: the callers ensure it
+        b = _f64_as_i64(x)
+        e = ((b >> 52) & 0x7FF) - 1022
+        m = _i64_as_f64((b & 0x000FFFFFFFFFFFFF) | 0x3FE0000000000000)  # exponent field of 0.5
+        return m, e
+
+    return impl
+
+
+def _register_module(module) -> list[str]:
+    names = []
+    for name, fn in vars(module).items():
+        if inspect.isfunction(fn) and fn.__module__ == module.__name__ and name not in _BIT_HELPERS:
+            register_jitable(inline="always")(fn)  # numba-IR inlining: LLVM then sees one loop body and vectorises it
+            names.append(name)
+    return names
+
+
+REGISTERED = _register_module(scalar_math)
+"""Names of the scalar functions numba can now call."""
