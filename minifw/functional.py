@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from minifw.ops.registry import _REGISTRY as _P
+from minifw.ops.registry import ShapeError
 from minifw.ops.shapes import normalize_axes
 
 _Number = (int, float, numbers.Number)
@@ -26,6 +27,12 @@ _Number = (int, float, numbers.Number)
 
 def bind(prim, *args, **params):
     """Apply primitive ``prim`` to ``args`` with the interpreter they call for."""
+    if not params and prim.scalar is not None:  # fast path: plain floats (the scalar engine's partials)
+        for a in args:
+            if type(a) is not float and type(a) is not int:
+                break
+        else:
+            return prim.scalar(*args)
     best, best_p = None, 0
     for a in args:
         p = getattr(type(a), "_mf_priority", 0)
@@ -243,6 +250,15 @@ def _resolve_shape(shape, size: int, opname: str = "reshape") -> tuple:
     return shape
 
 
+def _one_axis(axis, ndim: int, opname: str) -> int:
+    """``axis`` in ``[-ndim, ndim)`` as a non-negative int, else a ShapeError
+    (never silently wrapped: axis 5 of a 2-D tensor is a mistake, not axis 1)."""
+    a = int(axis)
+    if not -ndim <= a < ndim:
+        raise ShapeError(f"{opname}: axis {a} is out of range for a tensor with {ndim} dimensions")
+    return a % ndim
+
+
 def _size(shape) -> int:
     n = 1
     for s in shape:
@@ -264,7 +280,7 @@ def permute(x, *axes):
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = axes[0]
     nd = len(shape_of(x))
-    axes = tuple(int(a) % nd if nd else 0 for a in axes)
+    axes = tuple(_one_axis(a, nd, "permute") for a in axes)
     if axes == tuple(range(nd)):
         return x
     return bind(_P["transpose"], x, axes=axes)
@@ -279,7 +295,7 @@ def transpose(x, axes=None):
 def swapaxes(x, a: int, b: int):
     nd = len(shape_of(x))
     axes = list(range(nd))
-    a, b = a % nd, b % nd
+    a, b = _one_axis(a, nd, "swapaxes"), _one_axis(b, nd, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
     return permute(x, tuple(axes))
 
@@ -322,7 +338,7 @@ def squeeze(x, axis=None):
 def unsqueeze(x, axis: int):
     xs = shape_of(x)
     nd = len(xs) + 1
-    a = axis % nd
+    a = _one_axis(axis, nd, "unsqueeze")
     return reshape(x, xs[:a] + (1,) + xs[a:])
 
 
@@ -336,7 +352,7 @@ def concatenate(xs: Sequence[Any], axis: int = 0):
         from minifw.ops.registry import ShapeError
 
         raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated")
-    return bind(_P["concatenate"], *xs, axis=axis % nd)
+    return bind(_P["concatenate"], *xs, axis=_one_axis(axis, nd, "concatenate"))
 
 
 cat = concatenate
@@ -345,7 +361,13 @@ cat = concatenate
 def stack(xs: Sequence[Any], axis: int = 0):
     xs = list(xs)
     nd = len(shape_of(xs[0])) + 1
-    return concatenate([unsqueeze(x, axis % nd) for x in xs], axis=axis % nd)
+    axis = _one_axis(axis, nd, "stack")
+    first = shape_of(xs[0])
+    for x in xs[1:]:
+        if shape_of(x) != first:
+            raise ShapeError(f"stack: all tensors must have the same shape "
+                             f"(got shapes {' and '.join(str(shape_of(x)) for x in xs)})")
+    return concatenate([unsqueeze(x, axis) for x in xs], axis=axis)
 
 
 def canonical_index(index, shape) -> tuple:
@@ -382,11 +404,11 @@ def zeros_like(x):
 
 # --- nn -----------------------------------------------------------------------------
 def log_softmax(x, axis: int = -1):
-    return bind(_P["log_softmax"], x, axis=axis % len(shape_of(x)))
+    return bind(_P["log_softmax"], x, axis=_one_axis(axis, len(shape_of(x)), "log_softmax"))
 
 
 def softmax(x, axis: int = -1):
-    return bind(_P["softmax"], x, axis=axis % len(shape_of(x)))
+    return bind(_P["softmax"], x, axis=_one_axis(axis, len(shape_of(x)), "softmax"))
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "math", "numbers", "np", "Any",

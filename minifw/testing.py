@@ -47,7 +47,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
         return float(np.sum(np.asarray(o.data, dtype=np.float64) * cot))
 
     analytic = autograd_grad([out], leaves, [tensor(cot)], allow_unused=True)
-    for i, (leaf, g) in enumerate(zip(leaves, analytic)):
+    for i, g in enumerate(analytic):
         a = np.zeros_like(arrays[i]) if g is None else np.asarray(g.data, dtype=np.float64)
         n = numerical_grad(scalar, arrays, i, eps)
         if not np.allclose(a, n, atol=atol, rtol=rtol):

@@ -19,7 +19,9 @@ import numpy as np
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap, tensor
 
-RETAINED: "weakref.WeakSet[Tensor]" = weakref.WeakSet()
+# Non-leaves whose .grad is kept (Tensor.retain_grad), by id.  Not a WeakSet:
+# a set compares members with ==, which is elementwise on tensors.
+RETAINED: "weakref.WeakValueDictionary[int, Tensor]" = weakref.WeakValueDictionary()
 
 
 def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
@@ -65,7 +67,7 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None):
                 result[id(node)] = (node, g)
                 if ctx is None:
                     continue
-            elif node in RETAINED:
+            elif RETAINED and RETAINED.get(id(node)) is node:
                 node.grad = g if create_graph else g.detach()
             prim, args, params = ctx
             vjps = prim.vjps
@@ -183,18 +185,58 @@ def _restore(g: Tensor, was_plain: bool, like):
     return g.data
 
 
+# The inputs of the transforms now running, innermost last: a leaf made by a
+# transform that has returned is a constant to the transforms around it.
+_ACTIVE: list[set[int]] = []
+
+
+def _depends_on_enclosing(out) -> bool:
+    """Whether ``out`` was computed from an input of an enclosing transform."""
+    if not _ACTIVE or not isinstance(out, Tensor) or not out.requires_grad:
+        return False
+    enclosing = set().union(*_ACTIVE)
+    return any(t._ctx is None and id(t) in enclosing for t in toposort([out]))
+
+
+def _has_symbol(args) -> bool:
+    """Whether a static symbol (minifw.static) is among args, lists/tuples/dicts included."""
+    stack = list(args)
+    while stack:
+        a = stack.pop()
+        if getattr(a, "_mf_static", False):
+            return True
+        if isinstance(a, (list, tuple)):
+            stack.extend(a)
+        elif isinstance(a, dict):
+            stack.extend(a.values())
+    return False
+
+
 def vjp(fun: Callable, *primals, argnums=None):
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` returns one
     cotangent per primal (or per ``argnums``)."""
+    if _has_symbol(primals):  # tracing: build the backward graph instead
+        from minifw.static.transforms import vjp as static_vjp
+
+        return static_vjp(fun, *primals, argnums=argnums)
     n = len(primals)
     nums = tuple(range(n)) if argnums is None else _argnums(argnums, n)[1]
     args = list(primals)
     plain = {}
     for i in nums:
         args[i], plain[i] = _as_input(primals[i])
-    nested = any(isinstance(primals[i], Tensor) and primals[i].requires_grad for i in nums)
-    with set_grad_enabled(True):
-        out = fun(*args)
+    _ACTIVE.append({id(args[i]) for i in nums})
+    try:
+        with set_grad_enabled(True):
+            out = fun(*args)
+    finally:
+        _ACTIVE.pop()
+    # Nested inside another transform (grad(grad(f)), or grad(f, 0) inside
+    # grad(f', 1)): the result depends on an input of an enclosing transform
+    # that is still running, through an argument or a closure.  Then the
+    # sweep is recorded (create_graph) and the gradients stay tensors.
+    nested = any(isinstance(p, Tensor) and p.requires_grad for p in primals) or _depends_on_enclosing(out)
+    plain = {i: was_plain and not nested for i, was_plain in plain.items()}
 
     def vjp_fn(cotangent):
         if not isinstance(out, Tensor) or not out.requires_grad:
@@ -213,12 +255,18 @@ def value_and_grad(fun: Callable, argnums=0) -> Callable:
     ``f`` must return a scalar."""
 
     def wrapped(*args):
+        if _has_symbol(args):  # tracing (e.g. under minifw.jit)
+            from minifw.static.transforms import value_and_grad as static_value_and_grad
+
+            return static_value_and_grad(fun, argnums)(*args)
         single, nums = _argnums(argnums, len(args))
         out, fn = vjp(fun, *args, argnums=nums)
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        value = out.data if isinstance(out, Tensor) else np.asarray(out)
+        if value.size != 1 or value.dtype.kind not in "fiub":
             shape = getattr(out, "shape", type(out).__name__)
             raise TypeError(f"grad needs a function with a scalar output, this one returned {shape}")
-        grads = fn(_wrap(np.ones_like(out.data)))
+        # (an output that is a plain number does not depend on the inputs: its gradient is zero)
+        grads = fn(_wrap(np.ones_like(value)))
         return out, (grads[0] if single else grads)
 
     return wrapped

@@ -159,7 +159,7 @@ class Tensor(OpsMixin):
     def retain_grad(self):  # grads of non-leaves are kept when asked
         from minifw.autodiff.reverse import RETAINED
 
-        RETAINED.add(self)
+        RETAINED[id(self)] = self
 
     def zero_(self) -> "Tensor":
         self.data[...] = 0
@@ -231,6 +231,8 @@ _EMPTY: dict = {}
 _ADD, _SUB, _MUL, _DIV, _MATMUL, _NEG = (_P[n] for n in ("add", "sub", "mul", "div", "matmul", "neg"))
 _new = object.__new__
 _IMPL = dispatch.IMPL
+_CAST = _P["cast"]
+_F64 = np.dtype(np.float64)
 
 
 def _wrap(arr) -> Tensor:
@@ -252,6 +254,8 @@ def _bind(prim, args, params):
         raise _explain(prim, arrays, params, e) from None
     if type(out) is not _ndarray:
         out = _asarray(out)
+    if out.dtype is _F64:
+        out = _weak_float(prim, out, arrays)
     t = _new(Tensor)
     t.data = out
     t.grad = None
@@ -277,9 +281,14 @@ def _binary(prim, a, b):
     try:
         out = _IMPL[prim](ad, bd)
     except (ValueError, IndexError, TypeError) as e:
+        other = bd if a_is else ad  # a higher interpreter (dual, symbol) refuses ufuncs: let it run the op
+        if getattr(type(other), "_mf_priority", 0) > Tensor._mf_priority:
+            return F.bind(prim, a, b)
         raise _explain(prim, [ad, bd], _EMPTY, e) from None
     if type(out) is not _ndarray:
         out = _asarray(out)
+    if out.dtype is _F64:
+        out = _weak_float(prim, out, (ad, bd))
     t = _new(Tensor)
     t.data = out
     t.grad = None
@@ -291,6 +300,23 @@ def _binary(prim, a, b):
         t.requires_grad = False
         t._ctx = None
     return t
+
+
+def _weak_float(prim, out, arrays):
+    """PyTorch's promotion where numpy's (NEP 50) differs: numpy makes
+    ``int_array * 1.5``, ``int_array / 2``, ``log(int_array)`` and
+    ``float32_array * np.float64(2)`` float64; PyTorch, and minifw's own
+    shape rules (which the static graphs use), give the default float, or
+    the float dtype of the array operands.  Only array operands decide the
+    float width; scalars (Python or numpy) never widen it."""
+    if prim is _CAST:
+        return out
+    dts = [a.dtype for a in arrays if type(a) is _ndarray]
+    if _F64 in dts:
+        return out
+    floats = [d for d in dts if d.kind == "f"]
+    target = np.result_type(*floats) if floats else default_float()
+    return out if target == out.dtype else out.astype(target)
 
 
 def _explain(prim, arrays, params, err):

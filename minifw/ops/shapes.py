@@ -29,6 +29,8 @@ def normalize_axes(axis, ndim: int, opname: str = "op") -> tuple[int, ...]:
         out.append(a % ndim if ndim else 0)
     if len(set(out)) != len(out):
         raise ShapeError(f"{opname}: repeated axis in {tuple(axis)}")
+    if ndim == 0:  # as in PyTorch, axis 0 / -1 of a 0-d tensor names no real axis: reduce over none
+        return ()
     return tuple(sorted(out))
 
 

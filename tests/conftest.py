@@ -1,0 +1,28 @@
+"""Shared test settings.
+
+Hypothesis profiles: ``dev`` (the default) keeps property tests quick;
+``ci`` (chosen when the ``CI`` environment variable is set) derandomises
+them so a CI run is reproducible, and prints the failing example blob.
+Every property test sets its own ``max_examples``; the profiles only set
+what should differ between a laptop and CI.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "dev",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci",
+    deadline=None,
+    derandomize=True,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
