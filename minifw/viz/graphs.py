@@ -1,0 +1,229 @@
+"""Pictures of computation graphs: eager tapes, expressions, (later) static graphs.
+
+Every picture goes through one builder, :func:`draw_nodes`, which takes any
+nodes that have ``op`` (str, ``None`` for a leaf), ``inputs`` (nodes) and
+optionally ``shape``, ``value``, ``grad`` and ``name``.  Eager tensors are
+adapted by :func:`draw_tensor`; a static graph (``minifw.static``, coming)
+plugs in by passing its nodes (or small adapters) to :func:`draw_nodes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .dot import Digraph
+
+_OP_STYLE = {"fillcolor": "#e8f0fe", "style": "rounded,filled"}
+_LEAF_STYLE = {"fillcolor": "#fff4d6", "style": "rounded,filled", "shape": "ellipse"}
+_GRAD_STYLE = {"fillcolor": "#fde7e9", "style": "rounded,filled"}
+
+
+def _short(x) -> str:
+    try:
+        import numpy as np
+
+        a = np.asarray(x)
+        if a.size == 1:
+            return format(float(a.reshape(())), ".4g")
+        return np.array2string(a, precision=3, threshold=6, separator=", ")
+    except Exception:  # noqa: BLE001  an exotic value: its repr
+        return repr(x)
+
+
+@dataclass(eq=False)
+class GraphNode:
+    """The protocol, as a plain record (any object with these attributes works)."""
+
+    op: str | None
+    inputs: list = field(default_factory=list)
+    name: str | None = None
+    shape: tuple | None = None
+    value: Any = None
+    grad: Any = None
+    notation: str | None = None
+    input_labels: list = field(default_factory=list)  # edge labels (e.g. local partials)
+
+
+def _toposort(outputs: Sequence) -> list:
+    order, seen, stack = [], set(), [(o, False) for o in reversed(list(outputs))]
+    while stack:
+        n, done = stack.pop()
+        if done:
+            order.append(n)
+            continue
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        stack.append((n, True))
+        for a in reversed(list(getattr(n, "inputs", ()) or ())):
+            if id(a) not in seen:
+                stack.append((a, False))
+    return order
+
+
+def _label(n) -> str:
+    parts = []
+    name, op = getattr(n, "name", None), getattr(n, "op", None)
+    head = " ".join(p for p in (name, op if op else None) if p)
+    parts.append(head or "input")
+    shape = getattr(n, "shape", None)
+    value = getattr(n, "value", None)
+    if value is not None and (shape is None or shape == () or _size(shape) <= 4):
+        parts.append(f"= {_short(value)}")
+    elif shape is not None:
+        parts.append(f"shape {tuple(shape)}")
+    grad = getattr(n, "grad", None)
+    if grad is not None:
+        parts.append(f"grad {_short(grad)}")
+    return "\n".join(parts)
+
+
+def _size(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+def draw_nodes(outputs: Iterable, title: str = "forward", backward: bool = False) -> Digraph:
+    """A picture of the graph that produces ``outputs``.
+
+    Forward: data flows from leaves to outputs.  ``backward=True`` draws the
+    adjoint graph the reverse sweep runs: one ``grad`` node per node, edges
+    from each result's gradient to its inputs' gradients, labelled with the
+    local partial when the node carries ``input_labels``.
+    """
+    outputs = list(outputs)
+    order = _toposort(outputs)
+    g = Digraph(title)
+    ids = {id(n): f"n{i}" for i, n in enumerate(order)}
+    if not backward:
+        for n in order:
+            g.node(ids[id(n)], _label(n), **(_OP_STYLE if getattr(n, "op", None) else _LEAF_STYLE))
+            for a in getattr(n, "inputs", ()) or ():
+                g.edge(ids[id(a)], ids[id(n)])
+        return g
+    for n in order:
+        name = getattr(n, "name", None) or ids[id(n)]
+        grad = getattr(n, "grad", None)
+        label = f"grad {name}" + (f"\n= {_short(grad)}" if grad is not None else "")
+        g.node(ids[id(n)], label, **_GRAD_STYLE)
+    for n in reversed(order):
+        labels = list(getattr(n, "input_labels", ()) or ())
+        for i, a in enumerate(getattr(n, "inputs", ()) or ()):
+            g.edge(ids[id(n)], ids[id(a)], labels[i] if i < len(labels) else f"∂ {getattr(n, 'op', '')}")
+    return g
+
+
+# --- eager tensors ------------------------------------------------------------------------
+def draw_tensor(t, backward: bool = False, name: str = "y") -> Digraph:
+    """The recorded tape behind an eager tensor (values for small tensors,
+    shapes otherwise, ``.grad`` where it is known)."""
+    from minifw.eager.tensor import Tensor
+
+    memo: dict[int, GraphNode] = {}
+    root_node = None
+    stack = [t]
+    order = []
+    while stack:  # iterative: long tapes need no recursion
+        x = stack.pop()
+        if id(x) in memo:
+            continue
+        memo[id(x)] = GraphNode(op=None)
+        order.append(x)
+        ctx = x._ctx
+        if ctx is not None:
+            stack.extend(a for a in ctx[1] if isinstance(a, Tensor))
+    for x in order:
+        n = memo[id(x)]
+        ctx = x._ctx
+        n.op = ctx[0].name if ctx is not None else None
+        n.inputs = [memo[id(a)] for a in ctx[1] if isinstance(a, Tensor)] if ctx is not None else []
+        n.name = x.name or (name if x is t else None)
+        n.shape = tuple(x.shape)
+        n.value = x.data
+        n.grad = None if x.grad is None else x.grad.data
+        if x is t:
+            root_node = n
+    return draw_nodes([root_node], "backward" if backward else "forward", backward)
+
+
+# --- expressions / trace tables --------------------------------------------------------------
+def trace_nodes(trace) -> list[GraphNode]:
+    """One node per row of an evaluation trace (inputs and operations)."""
+    by = {}
+    for r in trace.rows:
+        n = GraphNode(op=None if r.is_input else r.expression(), name=r.name if not r.is_input else
+                      f"{r.name} ({r.variable})", value=r.value, grad=r.adjoint)
+        n.inputs = [by[a] for a in r.args if isinstance(a, str)]
+        n.input_labels = [f"× {r.partial_text(i)}" for i, a in enumerate(r.args) if isinstance(a, str)]
+        by[r.name] = n
+    return [by[trace.output]]
+
+
+def draw_trace(trace, backward: bool = False) -> Digraph:
+    """Forward graph of an :class:`~minifw.autodiff.trace.EvaluationTrace`
+    (rows with values and adjoints), or its adjoint graph."""
+    g = draw_nodes(trace_nodes(trace), "backward" if backward else "forward", backward)
+    g.graph_attrs["label"] = trace.expression
+    g.graph_attrs["labelloc"] = "t"
+    return g
+
+
+def draw_expression(expr, at=None, backward: bool = False) -> Digraph:
+    """``draw_expression("ln(x1) + x1*x2 - sin(x2)", {"x1": 2, "x2": 5})``.
+    Without ``at`` the picture shows the structure only."""
+    from minifw.expr import parse
+
+    ex = parse(expr) if isinstance(expr, str) else expr
+    if at is not None:
+        return draw_trace(ex.trace(at, mode="reverse"), backward)
+    nodes: dict = {}
+    n_in = len(ex.variables)
+    for i, v in enumerate(ex.variables):
+        nodes[("var", v)] = GraphNode(op=None, name=f"v_{i - n_in + 1} ({v})")
+    from minifw.ops.registry import _REGISTRY
+
+    for k, st in enumerate(ex.steps):
+        prim = _REGISTRY[st.prim]
+        names = []
+        for a in st.args:
+            if a[0] == "const":
+                names.append(format(a[1], "g"))
+            else:
+                names.append(nodes[a].name.split(" ")[0])
+        n = GraphNode(op=prim.notation.format(*names), name=f"v_{k + 1}")
+        n.inputs = [nodes[a] for a in st.args if a[0] != "const"]
+        n.input_labels = [f"× {prim.partial_notation[i].format(*names)}" for i, a in enumerate(st.args)
+                          if a[0] != "const"]
+        nodes[("step", k)] = n
+    res = ex.result
+    root = nodes[res] if res[0] != "const" else GraphNode(op=None, name=format(res[1], "g"))
+    g = draw_nodes([root], "backward" if backward else "forward", backward)
+    g.graph_attrs["label"] = ex.text
+    g.graph_attrs["labelloc"] = "t"
+    return g
+
+
+def draw(obj, at=None, backward: bool = False) -> Digraph:
+    """Draw a tensor's tape, an expression (text or parsed), a trace, or any
+    nodes following the :class:`GraphNode` protocol (e.g. a static graph's)."""
+    from minifw.autodiff.trace import EvaluationTrace
+    from minifw.eager.tensor import Tensor
+
+    if isinstance(obj, Tensor):
+        return draw_tensor(obj, backward)
+    if isinstance(obj, EvaluationTrace):
+        return draw_trace(obj, backward)
+    if isinstance(obj, str) or type(obj).__name__ == "Expression":
+        return draw_expression(obj, at, backward)
+    if hasattr(obj, "op") and hasattr(obj, "inputs"):
+        return draw_nodes([obj], "backward" if backward else "forward", backward)
+    if isinstance(obj, (list, tuple)):
+        return draw_nodes(obj, "backward" if backward else "forward", backward)
+    raise TypeError(f"cannot draw a {type(obj).__name__}: pass a tensor, an expression, a trace, or nodes with "
+                    "'op' and 'inputs'")
+
+
+__all__ = ["GraphNode", "draw", "draw_nodes", "draw_tensor", "draw_trace", "draw_expression", "trace_nodes"]
