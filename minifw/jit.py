@@ -1,0 +1,140 @@
+"""``minifw.jit``: trace an eager-style function into a static graph, compile
+it once per input signature, and run the compiled graph afterwards.
+
+>>> import minifw as mf, numpy as np
+>>> @mf.jit
+... def f(x, w):
+...     return mf.tanh(x @ w).sum(axis=1)
+>>> y = f(np.ones((2, 3), np.float32), np.ones((3, 4), np.float32))
+>>> y.shape, f.trace_count
+((2,), 1)
+
+Array arguments (tensors, numpy arrays, and lists/tuples/dicts of them)
+become placeholders; the cache key is their shapes and dtypes, so a new
+shape retraces.  Python numbers and other values are *static*: they are
+frozen into the graph and part of the key.  It composes with the reverse
+transforms: ``mf.jit(mf.value_and_grad(loss))`` traces forward and backward
+into one graph, which the compiler then optimises and fuses as a whole.
+
+Tracing pitfalls (each is a test in ``tests/test_jit_pitfalls.py``):
+
+* A Python ``if`` on a traced value raises :class:`~minifw.static.TracingError`
+  (there is no value yet); use ``mf.where``, or pass the flag as a Python value.
+* ``.item()``, ``float(x)``, ``.numpy()`` raise the same error.
+* Python state read while tracing (a global, a list's length, a counter) is
+  frozen at trace time: changing it later does not retrace.  Side effects
+  (``print``, appending to a list) happen once per trace, not per call.
+* Eager tensors that the function *closes over* (not arguments) are frozen
+  into the graph as constants.
+* The outputs are plain tensors: no tape is recorded through a jitted call.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+
+def _is_array(x) -> bool:
+    return isinstance(x, np.ndarray) or (hasattr(x, "_mf_priority") and hasattr(x, "data")
+                                         and not getattr(x, "_mf_static", False))
+
+
+def _flatten(tree, leaves: list, key: list):
+    """Replace arrays by slots; returns a rebuild(values) function."""
+    if _is_array(tree):
+        arr = tree if isinstance(tree, np.ndarray) else tree.data
+        leaves.append(arr)
+        key.append(("array", arr.shape, arr.dtype.str))
+        k = len(leaves) - 1
+        return lambda vals: vals[k]
+    if isinstance(tree, (list, tuple)):
+        parts = [_flatten(t, leaves, key) for t in tree]
+        key.append((type(tree).__name__, len(tree)))
+        kind = type(tree)
+        return lambda vals: kind(p(vals) for p in parts)
+    if isinstance(tree, dict):
+        parts = {k: _flatten(v, leaves, key) for k, v in tree.items()}
+        key.append(("dict", tuple(tree)))
+        return lambda vals: {k: p(vals) for k, p in parts.items()}
+    try:
+        hash(tree)
+        key.append(("static", type(tree).__name__, tree))
+    except TypeError:
+        key.append(("static-id", id(tree)))
+    return lambda vals: tree
+
+
+def _flatten_out(tree, leaves: list):
+    from minifw.static.graph import Symbol
+
+    if isinstance(tree, Symbol):
+        leaves.append(tree)
+        k = len(leaves) - 1
+        return lambda vals: vals[k]
+    if isinstance(tree, (list, tuple)):
+        parts = [_flatten_out(t, leaves) for t in tree]
+        kind = type(tree)
+        return lambda vals: kind(p(vals) for p in parts)
+    if isinstance(tree, dict):
+        parts = {k: _flatten_out(v, leaves) for k, v in tree.items()}
+        return lambda vals: {k: p(vals) for k, p in parts.items()}
+    return lambda vals: tree
+
+
+class Jitted:
+    """A jitted function; ``trace_count``, ``cache`` and ``lower(*args)`` for inspection."""
+
+    def __init__(self, fn: Callable, passes: Iterable[str] | None = None, disable: Iterable[str] = (),
+                 memory_plan: bool = True):
+        self.fn = fn
+        self.passes, self.disable, self.memory_plan = passes, tuple(disable), memory_plan
+        self.cache: dict[tuple, tuple] = {}
+        self.trace_count = 0
+        functools.update_wrapper(self, fn)
+
+    def _entry(self, args, kwargs):
+        leaves: list[np.ndarray] = []
+        key: list = []
+        rebuild = _flatten((args, kwargs), leaves, key)
+        key_t = tuple(key)
+        entry = self.cache.get(key_t)
+        if entry is None:
+            entry = self._trace(rebuild, leaves)
+            self.cache[key_t] = entry
+        return entry, leaves
+
+    def _trace(self, rebuild, leaves):
+        from minifw import static
+
+        self.trace_count += 1
+        with static.Graph(f"jit:{getattr(self.fn, '__name__', 'fn')}") as g:
+            syms = [static.placeholder(a.shape, a.dtype, name=f"arg{k}") for k, a in enumerate(leaves)]
+            args, kwargs = rebuild(syms)
+            out = self.fn(*args, **kwargs)
+        outs: list = []
+        unflatten = _flatten_out(out, outs)
+        compiled = static.compile(outs, inputs=syms, passes=self.passes, disable=self.disable,
+                                  memory_plan=self.memory_plan)
+        return compiled, unflatten, g
+
+    def __call__(self, *args, **kwargs):
+        from minifw.eager.tensor import _wrap
+
+        (compiled, unflatten, _), leaves = self._entry(args, kwargs)
+        outs, _ = compiled.run(leaves)
+        return unflatten([_wrap(o) for o in outs])
+
+    def lower(self, *args, **kwargs):
+        """The :class:`~minifw.static.CompiledGraph` these arguments run (traced if needed)."""
+        return self._entry(args, kwargs)[0][0]
+
+
+def jit(fn: Callable | None = None, *, passes: Iterable[str] | None = None, disable: Iterable[str] = (),
+        memory_plan: bool = True) -> Any:
+    """Decorator (with or without options): ``@jit`` or ``@jit(disable=("fusion",))``."""
+    if fn is None:
+        return lambda f: Jitted(f, passes, disable, memory_plan)
+    return Jitted(fn, passes, disable, memory_plan)

@@ -1,0 +1,218 @@
+"""``Session(graph).run(fetches, feed_dict)``: TensorFlow 1's way to run a graph.
+
+A run needs a compiled program for its *fetches* and the *shapes* of its
+feeds; programs are compiled on first use and cached by both, so a training
+loop compiles once.  Feeds are checked before anything runs: a missing feed
+names the placeholder, a wrong shape or dtype says which feed and what was
+expected.  Updates (``assign`` ops, training ops) are applied after every
+fetched value has been computed, so fetches see the values from before the
+step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .compiler import CompiledGraph, lower, resolve_passes
+from .graph import Graph, Symbol, ancestors, get_default_graph
+from .specialize import needs_specialising, specialize
+
+
+class FeedError(ValueError):
+    """A feed is missing, or has the wrong shape or dtype."""
+
+
+def check_feed(p: Symbol, value: Any) -> np.ndarray:
+    """The fed value as an array of the placeholder's dtype, or a clear error."""
+    if isinstance(value, Symbol):
+        raise FeedError(f"feed for placeholder {p.name!r}: got a symbol ({value.name!r}); feed a value")
+    data = getattr(value, "data", value) if hasattr(value, "_mf_priority") else value
+    arr = np.asarray(data)
+    if arr.dtype != p.dtype:
+        plain = not isinstance(data, (np.ndarray, np.generic))  # Python numbers and lists take the placeholder's
+        if not (plain and arr.dtype.kind in "biuf") and not np.can_cast(arr.dtype, p.dtype, "same_kind"):
+            raise FeedError(f"feed for placeholder {p.name!r}: expected dtype {p.dtype}, got {arr.dtype} "
+                            f"(cannot be cast without changing its kind)")
+        arr = arr.astype(p.dtype)
+    shape = tuple(p.shape)
+    if arr.ndim != len(shape) or any(e is not None and e != a for e, a in zip(shape, arr.shape)):
+        want = "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+        raise FeedError(f"feed for placeholder {p.name!r}: expected shape {want}, got {arr.shape}")
+    return arr
+
+
+class Program:
+    """Fetch leaves + updates + input order -> compiled graphs, one per feed-shape signature."""
+
+    def __init__(self, outputs: Sequence[Symbol], updates: Sequence[tuple[Symbol, Symbol]],
+                 inputs: Sequence[Symbol] | None, passes: Sequence[str], memory_plan: bool, concurrent: bool):
+        self.outputs = list(outputs)
+        self.updates = list(updates)
+        roots = self.outputs + [v for pair in self.updates for v in pair]
+        needed = [n for n in ancestors(roots) if n.op == "placeholder"]
+        if inputs is None:
+            self.inputs = needed
+        else:
+            self.inputs = list(inputs)
+            have = {id(i) for i in self.inputs}
+            for i in self.inputs:
+                if not isinstance(i, Symbol) or i.op != "placeholder":
+                    raise TypeError(f"inputs must be placeholders, got {i!r}")
+            missing = [n.name for n in needed if id(n) not in have]
+            if missing:
+                raise FeedError(f"the outputs depend on placeholder(s) {', '.join(map(repr, missing))} that are "
+                                f"not among the inputs")
+        self.passes, self.memory_plan, self.concurrent = list(passes), memory_plan, concurrent
+        self.specialise = needs_specialising(roots)
+        self.compiled: dict[tuple, CompiledGraph] = {}
+
+    def compiled_for(self, arrays: Sequence[np.ndarray]) -> CompiledGraph:
+        key = tuple(a.shape for a in arrays)
+        c = self.compiled.get(key)
+        if c is None:
+            outs, upds, ins = self.outputs, self.updates, self.inputs
+            if self.specialise:
+                memo = specialize(outs + [v for pair in upds for v in pair] + ins,
+                                  {id(p): a.shape for p, a in zip(ins, arrays)})
+                outs = [memo[id(o)] for o in outs]
+                upds = [(memo[id(v)], memo[id(x)]) for v, x in upds]
+                ins = [memo[id(i)] for i in ins]
+            c = CompiledGraph(lower(outs, upds, ins), self.passes, self.memory_plan, self.concurrent)
+            self.compiled[key] = c
+        return c
+
+    def __call__(self, arrays: Sequence[np.ndarray]) -> list:
+        c = self.compiled_for(arrays)
+        outs, new_values = c.run(arrays)
+        for (var, _), value in zip(self.updates, new_values):
+            if value is not var.value:  # else the compiled graph already wrote it in place
+                var.value[...] = value
+        return outs
+
+
+# --- fetch structures -----------------------------------------------------------------------
+def _flatten(fetches, graph: Graph | None, leaves: list):
+    """Returns a rebuild function; appends Symbol leaves."""
+    if isinstance(fetches, str):
+        fetches = (graph or get_default_graph()).get(fetches)
+    if isinstance(fetches, Symbol):
+        leaves.append(fetches)
+        k = len(leaves) - 1
+        return lambda vals: vals[k]
+    if isinstance(fetches, dict):
+        parts = {key: _flatten(v, graph, leaves) for key, v in fetches.items()}
+        return lambda vals: type(fetches)((key, f(vals)) for key, f in parts.items())
+    if isinstance(fetches, (list, tuple)):
+        parts = [_flatten(v, graph, leaves) for v in fetches]
+        kind = type(fetches)
+        if hasattr(fetches, "_fields"):  # namedtuple
+            return lambda vals: kind(*[f(vals) for f in parts])
+        return lambda vals: kind(f(vals) for f in parts)
+    raise TypeError(f"cannot fetch {type(fetches).__name__}: fetch symbols, or lists/tuples/dicts of them")
+
+
+def split_ops(leaves: Sequence[Symbol]) -> tuple[list, list[tuple[Symbol, Symbol]], list]:
+    """Fetch leaves -> (values to compute, (variable, new value) updates, per leaf: index of its value or None)."""
+    outputs: list[Symbol] = []
+    updates: list[tuple[Symbol, Symbol]] = []
+    where: list[int | None] = []
+    index: dict[int, int] = {}
+
+    def value_of(s: Symbol) -> int:
+        if id(s) not in index:
+            index[id(s)] = len(outputs)
+            outputs.append(s)
+        return index[id(s)]
+
+    def run_op(s: Symbol):
+        stack = [s]
+        while stack:
+            op = stack.pop()
+            if op.op == "group":
+                stack.extend(reversed(op.inputs))
+            elif op.op == "assign":
+                updates.append((op.inputs[0], op.inputs[1]))
+            else:
+                value_of(op)
+
+    for s in leaves:
+        if s.op == "group":
+            run_op(s)
+            where.append(None)
+        elif s.op == "assign":
+            updates.append((s.inputs[0], s.inputs[1]))
+            where.append(value_of(s.inputs[1]))
+        else:
+            where.append(value_of(s))
+    return outputs, updates, where
+
+
+class Session:
+    """Runs graphs (TF1's ``tf.Session``); usable as a context manager.
+
+    ``passes``/``disable``/``memory_plan``/``concurrent`` are passed to the
+    compiler; ``Session(passes=[])`` runs the graph as built, op by op.
+    """
+
+    def __init__(self, graph: Graph | None = None, passes: Iterable[str] | None = None, disable: Iterable[str] = (),
+                 memory_plan: bool = True, concurrent: bool = False):
+        self.graph = graph or get_default_graph()
+        self.passes = resolve_passes(passes, disable)
+        self.memory_plan = memory_plan
+        self.concurrent = concurrent
+        self._programs: dict[tuple, tuple] = {}
+        self._closed = False
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._programs.clear()
+
+    def program(self, fetches) -> tuple[Program, Any, list]:
+        leaves: list[Symbol] = []
+        rebuild = _flatten(fetches, self.graph, leaves)
+        key = tuple(id(s) for s in leaves)
+        hit = self._programs.get(key)
+        if hit is None or hit[3] != leaves:
+            outputs, updates, where = split_ops(leaves)
+            prog = Program(outputs, updates, None, self.passes, self.memory_plan, self.concurrent)
+            hit = (prog, rebuild, where, leaves)
+            self._programs[key] = hit
+        return hit[0], rebuild, hit[2]
+
+    def run(self, fetches, feed_dict: dict | None = None):
+        """Compute ``fetches`` (a symbol, or a list/tuple/dict of them) with
+        ``feed_dict`` {placeholder or name: value}; returns numpy arrays in
+        the same structure (None for ops such as a training step)."""
+        if self._closed:
+            raise RuntimeError("this session is closed")
+        prog, rebuild, where = self.program(fetches)
+        feeds = {}
+        for k, v in (feed_dict or {}).items():
+            if isinstance(k, str):
+                k = self.graph.get(k)
+            if not isinstance(k, Symbol):
+                raise FeedError(f"feed_dict keys must be placeholders (or their names), got {type(k).__name__}")
+            if k.op != "placeholder":
+                raise FeedError(f"{k.name!r} is a {k.op}, not a placeholder: only placeholders can be fed")
+            feeds[id(k)] = (k, v)
+        missing = [p.name for p in prog.inputs if id(p) not in feeds]
+        if missing:
+            raise FeedError(f"no value fed for placeholder {', '.join(map(repr, missing))}: "
+                            f"pass it in feed_dict={{{missing[0]}: value}}")
+        arrays = [check_feed(p, feeds[id(p)][1]) for p in prog.inputs]
+        outs = prog(arrays)
+        return rebuild([None if w is None else outs[w] for w in where])
+
+    def compiled(self, fetches, feed_dict: dict | None = None) -> CompiledGraph:
+        """The compiled graph a run with these fetches and feeds uses (to inspect)."""
+        prog, _, _ = self.program(fetches)
+        feeds = {id(k if not isinstance(k, str) else self.graph.get(k)): v for k, v in (feed_dict or {}).items()}
+        return prog.compiled_for([check_feed(p, feeds[id(p)]) for p in prog.inputs])
