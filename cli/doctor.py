@@ -7,10 +7,9 @@ import os
 import shutil
 import sys
 
-from rich.table import Table
-
 from minifw_cli.common import console, friendly
 from minifw_cli.main import app
+from rich.table import Table
 
 
 def _version(dist: str) -> str:

@@ -12,7 +12,6 @@ import importlib
 import sys
 
 import typer
-
 from minifw_cli.common import STATE, console, fail
 
 app = typer.Typer(

@@ -9,11 +9,10 @@ from __future__ import annotations
 import time
 
 import typer
-from rich.panel import Panel
-from rich.table import Table
-
 from minifw_cli.common import console, friendly
 from minifw_cli.main import app
+from rich.panel import Panel
+from rich.table import Table
 
 
 def _stop_autodiff() -> None:

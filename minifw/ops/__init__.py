@@ -3,7 +3,7 @@
 Importing this package registers every primitive.  Nothing here imports numba.
 """
 
-from . import elementwise, linalg, movement, nn, reduce  # noqa: F401  (registers)
+from . import conv, elementwise, linalg, movement, nn, reduce  # noqa: F401  (registers)
 from .registry import Primitive, ShapeError, all_primitives, get, register
 
 __all__ = ["Primitive", "ShapeError", "all_primitives", "get", "register"]

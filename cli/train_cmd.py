@@ -1,0 +1,196 @@
+"""``minifw train``: train one network in a chosen framework style on the digits.
+
+    minifw train --style keras --model cnn --epochs 5
+    minifw train --style caffe --config lenet.prototxt --solver lenet_solver.prototxt
+    minifw train --json --save mlp.npz --tensorboard runs/mlp
+
+Progress bars while training, a table of per-epoch metrics, the test
+accuracy and a confusion matrix at the end (or one JSON object with
+``--json``).  Bad input prints one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Optional
+
+import typer
+from minifw_cli.common import console, err_console, fail, friendly
+from minifw_cli.main import app
+from rich.table import Table
+
+STYLES = ("pytorch", "keras", "tf1", "caffe", "hybrid")
+
+
+class RichReporter:
+    """One progress bar per epoch, finished with the epoch's metrics."""
+
+    def __init__(self, unit: str = "Epoch"):
+        self.unit = unit
+        self.progress = None
+        self.task = None
+
+    def on_epoch_begin(self, epoch: int, epochs: int, steps: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn(f"{self.unit} {epoch + 1}/{epochs}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[info]}"), console=console)
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=steps, info="")
+
+    def on_batch(self, loss: float) -> None:
+        self.progress.update(self.task, advance=1, info=f"loss {loss:.4f}")
+
+    def on_epoch_end(self, epoch: int, metrics: dict) -> None:
+        acc = metrics.get("test_accuracy")
+        info = f"loss {metrics['loss']:.4f}" + (f"  test acc {acc:.4f}" if acc is not None else "")
+        self.progress.update(self.task, info=info)
+        self.progress.stop()
+
+
+class TensorBoardReporter:
+    """Forwards to another reporter and writes scalars with tensorboardX."""
+
+    def __init__(self, inner, logdir: str, writer_cls):
+        self.inner, self.writer = inner, writer_cls(logdir)
+        self.step = 0
+
+    def on_epoch_begin(self, epoch, epochs, steps):
+        if self.inner:
+            self.inner.on_epoch_begin(epoch, epochs, steps)
+
+    def on_batch(self, loss):
+        self.step += 1
+        self.writer.add_scalar("train/running_loss", loss, self.step)
+        if self.inner:
+            self.inner.on_batch(loss)
+
+    def on_epoch_end(self, epoch, metrics):
+        for k, v in metrics.items():
+            if k not in ("epoch", "iteration") and isinstance(v, (int, float)):
+                self.writer.add_scalar(f"epoch/{k}", v, epoch + 1)
+        self.writer.flush()
+        if self.inner:
+            self.inner.on_epoch_end(epoch, metrics)
+
+    def close(self):
+        self.writer.close()
+
+
+def _tensorboard_writer():
+    try:
+        from tensorboardX import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter
+
+
+def _print_result(result, load) -> None:
+    t = Table(title=f"{result.style} · {result.model}", title_justify="left")
+    cols = ["epoch", "loss", "accuracy", "test_accuracy", "seconds"]
+    have = [c for c in cols if any(c in e for e in result.epochs)]
+    for c in have:
+        t.add_column(c.replace("_", " "), justify="right")
+    for e in result.epochs:
+        t.add_row(*[("-" if c not in e else f"{e[c]:.4f}" if isinstance(e[c], float) else str(e[c])) for c in have])
+    console.print(t)
+    n = len(result.confusion)
+    cm = Table(title="confusion matrix (rows: true digit, columns: predicted)", title_justify="left")
+    cm.add_column("", style="bold")
+    for j in range(n):
+        cm.add_column(str(j), justify="right")
+    for i, row in enumerate(result.confusion):
+        cm.add_row(str(i), *[f"[green]{v}[/]" if i == j else (str(v) if v else "[dim]·[/]") for j, v in enumerate(row)])
+    console.print(cm)
+    console.print(f"test accuracy [bold]{result.test_accuracy:.4f}[/]  ·  "
+                  f"{result.seconds_per_epoch:.3f} s per epoch  ·  "
+                  f"{result.total_seconds:.1f} s in all  ·  {result.n_params:,} parameters  ·  "
+                  f"load average {load[0]:.2f} on {os.cpu_count()} CPUs", highlight=False)
+
+
+@app.command("train")
+@friendly
+def train(
+    style: str = typer.Option("pytorch", "--style", help="Framework style: pytorch, keras, tf1, caffe or hybrid."),
+    model: str = typer.Option("mlp", "--model", help="mlp or cnn (LeNet-style)."),
+    config: Optional[str] = typer.Option(None, "--config", help="Caffe network prototxt (implies --style caffe)."),
+    solver: Optional[str] = typer.Option(None, "--solver", help="Caffe solver prototxt."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Passes over the training data."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights, shuffling and dropout."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    save: Optional[str] = typer.Option(None, "--save", help="Write the trained weights to this .npz checkpoint."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
+    tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help="Write TensorBoard event files here."),
+) -> None:
+    """Train a network on the embedded handwritten digits in one framework's style."""
+    if config or solver:
+        if style not in ("pytorch", "caffe"):
+            fail(f"--config/--solver are Caffe files; they cannot be used with --style {style}")
+        style = "caffe"
+        if config and not solver:
+            fail("--config needs --solver (the Caffe solver file with base_lr, max_iter, ...)")
+    if style not in STYLES:
+        fail(f"unknown --style {style!r}; choose one of {', '.join(STYLES)}")
+    if model not in ("mlp", "cnn"):
+        fail(f"unknown --model {model!r}; choose mlp or cnn")
+    if device not in ("cpu", "cuda"):
+        fail(f"unknown --device {device!r}; choose cpu or cuda")
+    if device == "cuda":
+        fail("--device cuda: training on the GPU is not available in this build yet; use --device cpu")
+    if save and not save.endswith(".npz"):
+        fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
+
+    from minifw.compat import styles
+
+    if style in ("tf1", "hybrid") and not styles.static_available():
+        fail(f"--style {style} needs the static frontend (minifw.static / minifw.jit), which is not in this build yet")
+
+    reporter = None if as_json else RichReporter("Test round" if style == "caffe" else "Epoch")
+    writer = None
+    if tensorboard:
+        writer_cls = _tensorboard_writer()
+        if writer_cls is None:
+            err_console.print("tensorboard: tensorboardX is not installed (pip install 'minifw[tensorboard]'); "
+                              "no event files written", highlight=False)
+        else:
+            writer = reporter = TensorBoardReporter(reporter, tensorboard, writer_cls)
+
+    t0 = time.perf_counter()
+    try:
+        if style == "caffe" and solver:
+            from minifw.compat import caffe
+
+            log = None if as_json else (lambda line: console.print(f"[dim]{line}[/]", highlight=False))
+            import minifw as mf
+
+            mf.manual_seed(seed)
+            s = caffe.Solver.from_files(solver, config)
+            result = caffe.train(s, epochs, reporter, log, model=os.path.basename(config or solver))
+        else:
+            result = styles.run(style, model, epochs=epochs, seed=seed, reporter=reporter)
+    except styles.StaticFrontendMissing as e:
+        fail(str(e))
+    finally:
+        if writer is not None:
+            writer.close()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+
+    if save:
+        import minifw as mf
+
+        mf.save(result.module.state_dict(), save, metadata={
+            "style": result.style, "model": result.model, "epochs": len(result.epochs),
+            "test_accuracy": result.test_accuracy, "seed": seed})
+    if as_json:
+        out = result.to_json()
+        out.update(wall_seconds=time.perf_counter() - t0, load_average=list(load), cpus=os.cpu_count(),
+                   checkpoint=save, tensorboard=tensorboard if writer is not None else None)
+        typer.echo(json.dumps(out))
+        return
+    _print_result(result, load)
+    if save:
+        console.print(f"saved weights to {save}", highlight=False)
+    if writer is not None:
+        console.print(f"TensorBoard events in {tensorboard} (tensorboard --logdir {tensorboard})", highlight=False)

@@ -1,0 +1,113 @@
+"""Checkpoints: state dicts saved to ``.npz`` files, safely.
+
+* The file records a format version; a file from a newer minifw, a foreign
+  ``.npz`` or a truncated file is refused with the reason (:class:`CheckpointError`).
+* Saving writes a temporary file in the same folder, flushes it to disk and
+  renames it over the target in one step (``os.replace``), so an interrupted
+  or failed save leaves the previous checkpoint untouched.
+* Loading never unpickles (``allow_pickle=False``): a checkpoint holds
+  numbers only.
+
+>>> import minifw as mf, tempfile, os
+>>> net = mf.nn.Linear(2, 1)
+>>> path = os.path.join(tempfile.mkdtemp(), "net.npz")
+>>> mf.save(net.state_dict(), path)
+>>> net.load_state_dict(mf.load(path))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from collections import OrderedDict
+from typing import Any, Mapping
+
+import numpy as np
+
+FORMAT = "minifw-checkpoint"
+VERSION = 1
+_META = "__minifw__"
+_PREFIX = "state/"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file cannot be read: it is truncated, foreign or too new."""
+
+
+def _as_array(v) -> np.ndarray:
+    data = getattr(v, "data", v)
+    a = np.asarray(data)
+    if a.dtype == object:
+        raise TypeError(f"checkpoints hold numeric arrays only, got an object array ({type(v).__name__})")
+    return a
+
+
+def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``state_dict`` (name -> array or tensor) to ``path`` atomically.
+
+    ``metadata`` (JSON-serialisable) is stored alongside, e.g. the epoch.
+    """
+    path = os.fspath(path)
+    arrays = {_PREFIX + str(k): _as_array(v) for k, v in state_dict.items()}
+    meta = {"format": FORMAT, "version": VERSION, "keys": list(map(str, state_dict)), "metadata": metadata or {}}
+    arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
+    except BaseException:  # includes KeyboardInterrupt: never leave a half-written file behind
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_meta(z, path) -> dict:
+    if _META not in z.files:
+        raise CheckpointError(f"{path}: not a minifw checkpoint (no {_META} record; is it a plain numpy .npz?)")
+    try:
+        meta = json.loads(bytes(z[_META]).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt ({e})") from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a minifw checkpoint (format {meta.get('format')!r})")
+    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')} is newer than this "
+                              f"minifw reads (version {VERSION}); upgrade minifw")
+    return meta
+
+
+def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.ndarray]", dict]:
+    """Read a checkpoint: ``(state_dict, metadata)``."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such checkpoint file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path}: not a minifw checkpoint (not an .npz archive, or truncated: "
+                              f"{os.path.getsize(path)} bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = _read_meta(z, path)
+            sd = OrderedDict()
+            for k in meta["keys"]:
+                name = _PREFIX + k
+                if name not in z.files:
+                    raise CheckpointError(f"{path}: entry {k!r} listed in the header is missing (corrupt file)")
+                sd[k] = z[name]
+    except CheckpointError:
+        raise
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+        raise CheckpointError(f"{path}: the checkpoint is corrupt or truncated ({type(e).__name__}: {e})") from None
+    return sd, meta.get("metadata", {})
+
+
+def load(path: str | os.PathLike) -> "OrderedDict[str, np.ndarray]":
+    """Read a checkpoint's state dict (name -> numpy array)."""
+    return load_with_metadata(path)[0]

@@ -1,0 +1,1 @@
+"""Compatibility front doors: other frameworks' file formats and styles."""
