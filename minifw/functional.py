@@ -23,6 +23,7 @@ from minifw.ops.registry import ShapeError
 from minifw.ops.shapes import normalize_axes
 
 _Number = (int, float, numbers.Number)
+_ndarray = np.ndarray
 
 
 def bind(prim, *args, **params):
@@ -35,16 +36,40 @@ def bind(prim, *args, **params):
             return prim.scalar(*args)
     best, best_p = None, 0
     for a in args:
-        p = getattr(type(a), "_mf_priority", 0)
+        t = type(a)
+        if t is _ndarray:  # the common case in rules run on arrays: skip the attribute miss
+            continue
+        p = getattr(t, "_mf_priority", 0)
         if p > best_p:
             best, best_p = a, p
     if best is None:
         if prim.scalar is not None and not params and all(isinstance(a, _Number) for a in args):
             return prim.scalar(*args)
+        if ARRAYS_STAY_ARRAYS[0]:
+            return _array_impl(prim)(*args, **params)
         from minifw.eager.tensor import Tensor
 
         return Tensor._bind(prim, args, params)
     return type(best)._mf_bind(prim, args, params)
+
+
+ARRAYS_STAY_ARRAYS = [False]
+"""While True, ops on plain numpy arrays return numpy arrays (the array
+interpreter) instead of wrapping them as eager tensors.  The reverse sweep
+sets it when no graph of the gradient is wanted: the same vjp rules then run
+as bare numpy calls, with no tensor objects and no tape checks in between."""
+
+
+_IMPL: dict | None = None
+
+
+def _array_impl(prim):
+    global _IMPL
+    if _IMPL is None:  # imported late: dispatch reads the registry, which imports this module
+        from minifw.eager.dispatch import IMPL
+
+        _IMPL = IMPL
+    return _IMPL[prim]
 
 
 # --- small helpers every interpreter understands ------------------------------
@@ -294,6 +319,8 @@ def transpose(x, axes=None):
 
 def swapaxes(x, a: int, b: int):
     nd = len(shape_of(x))
+    if nd == 2 and a % 2 != b % 2:  # the matrix transpose every matmul vjp takes
+        return bind(_P["transpose"], x, axes=(1, 0))
     axes = list(range(nd))
     a, b = _one_axis(a, nd, "swapaxes"), _one_axis(b, nd, "swapaxes")
     axes[a], axes[b] = axes[b], axes[a]
@@ -317,8 +344,11 @@ def sum_to(x, shape):
         return x
     lead = len(xs) - len(shape)
     axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape) if s == 1 and xs[i + lead] != 1)
-    y = sum(x, axis=axes, keepdims=True) if axes else x
-    return reshape(y, shape)
+    # axes are canonical already: bind directly (this runs once per broadcast operand in every backward)
+    y = bind(_P["sum"], x, axis=axes, keepdims=True) if axes else x
+    if shape_of(y) == shape:
+        return y
+    return bind(_P["reshape"], y, shape=shape)
 
 
 def squeeze(x, axis=None):

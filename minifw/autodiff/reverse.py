@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from minifw import functional as F
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap, tensor
 
@@ -50,14 +51,64 @@ def toposort(roots: Sequence[Tensor]) -> list[Tensor]:
 
 
 def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None):
-    """Propagate cotangents from ``roots``; returns {id(tensor): cotangent}
-    for leaves (and for tensors in ``wanted``)."""
+    """Propagate cotangents from ``roots``; returns ``{id: (tensor, cotangent)}``
+    for leaves (and for tensors in ``wanted``).
+
+    With ``create_graph`` the rules run on tensors and are recorded.  Without
+    it they run on the bare numpy arrays (see ``functional.ARRAYS_STAY_ARRAYS``):
+    the same rules, a fraction of the per-op cost, and the cotangents come back
+    wrapped as tensors."""
+    if create_graph:
+        return _sweep_tensors(roots, seeds, wanted)
+    order = toposort(roots)
+    cot: dict[int, np.ndarray] = {}
+    for r, s in zip(roots, seeds):
+        sd = s.data
+        cot[id(r)] = sd if id(r) not in cot else cot[id(r)] + sd
+    result: dict = {}
+    flag = F.ARRAYS_STAY_ARRAYS
+    prev_flag = flag[0]
+    flag[0] = True
+    try:
+        with set_grad_enabled(False):
+            for node in reversed(order):
+                g = cot.pop(id(node), None)
+                if g is None:
+                    continue
+                ctx = node._ctx
+                if ctx is None or (wanted is not None and id(node) in wanted):
+                    result[id(node)] = (node, g)
+                    if ctx is None:
+                        continue
+                elif RETAINED and RETAINED.get(id(node)) is node:
+                    node.grad = _wrap(np.array(g))
+                prim, args, params = ctx
+                vjps = prim.vjps
+                raw = [a.data if isinstance(a, Tensor) else a for a in args]
+                out = node.data
+                for i, a in enumerate(args):
+                    if isinstance(a, Tensor) and a.requires_grad:
+                        ct = vjps[i](g, out, *raw, **params)
+                        if ct is None:
+                            continue
+                        ct = np.asarray(ct)
+                        if ct.shape != a.data.shape or ct.dtype != a.data.dtype:
+                            ct = np.broadcast_to(ct, a.data.shape).astype(a.data.dtype, copy=False)
+                        prev = cot.get(id(a))
+                        cot[id(a)] = ct if prev is None else prev + ct
+    finally:
+        flag[0] = prev_flag
+    return {k: (t, _wrap(g if type(g) is np.ndarray else np.asarray(g))) for k, (t, g) in result.items()}
+
+
+def _sweep_tensors(roots, seeds, wanted: set[int] | None):
+    """The recorded sweep (``create_graph=True``): rules run on tensors."""
     order = toposort(roots)
     cot: dict[int, Tensor] = {}
     for r, s in zip(roots, seeds):
         cot[id(r)] = s if id(r) not in cot else cot[id(r)] + s
     result: dict[int, Tensor] = {}
-    with set_grad_enabled(create_graph):
+    with set_grad_enabled(True):
         for node in reversed(order):
             g = cot.pop(id(node), None)
             if g is None:
@@ -68,7 +119,7 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None):
                 if ctx is None:
                     continue
             elif RETAINED and RETAINED.get(id(node)) is node:
-                node.grad = g if create_graph else g.detach()
+                node.grad = g
             prim, args, params = ctx
             vjps = prim.vjps
             for i, a in enumerate(args):

@@ -23,7 +23,8 @@ def _np_sigmoid(x):
 
 
 def _np_step(x):
-    return (x > 0).astype(np.result_type(x, np.float32) if np.asarray(x).dtype.kind in "biu" else np.asarray(x).dtype)
+    x = np.asarray(x)
+    return (x > 0).astype(x.dtype if x.dtype.kind == "f" else np.float32)
 
 
 def _np_sign(x):

@@ -11,14 +11,14 @@ from .registry import Primitive, register
 
 
 def _log_softmax(x, axis):
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.maximum.reduce(x, axis=axis, keepdims=True)
     z = x - m  # the largest entry becomes 0: exp never overflows
-    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+    return z - np.log(np.add.reduce(np.exp(z), axis=axis, keepdims=True))
 
 
 def _softmax(x, axis):
-    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
-    return z / np.sum(z, axis=axis, keepdims=True)
+    z = np.exp(x - np.maximum.reduce(x, axis=axis, keepdims=True))
+    return z / np.add.reduce(z, axis=axis, keepdims=True)
 
 
 def _rule(prim_name):
