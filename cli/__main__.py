@@ -1,3 +1,3 @@
-from minifw_cli.main import main
+from minifw_cli.fast import main
 
 main()

@@ -6,7 +6,6 @@ import functools
 import sys
 from typing import Callable, NoReturn
 
-import typer
 from rich.console import Console
 
 console = Console()
@@ -17,7 +16,13 @@ STATE: dict = {"debug": False}
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one readable error line and exit non-zero."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    raise SystemExit(code)  # not typer.Exit: the fast `trace`/`grad` path never loads typer
+
+
+def _is_cli_control(e: BaseException) -> bool:
+    """typer/click's own Exit and Abort pass through untouched (checked by
+    module name so this file need not import typer)."""
+    return type(e).__module__.startswith(("typer", "click"))
 
 
 def friendly(fn: Callable) -> Callable:
@@ -27,10 +32,10 @@ def friendly(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit, KeyboardInterrupt):
+        except (SystemExit, KeyboardInterrupt):
             raise
         except Exception as e:  # noqa: BLE001
-            if STATE.get("debug") or "--debug" in sys.argv:
+            if _is_cli_control(e) or STATE.get("debug") or "--debug" in sys.argv:
                 raise
             fail(f"{type(e).__name__}: {e}" if not str(e) else str(e))
 

@@ -1,87 +1,22 @@
 """``minifw trace``, ``minifw grad``, ``minifw graph``: autodiff made visible.
 
-Kept light on purpose (W6: ``minifw trace`` <= 300 ms in a fresh process):
-minifw itself is imported inside the commands, and nothing here needs numba.
+The typer commands (help text, option parsing); the work is in
+:mod:`minifw_cli.explain_impl`, shared with the fast argparse path.
 """
 
 from __future__ import annotations
 
-import sys
 from enum import Enum
 from typing import List, Optional
 
 import typer
-from minifw_cli.common import console, fail, friendly
+from minifw_cli.common import friendly
+from minifw_cli.explain_impl import AT_HELP, run_grad, run_graph, run_trace
 from minifw_cli.main import app
 
-
-class Mode(str, Enum):
-    forward = "forward"
-    reverse = "reverse"
-    both = "both"
-
-
-class TableFormat(str, Enum):
-    rich = "rich"
-    markdown = "markdown"
-    latex = "latex"
-    csv = "csv"
-    json = "json"
-    html = "html"
-
-
-class GradFormat(str, Enum):
-    rich = "rich"
-    json = "json"
-
-
-AT_HELP = "A variable's value, NAME=VALUE (repeat for each variable); VALUE may be a constant expression like pi/16."
-
-
-def _point(at: List[str]) -> dict:
-    from minifw.expr import constant
-
-    point = {}
-    for item in at or []:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name or not value.strip():
-            fail(f"--at expects NAME=VALUE (e.g. --at x1=2), got {item!r}")
-        if name in point:
-            fail(f"--at gives {name!r} twice")
-        point[name] = constant(value.strip())
-    return point
-
-
-def _save_graph(graph, path: str) -> None:
-    from minifw.viz import GraphvizNotFound
-
-    try:
-        graph.save(path)
-    except GraphvizNotFound as e:
-        sys.stdout.write(e.source)
-        fail(str(e))
-
-
-def _step_through(t) -> None:
-    """Reveal one row per key press (Enter when stdin is not a terminal)."""
-    from minifw.autodiff.render import sections
-
-    interactive = sys.stdin.isatty()
-    console.print(f"[bold]{t.expression}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
-                  highlight=False)
-    console.print("[dim](press a key for the next row, q to stop)[/]" if interactive else "", highlight=False)
-    for title, _, rows in sections(t):
-        console.print(f"\n[bold]{title}[/]", highlight=False)
-        for cells in rows:
-            line = f"  [cyan]{cells[0]}[/] = {cells[1]} = [green]{cells[2]}[/]" if cells[1] else \
-                f"  [cyan]{cells[0]}[/] = [green]{cells[2]}[/]"
-            console.print(line, highlight=False)
-            if interactive:
-                if typer.getchar() in ("q", "Q", "\x03", "\x1b"):
-                    return
-            elif not sys.stdin.readline():
-                pass  # input ran out: show the rest
+Mode = Enum("Mode", {m: m for m in ("forward", "reverse", "both")}, type=str)
+TableFormat = Enum("TableFormat", {m: m for m in ("rich", "markdown", "latex", "csv", "json", "html")}, type=str)
+GradFormat = Enum("GradFormat", {m: m for m in ("rich", "json")}, type=str)
 
 
 @app.command()
@@ -89,29 +24,14 @@ def _step_through(t) -> None:
 def trace(
     expression: str = typer.Argument(..., help="e.g. 'ln(x1) + x1*x2 - sin(x2)'"),
     at: List[str] = typer.Option([], "--at", help=AT_HELP),
-    mode: Mode = typer.Option(Mode.both, "--mode", help="Which traces to show."),
+    mode: Mode = typer.Option("both", "--mode", help="Which traces to show."),
     seed: Optional[str] = typer.Option(None, "--seed", help="Forward mode: the variable whose tangent is 1."),
-    fmt: TableFormat = typer.Option(TableFormat.rich, "--format", "-f", help="Output format."),
+    fmt: TableFormat = typer.Option("rich", "--format", "-f", help="Output format."),
     graph: Optional[str] = typer.Option(None, "--graph", help="Also draw the graph to this file (.svg/.png/.dot)."),
     step: bool = typer.Option(False, "--step", help="Reveal one row per key press."),
 ) -> None:
     """Evaluation-trace tables (Baydin et al. 2018): primal, forward tangent, reverse adjoint."""
-    from minifw.expr import parse
-
-    ex = parse(expression)
-    t = ex.trace(_point(at), mode=mode.value, seed=seed)
-    if graph:
-        from minifw.viz import draw_trace
-
-        _save_graph(draw_trace(t, backward=False), graph)
-    if step:
-        _step_through(t)
-    elif fmt is TableFormat.rich:
-        console.print(t.rich())
-    else:
-        text = {"markdown": t.to_markdown, "latex": t.to_latex, "csv": t.to_csv, "json": t.to_json,
-                "html": t.to_html}[fmt.value]()
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    run_trace(expression, at, Mode(mode).value, seed, TableFormat(fmt).value, graph, step)
 
 
 @app.command()
@@ -120,44 +40,10 @@ def grad(
     expression: str = typer.Argument(..., help="e.g. 'x*y + exp(x*y)'"),
     at: List[str] = typer.Option([], "--at", help=AT_HELP),
     hessian: bool = typer.Option(False, "--hessian", help="Also the matrix of second derivatives."),
-    fmt: GradFormat = typer.Option(GradFormat.rich, "--format", "-f", help="rich or json."),
+    fmt: GradFormat = typer.Option("rich", "--format", "-f", help="rich or json."),
 ) -> None:
     """The value and gradient (and Hessian) of an expression at a point."""
-    import json
-
-    from minifw.expr import parse
-
-    ex = parse(expression)
-    t = ex.trace(_point(at), mode="reverse")
-    result = {"expression": ex.text, "point": t.point, "value": t.value, "gradient": t.gradient}
-    if hessian:
-        from minifw.autodiff.forward import hessian as hess
-
-        names = ex.variables
-        h = hess(ex.function(), tuple(range(len(names))))(*(t.point[n] for n in names))
-        result["hessian"] = {a: {b: float(h[i][j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
-    if fmt is GradFormat.json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
-        return
-    from rich.table import Table
-
-    console.print(f"[bold]{ex.text}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
-                  highlight=False)
-    console.print(f"value = [green]{t.value:.10g}[/]", highlight=False)
-    table = Table(title="gradient", title_justify="left")
-    table.add_column("variable", style="cyan")
-    table.add_column("∂y/∂variable", justify="right", style="green")
-    for k, v in t.gradient.items():
-        table.add_row(k, f"{v:.10g}")
-    console.print(table)
-    if hessian:
-        ht = Table(title="hessian", title_justify="left")
-        ht.add_column("", style="cyan")
-        for n in result["hessian"]:
-            ht.add_column(n, justify="right")
-        for a, row in result["hessian"].items():
-            ht.add_row(a, *(f"{v:.10g}" for v in row.values()))
-        console.print(ht)
+    run_grad(expression, at, hessian, GradFormat(fmt).value)
 
 
 @app.command()
@@ -169,11 +55,4 @@ def graph(
     backward: bool = typer.Option(False, "--backward", help="Draw the adjoint (backward) graph."),
 ) -> None:
     """Draw an expression's computation graph (forward, or backward with --backward)."""
-    from minifw.expr import parse
-    from minifw.viz import draw_expression
-
-    ex = parse(expression)
-    point = _point(at)
-    g = draw_expression(ex, point if point else None, backward=backward)
-    _save_graph(g, output)
-    console.print(f"wrote {output}", highlight=False)
+    run_graph(expression, output, at, backward)

@@ -1,0 +1,139 @@
+"""The work behind ``minifw trace``, ``grad`` and ``graph``, free of typer.
+
+Both front ends call these functions: the typer commands in
+:mod:`minifw_cli.explain` (``--help``, completion) and the argparse fast path
+in :mod:`minifw_cli.fast`, which serves ``minifw trace``/``grad`` without
+loading typer and pydantic (~150 ms; W6 asks ``minifw trace`` <= 300 ms).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from minifw_cli.common import console, fail
+
+MODES = ("forward", "reverse", "both")
+TABLE_FORMATS = ("rich", "markdown", "latex", "csv", "json", "html")
+GRAD_FORMATS = ("rich", "json")
+AT_HELP = "A variable's value, NAME=VALUE (repeat for each variable); VALUE may be a constant expression like pi/16."
+
+
+def _point(at: List[str]) -> dict:
+    from minifw.expr import constant
+
+    point = {}
+    for item in at or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not value.strip():
+            fail(f"--at expects NAME=VALUE (e.g. --at x1=2), got {item!r}")
+        if name in point:
+            fail(f"--at gives {name!r} twice")
+        point[name] = constant(value.strip())
+    return point
+
+
+def _save_graph(graph, path: str) -> None:
+    from minifw.viz import GraphvizNotFound
+
+    try:
+        graph.save(path)
+    except GraphvizNotFound as e:
+        sys.stdout.write(e.source)
+        fail(str(e))
+
+
+def _step_through(t) -> None:
+    """Reveal one row per key press (Enter when stdin is not a terminal)."""
+    from minifw.autodiff.render import sections
+
+    interactive = sys.stdin.isatty()
+    console.print(f"[bold]{t.expression}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
+                  highlight=False)
+    console.print("[dim](press a key for the next row, q to stop)[/]" if interactive else "", highlight=False)
+    for title, _, rows in sections(t):
+        console.print(f"\n[bold]{title}[/]", highlight=False)
+        for cells in rows:
+            line = f"  [cyan]{cells[0]}[/] = {cells[1]} = [green]{cells[2]}[/]" if cells[1] else \
+                f"  [cyan]{cells[0]}[/] = [green]{cells[2]}[/]"
+            console.print(line, highlight=False)
+            if interactive:
+                import click  # only an interactive --step needs it
+
+                if click.getchar() in ("q", "Q", "\x03", "\x1b"):
+                    return
+            elif not sys.stdin.readline():
+                pass  # input ran out: show the rest
+
+
+def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional[str] = None, fmt: str = "rich",
+              graph: Optional[str] = None, step: bool = False) -> None:
+    """Evaluation-trace tables (Baydin et al. 2018): primal, forward tangent, reverse adjoint."""
+    from minifw.expr import parse
+
+    ex = parse(expression)
+    t = ex.trace(_point(at), mode=mode, seed=seed)
+    if graph:
+        from minifw.viz import draw_trace
+
+        _save_graph(draw_trace(t, backward=False), graph)
+    if step:
+        _step_through(t)
+    elif fmt == "rich":
+        console.print(t.rich())
+    else:
+        text = {"markdown": t.to_markdown, "latex": t.to_latex, "csv": t.to_csv, "json": t.to_json,
+                "html": t.to_html}[fmt]()
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "rich") -> None:
+    """The value and gradient (and Hessian) of an expression at a point."""
+    import json
+
+    from minifw.expr import parse
+
+    ex = parse(expression)
+    t = ex.trace(_point(at), mode="reverse")
+    result = {"expression": ex.text, "point": t.point, "value": t.value, "gradient": t.gradient}
+    if hessian:
+        from minifw.autodiff.forward import hessian as hess
+
+        names = ex.variables
+        h = hess(ex.function(), tuple(range(len(names))))(*(t.point[n] for n in names))
+        result["hessian"] = {a: {b: float(h[i][j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    console.print(f"[bold]{ex.text}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
+                  highlight=False)
+    console.print(f"value = [green]{t.value:.10g}[/]", highlight=False)
+    table = Table(title="gradient", title_justify="left")
+    table.add_column("variable", style="cyan")
+    table.add_column("∂y/∂variable", justify="right", style="green")
+    for k, v in t.gradient.items():
+        table.add_row(k, f"{v:.10g}")
+    console.print(table)
+    if hessian:
+        ht = Table(title="hessian", title_justify="left")
+        ht.add_column("", style="cyan")
+        for n in result["hessian"]:
+            ht.add_column(n, justify="right")
+        for a, row in result["hessian"].items():
+            ht.add_row(a, *(f"{v:.10g}" for v in row.values()))
+        console.print(ht)
+
+
+def run_graph(expression: str, output: str, at: List[str], backward: bool = False) -> None:
+    """Draw an expression's computation graph (forward, or backward with --backward)."""
+    from minifw.expr import parse
+    from minifw.viz import draw_expression
+
+    ex = parse(expression)
+    point = _point(at)
+    g = draw_expression(ex, point if point else None, backward=backward)
+    _save_graph(g, output)
+    console.print(f"wrote {output}", highlight=False)
