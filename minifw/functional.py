@@ -295,7 +295,13 @@ def reshape(x, *shape):
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
     xs = shape_of(x)
-    shape = _resolve_shape(shape, _size(xs))
+    if None in xs:  # a static placeholder's free dimension: keep it free (resolved when fed)
+        shape = tuple(None if s is None or s == -1 else int(s) for s in shape)
+        if shape.count(None) != xs.count(None):  # (this module's `sum` is the primitive, not the builtin)
+            raise ShapeError(f"reshape: shape {xs} has free (None) dimensions; the new shape {shape} must keep "
+                             f"the same number of free dimensions")
+    else:
+        shape = _resolve_shape(shape, _size(xs))
     if shape == xs:
         return x
     return bind(_P["reshape"], x, shape=shape)

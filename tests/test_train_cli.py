@@ -71,6 +71,8 @@ def test_bad_input_prints_one_line_and_exits_non_zero(tmp_path):
     _one_line_error(_run("--device", "cuda"), "--device cuda")
 
 
-def test_tf1_style_says_what_it_needs():
+def test_tf1_style_trains_the_mlp_and_refuses_the_cnn():
     r = _run("--style", "tf1", "--epochs", "1")
-    _one_line_error(r, "tf1 style")
+    assert r.returncode == 0, r.stderr
+    assert "test accuracy" in r.stdout
+    _one_line_error(_run("--style", "tf1", "--model", "cnn", "--epochs", "1"), "tf1 style is written for the MLP")

@@ -318,6 +318,8 @@ def infer(prim, inputs: Sequence[Symbol], params: dict) -> tuple[tuple, np.dtype
     """Run the primitive's shape rule; free dimensions travel as a stand-in."""
     shapes = [_to_rule(s.shape) for s in inputs]
     dtypes = [s.value if s.weak else s.dtype for s in inputs]
+    if isinstance(params.get("shape"), tuple) and None in params["shape"]:  # reshape/broadcast_to to a free dim
+        params = {**params, "shape": _to_rule(params["shape"])}
     shape, dtype = prim.shape_rule(shapes, dtypes, **params)
     return _from_rule(shape), np.dtype(dtype)
 

@@ -17,15 +17,20 @@ from .graph import _BUILD_INTO, FREE, Graph, Symbol, ancestors, make_node
 def _resolve_params(node: Symbol, inputs: Sequence[Symbol]) -> dict:
     params = node.params
     shape = params.get("shape")
-    if shape is None or not any(d and d % FREE == 0 for d in shape):
+    if shape is None or not any(_free(d) for d in shape):
         return params
     from minifw.functional import _resolve_shape, _size
 
     if node.op == "reshape":  # the free stand-in becomes -1: the only unknown
-        fixed = tuple(-1 if (d and d % FREE == 0) else d for d in shape)
+        fixed = tuple(-1 if _free(d) else d for d in shape)
         return dict(params, shape=_resolve_shape(fixed, _size(inputs[0].shape)))
     src = (1,) * (len(shape) - len(inputs[0].shape)) + tuple(inputs[0].shape)
-    return dict(params, shape=tuple(s if (d and d % FREE == 0) else d for d, s in zip(shape, src)))
+    return dict(params, shape=tuple(s if _free(d) else d for d, s in zip(shape, src)))
+
+
+def _free(d) -> bool:
+    """A free dimension in a shape parameter: None (as written) or the stand-in."""
+    return d is None or bool(d and d % FREE == 0)
 
 
 def needs_specialising(roots: Sequence[Symbol]) -> bool:
