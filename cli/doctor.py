@@ -35,22 +35,18 @@ def _numba_row() -> tuple[str, str]:
 
 
 def _cuda_row() -> tuple[str, str]:
-    if os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+    """The CUDA backend's own report (minifw.kernels.cuda.runtime): device, compute capability, driver, or why not."""
+    try:
+        from minifw.kernels.cuda.runtime import report
+
+        r = report()
+    except Exception as e:  # noqa: BLE001
+        return "no", f"CUDA backend cannot load: {e}; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
+    if not r.get("available"):
+        return "no", r.get("reason", "unavailable")
+    if r.get("simulator"):
         return "sim", "NUMBA_ENABLE_CUDASIM=1: numba's CUDA simulator (tiny shapes only)"
-    try:
-        from numba import cuda
-    except Exception as e:  # noqa: BLE001
-        return "no", f"numba.cuda cannot be imported ({e}); set NUMBA_ENABLE_CUDASIM=1 to use the simulator"
-    try:
-        if not cuda.is_available():
-            return "no", "no CUDA driver or GPU found; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
-        dev = cuda.get_current_device()
-        cc = ".".join(map(str, dev.compute_capability))
-        drv = cuda.cudadrv.driver.driver.get_version()
-        return "ok", f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name}, compute capability {cc}, " \
-                     f"driver {'.'.join(map(str, drv))}"
-    except Exception as e:  # noqa: BLE001
-        return "no", f"CUDA unavailable: {e}; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
+    return "ok", f"{r['device']}, compute capability {r['compute_capability']}, driver {r['driver']}"
 
 
 def _renderer_row() -> tuple[str, str]:

@@ -21,6 +21,10 @@ def _keep(keepdim, keepdims):
 
 class OpsMixin:
     __slots__ = ()
+    # numpy arrays and scalars on the left (``w_np @ x``, ``np.float64(2) * x``) must defer to our reflected
+    # operators; without this numpy converts the operand through ``__array__`` and the tape is silently lost.
+    # (PyTorch does the same; ufunc calls like ``np.exp(x)`` still convert, as they do for torch tensors.)
+    __array_priority__ = 1000
 
     # arithmetic ---------------------------------------------------------------
     def __add__(self, o):

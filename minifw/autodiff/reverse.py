@@ -91,14 +91,25 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None):
                         ct = vjps[i](g, out, *raw, **params)
                         if ct is None:
                             continue
-                        ct = np.asarray(ct)
-                        if ct.shape != a.data.shape or ct.dtype != a.data.dtype:
-                            ct = np.broadcast_to(ct, a.data.shape).astype(a.data.dtype, copy=False)
+                        if type(ct) is not np.ndarray and getattr(ct, "_mf_device", None):
+                            ct = _fit_device(ct, a.data)
+                        else:
+                            ct = np.asarray(ct)
+                            if ct.shape != a.data.shape or ct.dtype != a.data.dtype:
+                                ct = np.broadcast_to(ct, a.data.shape).astype(a.data.dtype, copy=False)
                         prev = cot.get(id(a))
                         cot[id(a)] = ct if prev is None else prev + ct
     finally:
         flag[0] = prev_flag
-    return {k: (t, _wrap(g if type(g) is np.ndarray else np.asarray(g))) for k, (t, g) in result.items()}
+    return {k: (t, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
+            for k, (t, g) in result.items()}
+
+
+def _fit_device(ct, like):
+    """A device cotangent with the shape and dtype of ``like`` (broadcast and cast on the device)."""
+    if ct.shape != like.shape:
+        ct = F.broadcast_to(ct, like.shape)
+    return ct if ct.dtype == like.dtype else ct.astype(like.dtype)
 
 
 def _sweep_tensors(roots, seeds, wanted: set[int] | None):
@@ -139,7 +150,7 @@ def _seed(t: Tensor, gradient) -> Tensor:
         if t.data.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has shape "
                                f"{t.data.shape}: pass gradient=")
-        return _wrap(np.ones_like(t.data))
+        return _wrap(np.ones_like(t.data))  # a cuda array makes its ones on the device (__array_function__)
     g = gradient if isinstance(gradient, Tensor) else tensor(np.asarray(gradient, dtype=t.data.dtype))
     if g.shape != t.shape:
         raise ValueError(f"backward: gradient has shape {g.shape} but the output has shape {t.shape}")
@@ -152,7 +163,7 @@ def _owned(g: Tensor, create_graph: bool) -> Tensor:
     if create_graph:
         return g
     d = g.data
-    if not d.flags.writeable or not d.flags.c_contiguous:
+    if type(d) is np.ndarray and (not d.flags.writeable or not d.flags.c_contiguous):
         d = np.array(d)
     return _wrap(d)
 

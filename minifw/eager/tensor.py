@@ -16,6 +16,7 @@ import numpy as np
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
+from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
 from minifw.ops.registry import _REGISTRY as _P
 from minifw.ops.registry import ShapeError
 
@@ -39,8 +40,11 @@ class Tensor(OpsMixin):
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
     _mf_priority = 1
 
-    def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None):
+    def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None,
+                 device: str | None = None):
         self.data = _to_array(data, dtype)
+        if device is not None and device != "cpu":
+            self.data = _to_device_data(self.data, device)
         self.grad = None
         self._ctx = None
         self.name = name
@@ -99,7 +103,7 @@ class Tensor(OpsMixin):
 
     @property
     def device(self) -> str:
-        return "cpu"
+        return "cuda" if type(self.data) is _DEV else "cpu"
 
     def __len__(self) -> int:
         if not self.data.shape:
@@ -184,6 +188,8 @@ class Tensor(OpsMixin):
 
     # --- conversion ------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
+        if type(self.data) is _DEV:
+            raise TypeError("can't convert a cuda tensor to numpy: copy it to the host first with .cpu()")
         return self.data
 
     def __array__(self, dtype=None, copy=None):
@@ -205,19 +211,23 @@ class Tensor(OpsMixin):
 
     def to(self, dtype_or_device=None, dtype=None):
         target = dtype if dtype is not None else dtype_or_device
-        if target is None or (isinstance(target, str) and target == "cpu"):
+        if target is None:
             return self
-        if isinstance(target, str) and target.startswith("cuda"):
-            raise RuntimeError("the cuda device is not available in this build (the CUDA backend comes with "
-                               "issue 5; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator once it lands)")
+        if isinstance(target, str) and (target == "cpu" or target.startswith("cuda")):
+            return _move(self, target)
         return self.astype(target)
 
     def cpu(self):
-        return self
+        return _move(self, "cpu")
+
+    def cuda(self):
+        return _move(self, "cuda")
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
-        extra = []
+        on_gpu = type(self.data) is _DEV
+        host = self.data.copy_to_host() if on_gpu else self.data  # printing is an explicit (counted) download
+        body = np.array2string(host, separator=", ", prefix="tensor(", precision=4)
+        extra = ["device='cuda'"] if on_gpu else []
         if self.data.dtype not in (np.float32, np.int64, np.bool_):
             extra.append(f"dtype={self.data.dtype}")
         if self._ctx is not None:
@@ -249,10 +259,13 @@ def _bind(prim, args, params):
     """Run ``prim`` now; record it when an input needs a gradient."""
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     try:
-        out = _IMPL[prim](*arrays, **params)
+        if type(arrays[0]) is _DEV:  # the one device test on this path (binary ufuncs reach CUDA by __array_ufunc__)
+            out = _cuda_run(prim, arrays, params)
+        else:
+            out = _IMPL[prim](*arrays, **params)
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(prim, arrays, params, e) from None
-    if type(out) is not _ndarray:
+    if type(out) is not _ndarray and type(out) is not _DEV:
         out = _asarray(out)
     if out.dtype is _F64:
         out = _weak_float(prim, out, arrays)
@@ -285,7 +298,7 @@ def _binary(prim, a, b):
         if getattr(type(other), "_mf_priority", 0) > Tensor._mf_priority:
             return F.bind(prim, a, b)
         raise _explain(prim, [ad, bd], _EMPTY, e) from None
-    if type(out) is not _ndarray:
+    if type(out) is not _ndarray and type(out) is not _DEV:
         out = _asarray(out)
     if out.dtype is _F64:
         out = _weak_float(prim, out, (ad, bd))
@@ -311,12 +324,59 @@ def _weak_float(prim, out, arrays):
     float width; scalars (Python or numpy) never widen it."""
     if prim is _CAST:
         return out
-    dts = [a.dtype for a in arrays if type(a) is _ndarray]
+    dts = [a.dtype for a in arrays if type(a) is _ndarray or type(a) is _DEV]
     if _F64 in dts:
         return out
     floats = [d for d in dts if d.kind == "f"]
     target = np.result_type(*floats) if floats else default_float()
     return out if target == out.dtype else out.astype(target)
+
+
+def _cuda_run(prim, arrays, params):
+    from minifw.kernels.cuda.dispatch import run
+
+    return run(prim, arrays, params)
+
+
+def _to_device_data(data, device: str):
+    if not isinstance(device, str) or not (device == "cpu" or device == "cuda" or device.startswith("cuda:")):
+        raise ValueError(f"unknown device {device!r}: use 'cpu' or 'cuda'")
+    if device == "cpu":
+        return data.copy_to_host() if type(data) is _DEV else data
+    if device not in ("cuda", "cuda:0"):
+        raise ValueError(f"device {device!r}: minifw uses one GPU, 'cuda' (or 'cuda:0')")
+    from minifw.kernels.cuda.array import to_device
+
+    return to_device(data)
+
+
+def _move(t: "Tensor", device: str) -> "Tensor":
+    """``t`` on ``device`` (itself when already there); the copy is differentiable, as in PyTorch."""
+    data = _to_device_data(t.data, device)
+    if data is t.data:
+        return t
+    out = _wrap(data)
+    if t.requires_grad and STATE.enabled:
+        out.requires_grad = True
+        out._ctx = (_device_copy_prim(), (t,), {"device": "cpu" if type(data) is _DEV else "cuda"})
+    return out
+
+
+_DEVICE_COPY = []
+
+
+def _device_copy_prim():
+    """A tape entry for ``.to(device)``: its vjp moves the cotangent back."""
+    if not _DEVICE_COPY:
+        from minifw.ops.registry import Primitive
+
+        def vjp(g, out, x, device):
+            return _to_device_data(g.data if isinstance(g, Tensor) else g, device)
+
+        _DEVICE_COPY.append(Primitive(name="to_device", kind="shape", nin=1, impl=None,
+                                      shape_rule=lambda shp, dts, **kw: (tuple(shp[0]), dts[0]),
+                                      vjps=[vjp], notation="{0}.to({device})", params=("device",)))
+    return _DEVICE_COPY[0]
 
 
 def _explain(prim, arrays, params, err):
@@ -334,6 +394,8 @@ def _explain(prim, arrays, params, err):
 def _to_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, Tensor):
         data = data.data
+    if type(data) is _DEV:
+        return data.copy() if dtype is None else data.astype(dtype)
     if dtype is not None:
         return np.array(data, dtype=np.dtype(dtype))
     if isinstance(data, np.ndarray):
@@ -344,13 +406,15 @@ def _to_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
-def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = None) -> Tensor:
+def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = None,
+           device: str | None = None) -> Tensor:
     """Make a tensor from a Python number, a (nested) list or a numpy array.
 
     Python floats become float32 (the default dtype), ints int64; numpy arrays
-    keep their dtype.
+    keep their dtype.  ``device="cuda"`` puts the data on the GPU (an upload,
+    counted in ``minifw.kernels.cuda.transfers``).
     """
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name)
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad, name=name, device=device)
 
 
 def as_tensor(x) -> Tensor:

@@ -97,8 +97,9 @@ class CompiledGraph:
             self.memory.updates_in_place = update_in_place(g, self.steps, self.buffers, out_capable)
         for k in self.kernels():
             k.warm()  # compile (or load from numba's cache) now, not on the first run
-        self.run = (build_concurrent(g, self.levels, self.buffers) if concurrent
-                    else build_sequential(g, self.steps, self.buffers))
+        cpu_run = (build_concurrent(g, self.levels, self.buffers) if concurrent
+                   else build_sequential(g, self.steps, self.buffers))
+        self.run = _device_router(self, cpu_run)
         self.compile_seconds = time.perf_counter() - t0
 
     def kernels(self):
@@ -135,6 +136,35 @@ class CompiledGraph:
     def __repr__(self) -> str:
         return (f"<CompiledGraph: {len(self.steps)} steps, {len(self.kernels())} fused kernels, "
                 f"passes={self.passes}>")
+
+
+def _device_router(c: "CompiledGraph", cpu_run):
+    """``run`` that sends a run whose feeds or variables live on the GPU to the CUDA executor
+    (built on first need, from the same compiled graph); CPU runs pay one type test per feed and variable."""
+    from minifw.kernels.cuda.array import CudaArray  # the class only: no numba
+
+    variables = [n.sym for n in c.graph.order if n.op == "variable"]
+    cuda_run = []
+
+    def run(feeds):
+        for f in feeds:
+            if type(f) is CudaArray:
+                break
+        else:
+            for v in variables:
+                if type(v.value) is CudaArray:
+                    break
+            else:
+                return cpu_run(feeds)
+        if not cuda_run:
+            from minifw.kernels.cuda.graph import build
+
+            cuda_run.append(build(c.graph, c.steps))
+        return cuda_run[0](feeds)
+
+    run.cpu = cpu_run
+    run.source = getattr(cpu_run, "source", None)
+    return run
 
 
 def compile(outputs, updates: Sequence[tuple[Symbol, Symbol]] = (), inputs: Sequence[Symbol] | None = None,

@@ -29,6 +29,11 @@ def check_feed(p: Symbol, value: Any) -> np.ndarray:
     if isinstance(value, Symbol):
         raise FeedError(f"feed for placeholder {p.name!r}: got a symbol ({value.name!r}); feed a value")
     data = getattr(value, "data", value) if hasattr(value, "_mf_priority") else value
+    if getattr(data, "_mf_device", None) == "cuda":  # a device array is fed as it is (no host copy)
+        if tuple(data.shape) != tuple(p.shape) and not (len(data.shape) == len(p.shape) and all(
+                e is None or e == a for e, a in zip(p.shape, data.shape))):
+            raise FeedError(f"feed for placeholder {p.name!r}: expected shape {tuple(p.shape)}, got {data.shape}")
+        return data if data.dtype == p.dtype else data.astype(p.dtype)
     arr = np.asarray(data)
     if arr.dtype != p.dtype:
         plain = not isinstance(data, (np.ndarray, np.generic))  # Python numbers and lists take the placeholder's
