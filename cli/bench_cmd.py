@@ -1,0 +1,66 @@
+"""``minifw bench``: the workloads of BENCHMARKS.md side by side with the peers.
+
+    minifw bench all --json bench.json --plot bench.png
+    minifw bench W2 W5 --quick --modes static,numpy,torch
+    minifw bench --device cuda
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+import typer
+from minifw_cli.common import console, fail, friendly
+from minifw_cli.main import app
+
+
+@app.command()
+@friendly
+def bench(
+    workloads: Optional[List[str]] = typer.Argument(None, help="W0 ... W6, or all (default: all)."),
+    device: str = typer.Option("cpu", "--device", help="cpu, or cuda (the GPU benchmarks)."),
+    modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated: eager,static,jit,numpy,torch,jax."),
+    quick: bool = typer.Option(False, "--quick", help="Smaller sizes and fewer rounds (under 2 minutes)."),
+    json_path: Optional[str] = typer.Option(None, "--json", help="Write the full report as JSON to this file."),
+    plot_path: Optional[str] = typer.Option(None, "--plot", help="Draw the ratios to this .png (needs matplotlib)."),
+) -> None:
+    """Benchmark minifw (eager, static, jit) against numpy, PyTorch and JAX: medians, ratios, targets."""
+    if device == "cuda":
+        try:
+            from minifw.bench import cuda_bench
+        except ImportError:
+            fail("the CUDA benchmarks (minifw.bench.cuda_bench) are not available in this install")
+        cuda_bench.run(quick=quick)
+        return
+    if device != "cpu":
+        fail(f"unknown device {device!r}; use cpu or cuda")
+    from minifw.bench.harness import write_json
+    from minifw.bench.report import plot as draw
+    from minifw.bench.report import run_bench, summary_lines, table
+
+    if plot_path:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            fail("--plot needs matplotlib: pip install 'minifw[plot]'")
+    chosen = [m.strip() for m in modes.split(",") if m.strip()] if modes else None
+
+    def log(item) -> None:
+        if isinstance(item, dict):
+            console.print(table(item))
+        else:
+            console.print(f"[dim]{item}[/]", highlight=False)
+
+    report = run_bench(workloads or ["all"], quick=quick, modes=chosen, log=log,
+                       command="minifw " + " ".join(sys.argv[1:]))
+    console.print(f"[bold]targets[/] (load average {report['load_average']['start'][0]:.2f} at start, "
+                  f"{report['load_average']['end'][0]:.2f} at end; {report['wall_s']:.0f} s):")
+    for line in summary_lines(report):
+        console.print("  " + line, highlight=False)
+    if json_path:
+        write_json(report, json_path)
+        console.print(f"wrote {json_path}")
+    if plot_path:
+        draw(report, plot_path)
+        console.print(f"wrote {plot_path}")

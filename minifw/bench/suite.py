@@ -1,0 +1,383 @@
+"""The workloads of shared/BENCHMARKS.md as *cases*: one size of one workload,
+with the modes that run it and the targets it is judged by.
+
+A case is plain data (so a peer's worker process can rebuild it from JSON);
+:func:`build` turns ``(case, mode)`` into a :class:`Prepared`: a callable to
+time and the numbers it computed (loss, gradient), which the runner checks
+against the numpy reference *before* timing.  minifw's modes and the numpy
+reference are built here; PyTorch and JAX live in :mod:`minifw.bench.peers`
+and run in their own processes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+PEER_PREFIXES = ("torch", "jax")
+
+
+def process_of(mode: str) -> str:
+    """Which process runs ``mode``: ``"torch"``, ``"jax"`` or ``"main"``."""
+    return next((p for p in PEER_PREFIXES if mode.startswith(p)), "main")
+
+
+@dataclass
+class Case:
+    """One size of one workload."""
+
+    workload: str  # "W1"
+    label: str  # "b=128"
+    params: dict
+    modes: list[str]
+    reference: str = "numpy"
+    unit: str = "ms"  # how the table shows a time: "ms" per call, "us/op" per operation, ...
+    per_call: float = 1.0  # operations per call, for "us/op"; bytes or flops per call for W0
+    rtol: float = 1e-4  # how closely every mode's numbers must match the reference's
+    targets: list[dict] = field(default_factory=list)  # see minifw.bench.targets
+
+    @property
+    def name(self) -> str:
+        return f"{self.workload} {self.label}".strip()
+
+    def to_json(self) -> dict:
+        return {"workload": self.workload, "label": self.label, "params": self.params}
+
+
+@dataclass
+class Prepared:
+    fn: Callable[[], object]
+    check: dict[str, np.ndarray]  # numbers from one call from the shared start (compared across modes)
+    info: dict = field(default_factory=dict)  # extras for the report (fused kernels, peak bytes, ...)
+
+
+# --- W0: limits ----------------------------------------------------------------------------------
+def _w0(case: Case, mode: str) -> Prepared:
+    p = case.params
+    rng = np.random.default_rng(0)
+    if p["kind"] == "triad":
+        n = p["n"]
+        b, c = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
+        a = np.empty_like(b)
+        s = np.float32(3.0)
+        if mode == "numpy":
+            def fn():
+                np.multiply(c, s, out=a)
+                np.add(a, b, out=a)
+                return a
+        else:  # minifw's fused static kernel: one pass, no temporaries
+            from minifw import static
+
+            with static.Graph():
+                bs, cs = static.placeholder((n,), name="b"), static.placeholder((n,), name="c")
+                out = bs + cs * 3.0
+            g = static.compile([out], inputs=[bs, cs])
+            fn = lambda: g.run([b, c])[0][0]  # noqa: E731
+        return Prepared(fn, {"sum": np.float64(np.sum(fn(), dtype=np.float64))})
+    n = p["n"]
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    if mode == "numpy":
+        fn = lambda: a @ b  # noqa: E731
+    else:
+        import minifw as mf
+
+        at, bt = mf.tensor(a), mf.tensor(b)
+        fn = lambda: (at @ bt).data  # noqa: E731
+    return Prepared(fn, {"c00": fn()[:4, :4].astype(np.float64)})
+
+
+# --- W1: MLP training step ----------------------------------------------------------------------
+def _w1(case: Case, mode: str) -> Prepared:
+    import minifw as mf
+    from minifw import static
+
+    from . import static_bench as sb
+
+    batch, lr = case.params["batch"], 0.01
+    x, y, init = w1_data(batch)
+    if mode == "numpy":
+        params = [p.copy() for p in init]
+
+        def fn():
+            return sb.numpy_step(params, x, y, lr)
+
+        loss = _np_loss(params, x, y)
+        fn()
+        return Prepared(fn, {"loss": loss, "w1_after": params[0][:8, :8].copy()})
+    if mode == "eager":
+        params = [mf.tensor(p.copy(), requires_grad=True) for p in init]
+        xt, yt = mf.tensor(x), mf.tensor(y)
+
+        def fn():
+            loss = sb.mlp_loss(params, xt, yt)
+            loss.backward()
+            with mf.no_grad():
+                for p in params:
+                    p.data -= lr * p.grad.data
+                    p.grad = None
+            return loss.data
+
+        loss = fn()
+        return Prepared(fn, {"loss": np.float64(loss), "w1_after": params[0].data[:8, :8].copy()})
+    if mode.startswith("static"):
+        with static.Graph() as g:
+            xs = static.placeholder((None, 784), name="x")
+            ys = static.placeholder((None, 10), name="y")
+            vs = [static.Variable(p.copy(), name=f"p{k}") for k, p in enumerate(init)]
+            loss = sb.mlp_loss(vs, xs, ys)
+            train = static.train.GradientDescentOptimizer(lr).minimize(loss)
+        sess = static.Session(g, **({"passes": []} if mode == "static_no_passes" else {}))
+        feed = {xs: x, ys: y}
+        loss0, _ = sess.run([loss, train], feed)
+        fn = lambda: sess.run(train, feed)  # noqa: E731
+        compiled = sess.compiled(train, feed)
+        info = {"fused_kernels": len(compiled.kernels()), "peak_bytes": compiled.memory.with_plan_bytes}
+        return Prepared(fn, {"loss": np.float64(loss0), "w1_after": sess.run(vs[0])[:8, :8].copy()}, info)
+    if mode == "jit":
+        params = [p.copy() for p in init]
+        vg = mf.value_and_grad(sb.mlp_loss)
+
+        @mf.jit
+        def step(params, x, y):
+            loss, grads = vg(params, x, y)
+            return loss, [p - lr * g for p, g in zip(params, grads)]
+
+        def fn():
+            loss, new = step(params, x, y)
+            for p, q in zip(params, new):
+                p[...] = q.data
+            return loss
+
+        loss = fn()
+        return Prepared(fn, {"loss": np.float64(loss.data), "w1_after": params[0][:8, :8].copy()})
+    raise KeyError(mode)
+
+
+def w1_data(batch: int):
+    """The shared start: inputs, one-hot labels, initial weights (the same in every process)."""
+    from .static_bench import _init
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 784)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    return x, y, _init(rng)
+
+
+def _np_loss(params, x, y) -> np.float64:
+    w1, b1, w2, b2, w3, b3 = params
+    z = np.maximum(np.maximum(x @ w1 + b1, 0) @ w2 + b2, 0) @ w3 + b3
+    z = z - z.max(axis=1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return np.float64(-np.mean(np.sum(logp * y, axis=1)))
+
+
+# --- W2: elementwise forward + backward ---------------------------------------------------------
+def w2_data(n: int):
+    rng = np.random.default_rng(0)
+    return rng.standard_normal(n).astype(np.float32), np.float32(0.7), np.float32(0.1)
+
+
+def w2_float64(x: np.ndarray, w: float = 0.7, b: float = 0.1):
+    """Value and gradient in float64: the yardstick for every mode's error."""
+    x64 = x.astype(np.float64)
+    t, s, e = np.tanh(x64 * w + b), 1 / (1 + np.exp(-x64)), np.exp(-x64 * x64)
+    return np.sum(t * s + e), (1 - t * t) * w * s + t * s * (1 - s) - 2 * x64 * e
+
+
+def _w2(case: Case, mode: str) -> Prepared:
+    import minifw as mf
+    from minifw import static
+
+    from . import static_bench as sb
+
+    n = case.params["n"]
+    x, w, b = w2_data(n)
+    wa, ba = np.asarray(w), np.asarray(b)
+    if mode == "numpy":
+        fn = lambda: sb.w2_numpy(x, w, b)  # noqa: E731
+    elif mode == "eager":
+        vg = mf.value_and_grad(sb.w2_f)
+        xt, wt, bt = mf.tensor(x), mf.tensor(wa), mf.tensor(ba)
+
+        def fn():
+            v, g = vg(xt, wt, bt)
+            return v.data, g.data
+    elif mode.startswith("static"):
+        with static.Graph():
+            xs, ws, bs = (static.placeholder(a.shape, name=k) for k, a in (("x", x), ("w", wa), ("b", ba)))
+            y = sb.w2_f(xs, ws, bs)
+            gx = static.gradients(y, xs)
+        g = static.compile([y, gx], inputs=[xs, ws, bs], **({"passes": []} if mode == "static_no_passes" else {}))
+
+        def fn():
+            return g.run([x, wa, ba])[0]
+    elif mode == "jit":
+        jitted = mf.jit(mf.value_and_grad(sb.w2_f))
+
+        def fn():
+            v, g = jitted(x, wa, ba)
+            return v.data, g.data
+    elif mode == "hand_fused_numba":
+        from minifw.kernels.fusion import load_module
+
+        ref = load_module(sb.W2_REFERENCE)
+        dx, parts = np.empty_like(x), np.empty((n + 4095) // 4096)
+
+        def fn():
+            ref.w2(x, w, b, dx, parts)
+            return parts.sum(), dx
+    else:
+        raise KeyError(mode)
+    return w2_prepared(fn, x)
+
+
+def w2_prepared(fn: Callable, x: np.ndarray) -> Prepared:
+    """Check numbers (value, head of the gradient) and the gradient's error against float64."""
+    value, grad = fn()
+    grad = np.asarray(grad, dtype=np.float64)
+    v64, g64 = w2_float64(x)
+    err = float(np.max(np.abs(grad - g64)) / np.max(np.abs(g64)))
+    return Prepared(fn, {"value": np.float64(value), "grad_head": grad[:64].copy()}, {"grad_rel_err": err})
+
+
+# --- W3: Jacobians of tanh(A @ x) --------------------------------------------------------------
+JIT_MAX_PASSES = 64  # minifw.jit unrolls one pass per basis vector into the graph: compile grows with them
+
+
+def w3_data(m: int, n: int):
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal((n, m)) / np.sqrt(m)).astype(np.float32), rng.standard_normal(m).astype(np.float32)
+
+
+def _w3(case: Case, mode: str) -> Prepared:
+    import minifw as mf
+
+    m, n = case.params["m"], case.params["n"]
+    A, x = w3_data(m, n)
+    if mode == "numpy":  # the Jacobian written by hand: diag(1 - tanh^2(Ax)) A
+        def fn():
+            t = np.tanh(A @ x)
+            return (1 - t * t)[:, None] * A
+    else:
+        At = mf.tensor(A)
+
+        def f(v):
+            return mf.tanh(At @ v)
+
+        jac = mf.jacfwd(f) if mode.startswith("fwd") else mf.jacrev(f)
+        if mode.endswith("jit"):
+            jac = mf.jit(jac)
+        fn = lambda: _np(jac(x))  # noqa: E731
+    return Prepared(fn, {"J": np.asarray(fn(), dtype=np.float64)})
+
+
+def _np(v) -> np.ndarray:
+    return v.data if hasattr(v, "data") and not isinstance(v, np.ndarray) else np.asarray(v)
+
+
+# --- W4: scalar autograd ------------------------------------------------------------------------
+def _w4(case: Case, mode: str) -> Prepared:
+    from . import w4_scalar
+
+    n = case.params["n_ops"]
+    build = (lambda: w4_scalar._chain(n)) if case.params["kind"] == "chain" else w4_scalar._mlp
+
+    def fn():
+        out, params = build()
+        out.backward()
+        return out, params
+
+    out, params = fn()
+    return Prepared(fn, {"value": np.float64(out.value), "grads": np.array([p.grad for p in params[:8]])},
+                    {"ops": w4_ops(case)})
+
+
+def w4_ops(case: Case) -> int:
+    """Operations per call (forward nodes), counted on minifw's graph."""
+    from minifw.autodiff.scalar import toposort
+
+    from . import w4_scalar
+
+    out, _ = w4_scalar._chain(case.params["n_ops"]) if case.params["kind"] == "chain" else w4_scalar._mlp()
+    return sum(1 for node in toposort(out) if node.prim is not None)
+
+
+# --- W5: per-op dispatch ------------------------------------------------------------------------
+def w5_data():
+    return np.full((4, 4), 0.3, np.float32), np.full((4, 4), 0.5, np.float32)
+
+
+def w5_add_mul_data():
+    rng = np.random.default_rng(0)
+    return rng.random((4, 4)).astype(np.float32) * 0.1, rng.random((4, 4)).astype(np.float32) * 0.1 + 0.5
+
+
+def w5_numpy_chain(x, y, n_ops: int):
+    """The numpy reference for :func:`minifw.bench.static_bench.w5_chain` (same op mix)."""
+    steps = [lambda a: a * y, lambda a: a + np.float32(0.5), lambda a: np.maximum(a, np.float32(0)),
+             lambda a: a - y, lambda a: a * np.float32(0.75), lambda a: np.maximum(a, y), lambda a: -a,
+             np.square]
+    for i in range(n_ops):
+        x = steps[i % len(steps)](x)
+    return x
+
+
+def add_mul_chain(a, b, n_ops: int):
+    """The dispatch workload: ``x + b``, ``x * b`` alternately (the same code runs numpy, minifw, torch, jax)."""
+    x = a
+    for i in range(n_ops):
+        x = x * b if i & 1 else x + b
+    return x
+
+
+def _w5(case: Case, mode: str) -> Prepared:
+    import minifw as mf
+    from minifw import static
+
+    from .static_bench import w5_chain
+
+    n = case.params["n_ops"]
+    x, y = w5_data() if case.params["mix"] == "graph" else w5_add_mul_data()
+    info: dict = {}
+    if mode == "numpy":
+        fn = (lambda: w5_numpy_chain(x, y, n)) if case.params["mix"] == "graph" else (lambda: add_mul_chain(x, y, n))
+    elif mode in ("eager", "eager_grad"):
+        xt, yt = mf.tensor(x, requires_grad=mode == "eager_grad"), mf.tensor(y)
+        chain = w5_chain if case.params["mix"] == "graph" else add_mul_chain
+        fn = lambda: chain(xt, yt, n).data  # noqa: E731
+    elif mode.startswith("static"):
+        with static.Graph():
+            xs, ys = static.placeholder((4, 4), name="x"), static.placeholder((4, 4), name="y")
+            out = w5_chain(xs, ys, n)
+        old = os.environ.get("MINIFW_CACHE_DIR")
+        with tempfile.TemporaryDirectory() as cold:
+            os.environ["MINIFW_CACHE_DIR"] = cold  # a cold kernel cache: compile time as a new user sees it
+            try:
+                t0 = time.perf_counter()
+                g = static.compile([out], inputs=[xs, ys], **({"passes": []} if mode == "static_no_passes" else {}))
+                info["compile_s_cold_cache"] = time.perf_counter() - t0
+            finally:
+                os.environ.pop("MINIFW_CACHE_DIR", None) if old is None else os.environ.update(MINIFW_CACHE_DIR=old)
+        info["fused_kernels"] = len(g.kernels())
+        fn = lambda: g.run([x, y])[0][0]  # noqa: E731
+    else:
+        raise KeyError(mode)
+    return Prepared(fn, {"out": np.asarray(fn(), dtype=np.float64)}, info)
+
+
+BUILDERS: dict[str, Callable[[Case, str], Prepared]] = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4,
+                                                          "W5": _w5}
+
+
+def build(case: Case, mode: str) -> Prepared:
+    """Prepare ``mode`` of ``case`` in this process (peers go through :mod:`minifw.bench.peers`)."""
+    if process_of(mode) != "main":
+        from . import peers
+
+        return peers.build(case, mode)
+    return BUILDERS[case.workload](case, mode)
