@@ -15,7 +15,9 @@ STATE: dict = {"debug": False}
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one readable error line and exit non-zero."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape  # library messages contain [brackets] (shapes, indices): not markup
+
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise SystemExit(code)  # not typer.Exit: the fast `trace`/`grad` path never loads typer
 
 

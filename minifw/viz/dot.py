@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -42,7 +43,10 @@ def find_renderer() -> str | None:
     forced = os.environ.get("MINIFW_DOT")
     if forced is not None:
         return shutil.which(forced) if forced else None
-    return shutil.which("dot") or shutil.which("graphviz-pure")
+    # graphviz-pure is a dependency, so it sits next to this Python even when its venv is not activated
+    # (``/path/venv/bin/minifw tour``) and its bin folder is not on PATH
+    return (shutil.which("dot") or shutil.which("graphviz-pure")
+            or shutil.which("graphviz-pure", path=os.path.dirname(sys.executable)))
 
 
 def render(source: str, fmt: str = "svg", timeout: float = 30.0) -> bytes:

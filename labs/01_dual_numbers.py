@@ -1,0 +1,152 @@
+# ruff: noqa: E402
+# %% [markdown]
+# # Lab 1 — Derivatives by hand and by dual numbers
+#
+# *20–30 minutes.* Forward-mode automatic differentiation is nothing more than arithmetic on
+# numbers of the form **a + εb** with **ε² = 0**. In this lab you will
+#
+# 1. differentiate Baydin et al.'s example `f(x) = x − exp(−2 sin²(4x))` at `x = π/16` by hand,
+# 2. get the same number from a 20-line dual-number class,
+# 3. read minifw's forward-mode evaluation trace for it, and
+# 4. **exercise 1.1:** write the dual rule for a function minifw does not know, `softplus`.
+
+# %%
+import math
+
+import minifw as mf
+from minifw.autodiff.dual import Dual
+
+x0 = math.pi / 16
+
+# %% [markdown]
+# ## 1. By hand
+#
+# With the chain rule, `d/dx exp(−2 sin²(4x)) = exp(−2 sin²(4x)) · (−4 sin(4x) cos(4x)) · 4`, so
+#
+# $$f'(x) = 1 + 16 \sin(4x)\cos(4x)\, e^{-2\sin^2(4x)}.$$
+#
+# At `x = π/16`, `4x = π/4`, `sin = cos = √2/2`, so `f'(π/16) = 1 + 8/e ≈ 3.943`.
+
+# %%
+def f(x):
+    return x - math.exp(-2 * math.sin(4 * x) ** 2)
+
+
+by_hand = 1 + 16 * math.sin(4 * x0) * math.cos(4 * x0) * math.exp(-2 * math.sin(4 * x0) ** 2)
+h = 1e-6
+central = (f(x0 + h) - f(x0 - h)) / (2 * h)
+print(f"f(π/16)            = {f(x0):.6f}")
+print(f"f'(π/16) by hand   = {by_hand:.6f}   (1 + 8/e = {1 + 8 / math.e:.6f})")
+print(f"central difference = {central:.6f}   (approximate: truncation and rounding error)")
+
+# %% [markdown]
+# ## 2. Dual numbers in twenty lines
+#
+# Carry a value `a` and a tangent `b` together. Every rule is the derivative rule you know, applied
+# to the ε part: `(a + εb)(c + εd) = ac + ε(ad + bc)` because `ε² = 0`, and
+# `g(a + εb) = g(a) + ε b g'(a)` for any smooth `g`.
+
+# %%
+class D:
+    """a + εb, ε² = 0."""
+
+    def __init__(self, a, b=0.0):
+        self.a, self.b = a, b
+
+    def __add__(self, o):
+        o = o if isinstance(o, D) else D(o)
+        return D(self.a + o.a, self.b + o.b)
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return D(-self.a, -self.b)
+
+    def __sub__(self, o):
+        return self + (-o)
+
+    def __rsub__(self, o):
+        return (-self) + o
+
+    def __mul__(self, o):
+        o = o if isinstance(o, D) else D(o)
+        return D(self.a * o.a, self.a * o.b + self.b * o.a)
+
+    __rmul__ = __mul__
+
+    def __pow__(self, n):  # integer powers: n a^(n-1) b
+        return D(self.a ** n, n * self.a ** (n - 1) * self.b)
+
+    def __repr__(self):
+        return f"{self.a:.6f} + {self.b:.6f}ε"
+
+
+def sin(x):
+    return D(math.sin(x.a), x.b * math.cos(x.a)) if isinstance(x, D) else math.sin(x)
+
+
+def exp(x):
+    return D(math.exp(x.a), x.b * math.exp(x.a)) if isinstance(x, D) else math.exp(x)
+
+
+def f_dual(x):
+    return x - exp(-2 * sin(4 * x) ** 2)
+
+
+y = f_dual(D(x0, 1.0))  # seed the tangent with 1: "how fast does f move when x moves at speed 1?"
+print(y)
+assert abs(y.b - by_hand) < 1e-12  # exact, not approximate: no step size anywhere
+
+# %% [markdown]
+# One evaluation gave the value **and** the derivative, exactly. Seeding the tangent with `b = 2`
+# gives `2 f'(x)`: the ε part is a *directional derivative*, linear in the seed.
+
+# %%
+print(f_dual(D(x0, 2.0)).b / by_hand)
+
+# %% [markdown]
+# ## 3. The same thing in minifw
+#
+# minifw's `Dual` works through every primitive in the registry (the tangent comes from each
+# primitive's `jvp` rule), and `mf.jvp` wraps it in JAX's shape. The evaluation-trace table shows
+# each elementary step `v_i` and its tangent `v̇_i`, as in Baydin et al. (2018), Table 2.
+
+# %%
+print(mf.sin(0.5 + Dual(0.0, 1.0) * 3.0))  # sin(a + εb) = sin a + ε b cos a
+value, tangent = mf.jvp(lambda x: x - mf.exp(-2 * mf.sin(4 * x) ** 2), (x0,), (1.0,))
+print(f"mf.jvp: value {value:.6f}, tangent {tangent:.6f}")
+
+# %%
+from minifw.expr import trace
+
+t = trace("x - exp(-2*sin(4*x)**2)", {"x": x0}, mode="forward")
+print(t)  # in Jupyter, `t` alone renders an HTML table
+
+# %% [markdown]
+# Read the table top to bottom: each tangent row uses only tangents computed above it. That is why
+# forward mode needs no memory of the past — and why it gives **one directional derivative per
+# pass** (lab 3 measures what that costs).
+#
+# ## Exercise 1.1 — the dual rule for softplus
+#
+# `softplus(x) = log(1 + eˣ)` is a smooth ReLU. Its derivative is the sigmoid `σ(x) = 1 / (1 + e⁻ˣ)`.
+# Write `softplus_dual(x)` that takes a minifw `Dual` (with `.primal` and `.tangent` floats) and
+# returns `Dual(softplus(a), b · softplus'(a))`. Use `math`, not minifw ops: this is the rule itself.
+
+# %%
+def softplus_dual(x: Dual) -> Dual:
+    a, b = x.primal, x.tangent
+    # BEGIN SOLUTION
+    return Dual(math.log1p(math.exp(a)), b / (1 + math.exp(-a)))
+    # END SOLUTION
+
+
+# %%
+from minifw.labs.checks import check_dual_rule
+
+check_dual_rule(softplus_dual)
+
+# %% [markdown]
+# **Next:** lab 2 runs the same idea backwards — one pass gives the derivative with respect to
+# *every* input. In a terminal, `minifw trace "x - exp(-2*sin(4*x)**2)" --at x=pi/16` prints
+# this lab's table.

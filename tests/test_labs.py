@@ -1,0 +1,226 @@
+"""The labs' machinery: sources in sync, learner copies, checks that name the input, the CLI.
+
+Executing the notebooks themselves is in test_labs_notebooks.py (slow), apart
+from lab 1, which is quick and stays in the fast tier.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minifw as mf
+from minifw import labs
+from minifw.autodiff.dual import Dual
+from minifw.labs import checks, notebooks
+from minifw.labs.checks import CheckFailed
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_module():
+    spec = importlib.util.spec_from_file_location("labs_build", ROOT / "labs" / "build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# --- the notebooks -------------------------------------------------------------------------
+@pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
+def test_committed_notebook_matches_its_source_and_has_no_outputs(lab):
+    nb = notebooks.read(lab.path)
+    assert nb == _build_module().build(lab), f"{lab.filename} is stale: run python labs/build.py"
+    assert not notebooks.has_outputs(nb)
+
+
+@pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
+def test_learner_copy_replaces_every_solution_with_a_stub(lab):
+    sol = labs.solution(lab.number)
+    assert notebooks.has_solutions(sol)
+    copy = labs.learner(lab.number)
+    text = json.dumps(copy)
+    assert notebooks.BEGIN not in text and notebooks.END not in text
+    assert "NotImplementedError" in text
+    assert len(copy["cells"]) == len(sol["cells"])
+    for ex_id, _ in lab.exercises:  # every exercise has a check cell
+        assert any("check_" in "".join(c["source"]) for c in copy["cells"]), ex_id
+    compile("\n".join("".join(c["source"]) for c in copy["cells"] if c["cell_type"] == "code"
+                      and not "".join(c["source"]).lstrip().startswith("%")), lab.filename, "exec")
+
+
+def test_strip_solutions_keeps_the_indentation_and_refuses_unbalanced_markers():
+    src = "def f(x):\n    a = 1\n    # BEGIN SOLUTION\n    return a + x\n    # END SOLUTION\n"
+    out = notebooks.strip_solutions(src)
+    assert out == f"def f(x):\n    a = 1\n    {notebooks.STUB}\n"
+    with pytest.raises(ValueError, match="without"):
+        notebooks.strip_solutions("# BEGIN SOLUTION\nx = 1\n")
+    with pytest.raises(ValueError, match="without"):
+        notebooks.strip_solutions("x = 1\n# END SOLUTION\n")
+
+
+def test_from_percent_makes_markdown_and_code_cells_without_outputs():
+    nb = notebooks.from_percent("# %% [markdown]\n# # Title\n# text\n\n# %%\nx = 1\n")
+    assert [c["cell_type"] for c in nb["cells"]] == ["markdown", "code"]
+    assert nb["cells"][0]["source"] == ["# Title\n", "text"]
+    assert nb["cells"][1]["outputs"] == [] and nb["cells"][1]["execution_count"] is None
+
+
+def test_new_writes_a_learner_copy_and_never_overwrites_work(tmp_path):
+    path = labs.new(3, tmp_path)
+    assert path.name == "03_forward_vs_reverse.ipynb"
+    assert notebooks.read(path)["metadata"]["minifw_learner"] is True
+    with pytest.raises(FileExistsError, match="already exists"):
+        labs.new("03", tmp_path)
+    assert labs.new(3, tmp_path, overwrite=True) == path
+    with pytest.raises(ValueError, match="no lab"):
+        labs.get(42)
+
+
+# --- the checks: pass on answers, name the input / expected / got otherwise -------------------
+def _stub(*args):
+    raise NotImplementedError("exercise: replace this line with your code")
+
+
+def _hint(check, candidate) -> str:
+    with pytest.raises(CheckFailed) as e:
+        check(candidate)
+    return str(e.value)
+
+
+@pytest.mark.parametrize("check", [checks.check_dual_rule, checks.check_vjp, checks.check_jacfwd,
+                                   checks.check_toy_graph, checks.check_keras_mlp, checks.check_confusion_matrix,
+                                   checks.check_jit_friendly])
+def test_every_check_says_a_stub_is_not_done(check):
+    assert "not done yet" in _hint(check, _stub)
+
+
+def test_dual_rule_check():
+    import math
+
+    assert checks.check_dual_rule(lambda x: Dual(math.log1p(math.exp(x.primal)),
+                                                 x.tangent / (1 + math.exp(-x.primal))))
+    hint = _hint(checks.check_dual_rule, lambda x: Dual(math.log1p(math.exp(x.primal)), 1 / (1 + math.exp(-x.primal))))
+    assert "input Dual(-3.0, 2.5)" in hint and "expected tangent" in hint and "scaled by" in hint
+    assert "expected a Dual" in _hint(checks.check_dual_rule, lambda x: 1.0)
+
+
+def test_vjp_check():
+    assert checks.check_vjp(lambda g, out, x: g * (mf.sigmoid(x) * (1 + x * (1 - mf.sigmoid(x)))))
+    hint = _hint(checks.check_vjp, lambda g, out, x: mf.sigmoid(x) * (1 + x * (1 - mf.sigmoid(x))))
+    assert "input x = [ 0.  1. -2.]" in hint and "expected" in hint and "got" in hint and "cotangent g" in hint
+    assert "at x = 1 expected 0.927671, got 0.731059" in _hint(checks.check_vjp, lambda g, out, x: g * mf.sigmoid(x))
+
+
+def test_jacfwd_check():
+    def good(f, x):
+        return np.stack([np.asarray(mf.jvp(f, (x,), (np.eye(x.size)[j],))[1]) for j in range(x.size)], axis=1)
+
+    assert checks.check_jacfwd(good)
+    assert "transposed" in _hint(checks.check_jacfwd, lambda f, x: good(f, x).T)
+    assert "called" in _hint(checks.check_jacfwd, lambda f, x: (f(x), f(x), f(x), f(x), good(f, x))[-1])
+    hint = _hint(checks.check_jacfwd, lambda f, x: good(f, x) * 2)
+    assert "J[0, 0]" in hint and "expected" in hint
+
+
+def test_toy_graph_check():
+    from minifw import static
+
+    def build(op=lambda a, b: (a * b) / (a + b)):
+        with static.Graph() as g:
+            a, b = static.placeholder((), name="a"), static.placeholder((), name="b")
+            r = op(a, b)
+        return g, a, b, r
+
+    assert checks.check_toy_graph(build)
+    hint = _hint(checks.check_toy_graph, lambda: build(lambda a, b: a * b / (a - b)))
+    assert "feeding a = 15.0, b = 5.0" in hint and "3.75" in hint
+
+
+def test_keras_check():
+    from minifw import keras
+    from minifw.keras import layers
+
+    def model(hidden=32, act="softmax"):
+        m = keras.Sequential()
+        m.add(keras.Input(shape=(64,)))
+        m.add(layers.Dense(hidden, activation="relu"))
+        m.add(layers.Dense(10, activation=act))
+        return m
+
+    assert checks.check_keras_mlp(model)
+    assert "expected 2,410 parameters" in _hint(checks.check_keras_mlp, lambda: model(128))
+    assert "softmax" in _hint(checks.check_keras_mlp, lambda: model(32, None))
+
+
+def test_fused_kernel_check_with_a_plain_python_kernel():
+    def fused(x, y, out):
+        for i in range(x.shape[0]):
+            out[i] = (x[i] * y[i] + 1) * x[i] - y[i]
+
+    assert checks.check_fused_kernel(fused, n_time=1000)
+    hint = _hint(lambda f: checks.check_fused_kernel(f, n_time=1000), lambda x, y, out: fused(x[:-1], y, out))
+    assert "n = 1: at index 0" in hint and "never written" in hint
+
+
+def test_confusion_matrix_check():
+    def cm(t, p, k):
+        m = np.zeros((k, k), int)
+        np.add.at(m, (t, p), 1)
+        return m
+
+    assert checks.check_confusion_matrix(cm)
+    assert "transposed" in _hint(checks.check_confusion_matrix, lambda t, p, k: cm(t, p, k).T)
+    assert "expected a 3x3" in _hint(checks.check_confusion_matrix, lambda t, p, k: cm(t, p, k + 1))
+
+
+def test_jit_friendly_check():
+    assert checks.check_jit_friendly(lambda x: mf.where(mf.sum(x) > 0, x * 2.0, -x))
+    hint = _hint(checks.check_jit_friendly, checks.branchy)
+    assert "tracing failed" in hint and "mf.where" in hint and "x = [1.0, 2.0, -0.5]" in hint
+    assert "expected" in _hint(checks.check_jit_friendly, lambda x: x * 2.0)
+
+
+# --- running a notebook: lab 1 is quick ------------------------------------------------------
+def test_lab1_check_passes_on_the_solution_and_fails_with_a_hint_on_the_stub(tmp_path):
+    notebooks.write(labs.solution(1), tmp_path / labs.get(1).filename)
+    report = labs.check(1, tmp_path)
+    assert report.ok, (report.exercises, report.errors)
+    learner_dir = tmp_path / "learner"
+    labs.new(1, learner_dir)
+    report = labs.check(1, learner_dir)
+    assert not report.ok
+    [r] = report.exercises
+    assert r.status == "failed" and "NotImplementedError" in r.message
+
+
+# --- the CLI ---------------------------------------------------------------------------------
+def _cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "minifw_cli", *args], capture_output=True, text=True,
+                          timeout=300, cwd=cwd)
+
+
+def test_cli_lab_list_new_and_bad_numbers(tmp_path):
+    r = _cli("lab", "list")
+    assert r.returncode == 0, r.stderr
+    assert "Derivatives by hand" in r.stdout and "jit and its pitfalls" in r.stdout
+    r = _cli("lab", "new", "2", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "02_reverse_mode.ipynb").exists()
+    r = _cli("lab", "new", "2", str(tmp_path))
+    assert r.returncode != 0 and "already exists" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("lab", "check", "9")
+    assert r.returncode != 0 and "no lab" in r.stderr and "Traceback" not in r.stderr
+    r = _cli("lab", "check", "4", str(tmp_path))
+    assert r.returncode != 0 and "minifw lab new 4" in r.stderr
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jupyterlab") is not None, reason="JupyterLab is installed here")
+def test_cli_lab_open_without_jupyterlab_says_so_in_one_line(tmp_path):
+    r = _cli("lab", "open", "1", str(tmp_path))
+    assert r.returncode != 0
+    assert "JupyterLab is not installed" in r.stderr and "minifw[labs]" in r.stderr
+    assert "Traceback" not in r.stderr

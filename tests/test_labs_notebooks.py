@@ -1,0 +1,75 @@
+"""Every lab notebook, executed: solutions pass every check; learner copies fail each with a hint.
+
+Each lab takes a few seconds to run (a fresh kernel, some numba compiles), so
+these are in the slow tier; lab 1 also runs in the fast tier (test_labs.py).
+The total execution time is printed at the end of the module (pytest -s).
+"""
+
+import time
+
+import pytest
+
+from minifw import labs
+from minifw.labs import notebooks
+from minifw.labs.runner import read_results, run_notebook
+
+pytestmark = pytest.mark.slow
+TIMES: dict = {}
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """Run every solution notebook and every learner copy once, in a scratch folder."""
+    root = tmp_path_factory.mktemp("labs")
+    runs = {}
+    t0 = time.perf_counter()
+    for lab in labs.LABS:
+        sol_dir, learner_dir = root / f"sol{lab.number}", root / f"learner{lab.number}"
+        sol_dir.mkdir()
+        sol_path = notebooks.write(labs.solution(lab.number), sol_dir / lab.filename)
+        learner_path = labs.new(lab.number, learner_dir)
+        sol_nb, sol_s = run_notebook(sol_path)
+        learner_nb, learner_s = run_notebook(learner_path)
+        TIMES[lab.number] = (sol_s, learner_s)
+        runs[lab.number] = (sol_nb, learner_nb)
+    yield runs
+    total = sum(s for s, _ in TIMES.values())
+    print(f"\nlab notebooks: solutions executed in {total:.1f} s in all "
+          f"({', '.join(f'{n}: {s:.1f} s' for n, (s, _) in TIMES.items())}); learner copies "
+          f"{sum(x for _, x in TIMES.values()):.1f} s; wall {time.perf_counter() - t0:.1f} s")
+
+
+@pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
+def test_solution_notebook_runs_clean_and_every_check_passes(executed, lab):
+    nb, _ = executed[lab.number]
+    results, errors = read_results(nb, lab.exercises)
+    assert errors == []
+    assert [(r.exercise, r.status) for r in results] == [(ex, "passed") for ex, _ in lab.exercises]
+
+
+@pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
+def test_learner_copy_runs_and_every_check_fails_with_a_hint(executed, lab):
+    _, nb = executed[lab.number]
+    results, errors = read_results(nb, lab.exercises)
+    assert [(r.exercise, r.status) for r in results] == [(ex, "failed") for ex, _ in lab.exercises]
+    for r in results:
+        assert "not done yet" in r.message and "NotImplementedError" in r.message
+    # the only other errors are cells that use the unfinished exercise
+    assert all("NotImplementedError: exercise" in e for _, e in errors), errors
+
+
+def test_cli_lab_check_reports_pass_and_fail(tmp_path):
+    import subprocess
+    import sys
+
+    lab = labs.get(7)
+    notebooks.write(labs.solution(7), tmp_path / lab.filename)
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "lab", "check", "7", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "✓ passed" in r.stdout and "all exercises pass" in r.stdout
+    labs.new(7, tmp_path / "mine")
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "lab", "check", "7", str(tmp_path / "mine")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert "✗ failed" in r.stdout and "NotImplementedError" in r.stdout and "Traceback" not in r.stderr
