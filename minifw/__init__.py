@@ -14,7 +14,6 @@ from minifw import (
     functional,
     ops,  # registers every primitive first
 )
-from minifw.autodiff.forward import Dual, hessian, jacfwd, jacrev, jvp
 from minifw.autodiff.reverse import grad, value_and_grad, vjp
 from minifw.creation import arange, eye, full, ones, ones_like, zeros, zeros_like
 from minifw.dtypes import bool_, float32, float64, get_default_dtype, int32, int64, set_default_dtype
@@ -60,7 +59,6 @@ from minifw.functional import (
     unsqueeze,
     where,
 )
-from minifw.jit import jit
 from minifw.ops.registry import ShapeError
 from minifw.random import manual_seed, rand, randn
 
@@ -80,13 +78,22 @@ __all__ = [
     "tanh", "transpose", "unsqueeze", "where",
 ]
 
-# Packages that load on first use, so `import minifw` stays light.
+# Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
+_LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",
+               "jacrev": "minifw.autodiff.forward", "hessian": "minifw.autodiff.forward",
+               "Dual": "minifw.autodiff.dual", "jit": "minifw.jit"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
          "load": "minifw.checkpoint"}
 
 
 def __getattr__(name: str):
+    if name in _LAZY_NAMES:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value  # later lookups skip this hook
+        return value
     if name in _LAZY:
         import importlib
 

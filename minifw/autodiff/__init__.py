@@ -1,8 +1,24 @@
 """Automatic differentiation: reverse mode over the eager tape and the
-JAX-shaped functional transforms built on it."""
+JAX-shaped functional transforms built on it.
 
-from .dual import Dual
-from .forward import hessian, jacfwd, jacrev, jvp
+Forward mode (``jvp``, ``jacfwd``, ``jacrev``, ``hessian``, ``Dual``) loads on
+first use: ``minifw trace`` needs none of it and must start in <= 300 ms.
+"""
+
 from .reverse import backward, grad, value_and_grad, vjp
 
 __all__ = ["backward", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual"]
+
+_FORWARD = {"jvp", "jacfwd", "jacrev", "hessian"}
+
+
+def __getattr__(name: str):
+    if name in _FORWARD:
+        from . import forward
+
+        return getattr(forward, name)
+    if name == "Dual":
+        from .dual import Dual
+
+        return Dual
+    raise AttributeError(f"module 'minifw.autodiff' has no attribute {name!r}")
