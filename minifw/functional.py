@@ -53,6 +53,23 @@ def bind(prim, *args, **params):
     return type(best)._mf_bind(prim, args, params)
 
 
+_NO_PARAMS: dict = {}
+
+
+def _bind1(prim, x):
+    """:func:`bind` for one operand and no params (every unary elementwise
+    op): the same dispatch without packing and scanning an argument tuple.
+    The scalar engine (W4) and eager code call these in their hottest loops."""
+    t = type(x)
+    if t is float or t is int:
+        return prim.scalar(x)
+    if t is not _ndarray:
+        run = getattr(t, "_mf_bind", None)
+        if run is not None:
+            return run(prim, (x,), _NO_PARAMS)
+    return bind(prim, x)
+
+
 ARRAYS_STAY_ARRAYS = [False]
 """While True, ops on plain numpy arrays return numpy arrays (the array
 interpreter) instead of wrapping them as eager tensors.  The reverse sweep
@@ -89,63 +106,63 @@ def _is_scalar(x) -> bool:
 
 # --- elementwise ------------------------------------------------------------------
 def neg(x):
-    return bind(_P["neg"], x)
+    return _bind1(_P["neg"], x)
 
 
 def exp(x):
-    return bind(_P["exp"], x)
+    return _bind1(_P["exp"], x)
 
 
 def log(x):
-    return bind(_P["log"], x)
+    return _bind1(_P["log"], x)
 
 
 def sin(x):
-    return bind(_P["sin"], x)
+    return _bind1(_P["sin"], x)
 
 
 def cos(x):
-    return bind(_P["cos"], x)
+    return _bind1(_P["cos"], x)
 
 
 def tan(x):
-    return bind(_P["tan"], x)
+    return _bind1(_P["tan"], x)
 
 
 def tanh(x):
-    return bind(_P["tanh"], x)
+    return _bind1(_P["tanh"], x)
 
 
 def sigmoid(x):
-    return bind(_P["sigmoid"], x)
+    return _bind1(_P["sigmoid"], x)
 
 
 def relu(x):
-    return bind(_P["relu"], x)
+    return _bind1(_P["relu"], x)
 
 
 def sqrt(x):
-    return bind(_P["sqrt"], x)
+    return _bind1(_P["sqrt"], x)
 
 
 def abs(x):  # noqa: A001  (mirrors numpy / torch)
-    return bind(_P["abs"], x)
+    return _bind1(_P["abs"], x)
 
 
 def square(x):
-    return bind(_P["square"], x)
+    return _bind1(_P["square"], x)
 
 
 def reciprocal(x):
-    return bind(_P["reciprocal"], x)
+    return _bind1(_P["reciprocal"], x)
 
 
 def step(x):
-    return bind(_P["step"], x)
+    return _bind1(_P["step"], x)
 
 
 def sign(x):
-    return bind(_P["sign"], x)
+    return _bind1(_P["sign"], x)
 
 
 def add(x, y):
