@@ -27,6 +27,12 @@ Tracing pitfalls (each is a test in ``tests/test_jit_pitfalls.py``):
 * Eager tensors that the function *closes over* (not arguments) are frozen
   into the graph as constants.
 * The outputs are plain tensors: no tape is recorded through a jitted call.
+
+Randomness is the exception to "frozen at trace time": ``dropout`` (or any
+code calling :func:`random_uniform` while tracing) gets a hidden input that
+each call fills with fresh draws from minifw's global generator, in the same
+order eager code would draw them, so ``manual_seed`` gives jit and eager the
+same masks.
 """
 
 from __future__ import annotations
@@ -84,6 +90,31 @@ def _flatten_out(tree, leaves: list):
     return lambda vals: tree
 
 
+_TRACING: list[list] = []  # one list of (placeholder, shape, dtype) per jit trace in progress
+
+
+def random_uniform(shape, dtype=np.float32):
+    """Uniform [0, 1) numbers of ``shape`` inside a function being traced by
+    :func:`jit`: a hidden input of the compiled graph, drawn afresh from
+    minifw's global generator on every call (not frozen at trace time)."""
+    from minifw import static
+
+    if not _TRACING:
+        raise RuntimeError("random numbers in a static graph: a Session would reuse one draw forever. Feed them "
+                           "through a placeholder, or trace the code with minifw.jit (or Module.hybridize), which "
+                           "draws them afresh on every call")
+    shape = tuple(int(d) for d in shape)
+    sym = static.placeholder(shape, np.dtype(dtype), name=f"random{len(_TRACING[-1])}")
+    _TRACING[-1].append((sym, shape, np.dtype(dtype)))
+    return sym
+
+
+def _draw(randoms) -> list:
+    from minifw.random import generator
+
+    return [generator().random(shape).astype(dtype, copy=False) for _, shape, dtype in randoms]
+
+
 class Jitted:
     """A jitted function; ``trace_count``, ``cache`` and ``lower(*args)`` for inspection."""
 
@@ -110,21 +141,26 @@ class Jitted:
         from minifw import static
 
         self.trace_count += 1
-        with static.Graph(f"jit:{getattr(self.fn, '__name__', 'fn')}") as g:
-            syms = [static.placeholder(a.shape, a.dtype, name=f"arg{k}") for k, a in enumerate(leaves)]
-            args, kwargs = rebuild(syms)
-            out = self.fn(*args, **kwargs)
+        randoms: list = []
+        _TRACING.append(randoms)
+        try:
+            with static.Graph(f"jit:{getattr(self.fn, '__name__', 'fn')}") as g:
+                syms = [static.placeholder(a.shape, a.dtype, name=f"arg{k}") for k, a in enumerate(leaves)]
+                args, kwargs = rebuild(syms)
+                out = self.fn(*args, **kwargs)
+        finally:
+            _TRACING.pop()
         outs: list = []
         unflatten = _flatten_out(out, outs)
-        compiled = static.compile(outs, inputs=syms, passes=self.passes, disable=self.disable,
-                                  memory_plan=self.memory_plan)
-        return compiled, unflatten, g
+        compiled = static.compile(outs, inputs=syms + [r[0] for r in randoms], passes=self.passes,
+                                  disable=self.disable, memory_plan=self.memory_plan)
+        return compiled, unflatten, g, randoms
 
     def __call__(self, *args, **kwargs):
         from minifw.eager.tensor import _wrap
 
-        (compiled, unflatten, _), leaves = self._entry(args, kwargs)
-        outs, _ = compiled.run(leaves)
+        (compiled, unflatten, _, randoms), leaves = self._entry(args, kwargs)
+        outs, _ = compiled.run(leaves + _draw(randoms) if randoms else leaves)
         return unflatten([_wrap(o) for o in outs])
 
     def lower(self, *args, **kwargs):

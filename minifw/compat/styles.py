@@ -298,8 +298,9 @@ def run_hybrid(model: str = "mlp", epochs: int | None = None, seed: int = 0, rep
                jit_options: dict | None = None) -> RunResult:
     """The PyTorch model, compiled with ``hybridize()`` (MXNet Gluon's style).
 
-    Caveat of tracing: dropout's random mask is drawn once per trace, so the
-    CNN's dropout repeats the same mask every step in this style.
+    Dropout stays random under tracing: ``minifw.jit`` gives each mask a hidden
+    input drawn afresh on every call, in eager's order, so with the same seed
+    the hybrid CNN sees the very masks the PyTorch style draws.
     """
     if not static_available():
         raise StaticFrontendMissing("the hybrid style needs the static frontend (minifw.static / minifw.jit), "

@@ -117,6 +117,11 @@ def dropout(x, p: float = 0.5, training: bool = True):
     if not training or p == 0.0:
         return x
     dt = F.dtype_of(x)
+    if getattr(type(x), "_mf_priority", 0) >= 2:  # a symbol: jit draws the mask afresh on every call
+        from minifw.jit import random_uniform
+
+        u = random_uniform(shape_of(x), np.float64)  # float64 draws, as the eager branch's generator gives
+        return x * (F.cast(F.ge(u, p), dt) * dt.type(1.0 / (1.0 - p)))
     keep = (generator().random(shape_of(x)) >= p).astype(dt) * dt.type(1.0 / (1.0 - p))
     return x * keep
 
