@@ -59,6 +59,7 @@ from minifw.functional import (
     unsqueeze,
     where,
 )
+from minifw.jit import jit  # eager: the submodule minifw.jit would otherwise shadow the function once imported
 from minifw.ops.registry import ShapeError
 from minifw.random import manual_seed, rand, randn
 
@@ -81,7 +82,7 @@ __all__ = [
 # Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
 _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",
                "jacrev": "minifw.autodiff.forward", "hessian": "minifw.autodiff.forward",
-               "Dual": "minifw.autodiff.dual", "jit": "minifw.jit"}
+               "Dual": "minifw.autodiff.dual"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
          "load": "minifw.checkpoint"}

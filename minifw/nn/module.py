@@ -278,26 +278,49 @@ class Module:
         ``loss_fn(outputs, *targets)`` maps the module's outputs to a scalar;
         the first input goes through the module.  Forward and backward are
         traced into one graph by ``minifw.jit(minifw.value_and_grad(...))``.
+        Buffers (BatchNorm's running statistics) are inputs of that graph, and
+        the updates the forward makes to them are extra outputs written back
+        after every call, as an eager step would write them.
         """
         from minifw.autodiff.reverse import value_and_grad
 
         jit = _jit()
         names = [n for n, _ in self.named_parameters()]
+        params = [p for _, p in self.named_parameters()]
+        bnames = [n for n, _ in self.named_buffers()]
+        buffers = [b for _, b in self.named_buffers()]
+        modules = list(self.modules())
+        written: dict = {}  # train/eval flag -> the buffers the traced step updates, in output order
 
         def loss_of(*args):
-            params, (x, *targets) = args[: len(names)], args[len(names):]
-            return loss_fn(self.functional_call(dict(zip(names, params, strict=False)), x), *targets)
+            n, b = len(names), len(bnames)
+            values = {**dict(zip(names, args[:n], strict=True)), **dict(zip(bnames, args[n:n + b], strict=True))}
+            x, *targets = args[n + b:]
+            return loss_fn(self.functional_call(values, x), *targets)
 
         vg = value_and_grad(loss_of, argnums=tuple(range(len(names))))
+
+        def traced(training, *args):
+            for m in modules:
+                m.pending_updates.clear()
+            loss, grads = vg(*args)
+            updates = [u for m in modules for u in m.pending_updates]
+            for m in modules:
+                m.pending_updates.clear()
+            written[training] = [m._buffers[name] for m, name, _ in updates]
+            return loss, grads, [value for _, _, value in updates]
+
         # the train/eval flag is a static argument: each mode gets its own trace
-        compiled = jit(lambda training, *args: vg(*args), **jit_options)
-        params = [p for _, p in self.named_parameters()]
+        compiled = jit(traced, **jit_options)
 
         def step(*inputs):
             arrays = [getattr(a, "data", a) for a in inputs]
-            loss, grads = compiled(self.training, *[p.data for p in params], *arrays)
+            loss, grads, updates = compiled(self.training, *[p.data for p in params],
+                                            *[getattr(b, "data", b) for b in buffers], *arrays)
             for p, g in zip(params, grads, strict=False):
                 p.grad = g
+            for buf, value in zip(written[self.training], updates, strict=True):
+                buf.data[...] = value.data
             return loss
 
         step.compiled = compiled
