@@ -136,7 +136,8 @@ def _w1(case: Case, mode: str) -> Prepared:
         loss0, _ = sess.run([loss, train], feed)
         fn = lambda: sess.run(train, feed)  # noqa: E731
         compiled = sess.compiled(train, feed)
-        info = {"fused_kernels": len(compiled.kernels()), "peak_bytes": compiled.memory.with_plan_bytes}
+        info = {"fused_kernels": len(compiled.kernels()), "peak_bytes": compiled.memory.with_plan_bytes,
+                "peak_bytes_without_plan": compiled.memory.without_plan_bytes}
         return Prepared(fn, {"loss": np.float64(loss0), "w1_after": sess.run(vs[0])[:8, :8].copy()}, info)
     if mode == "jit":
         params = [p.copy() for p in init]
@@ -198,6 +199,7 @@ def _w2(case: Case, mode: str) -> Prepared:
     n = case.params["n"]
     x, w, b = w2_data(n)
     wa, ba = np.asarray(w), np.asarray(b)
+    info: dict = {}
     if mode == "numpy":
         fn = lambda: sb.w2_numpy(x, w, b)  # noqa: E731
     elif mode == "eager":
@@ -213,6 +215,8 @@ def _w2(case: Case, mode: str) -> Prepared:
             y = sb.w2_f(xs, ws, bs)
             gx = static.gradients(y, xs)
         g = static.compile([y, gx], inputs=[xs, ws, bs], **({"passes": []} if mode == "static_no_passes" else {}))
+        info = {"fused_kernels": len(g.kernels()), "peak_bytes": g.memory.with_plan_bytes,
+                "peak_bytes_without_plan": g.memory.without_plan_bytes}
 
         def fn():
             return g.run([x, wa, ba])[0]
@@ -233,16 +237,17 @@ def _w2(case: Case, mode: str) -> Prepared:
             return parts.sum(), dx
     else:
         raise KeyError(mode)
-    return w2_prepared(fn, x)
+    return w2_prepared(fn, x, info)
 
 
-def w2_prepared(fn: Callable, x: np.ndarray) -> Prepared:
+def w2_prepared(fn: Callable, x: np.ndarray, info: dict | None = None) -> Prepared:
     """Check numbers (value, head of the gradient) and the gradient's error against float64."""
     value, grad = fn()
     grad = np.asarray(grad, dtype=np.float64)
     v64, g64 = w2_float64(x)
     err = float(np.max(np.abs(grad - g64)) / np.max(np.abs(g64)))
-    return Prepared(fn, {"value": np.float64(value), "grad_head": grad[:64].copy()}, {"grad_rel_err": err})
+    return Prepared(fn, {"value": np.float64(value), "grad_head": grad[:64].copy()}, {"grad_rel_err": err,
+                                                                                      **(info or {})})
 
 
 # --- W3: Jacobians of tanh(A @ x) --------------------------------------------------------------
