@@ -144,9 +144,6 @@ def train(
 
     from minifw.compat import styles
 
-    if style in ("tf1", "hybrid") and not styles.static_available():
-        fail(f"--style {style} needs the static frontend (minifw.static / minifw.jit), which is not in this build yet")
-
     reporter = None if as_json else RichReporter("Test round" if style == "caffe" else "Epoch")
     writer = None
     if tensorboard:
@@ -170,8 +167,6 @@ def train(
             result = caffe.train(s, epochs, reporter, log, model=os.path.basename(config or solver))
         else:
             result = styles.run(style, model, epochs=epochs, seed=seed, reporter=reporter)
-    except styles.StaticFrontendMissing as e:
-        fail(str(e))
     finally:
         if writer is not None:
             writer.close()

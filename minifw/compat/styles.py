@@ -43,20 +43,6 @@ RECIPES = {
 }
 
 
-class StaticFrontendMissing(RuntimeError):
-    """A style needs ``minifw.static`` / ``minifw.jit``, which are not importable."""
-
-
-def static_available() -> bool:
-    """True when ``minifw.static`` and ``minifw.jit`` are importable and working."""
-    try:
-        import minifw.static as static
-        from minifw.jit import jit  # noqa: F401
-    except ImportError:
-        return False
-    return hasattr(static, "Session") and hasattr(static, "placeholder")
-
-
 @dataclass
 class RunResult:
     style: str
@@ -302,25 +288,13 @@ def run_hybrid(model: str = "mlp", epochs: int | None = None, seed: int = 0, rep
     input drawn afresh on every call, in eager's order, so with the same seed
     the hybrid CNN sees the very masks the PyTorch style draws.
     """
-    if not static_available():
-        raise StaticFrontendMissing("the hybrid style needs the static frontend (minifw.static / minifw.jit), "
-                                    "which this build does not have yet")
-    try:
-        return run_pytorch(model, epochs, seed, reporter, hybridize=True, jit_options=jit_options)
-    except (KeyError, AttributeError, AssertionError, IndexError) as e:  # a bug inside the static compiler
-        raise RuntimeError(f"the hybrid style failed inside minifw.jit / minifw.static "
-                           f"({type(e).__name__}: {e})") from e
+    return run_pytorch(model, epochs, seed, reporter, hybridize=True, jit_options=jit_options)
 
 
 def run_tf1(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=None) -> RunResult:
     """Placeholders, variables and a ``Session`` loop (see :mod:`minifw.compat.tf1`)."""
-    if not static_available():
-        raise StaticFrontendMissing("the tf1 style needs the static frontend (minifw.static / minifw.jit), "
-                                    "which this build does not have yet")
-    try:
-        from minifw.compat import tf1
-    except ImportError:
-        raise StaticFrontendMissing("the tf1 style needs minifw.compat.tf1, which is not written yet") from None
+    from minifw.compat import tf1
+
     return tf1.run(model, epochs=epochs, seed=seed, reporter=reporter)
 
 

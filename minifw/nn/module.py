@@ -342,11 +342,8 @@ class Module:
 
 
 def _jit():
-    try:
-        from minifw.jit import jit
-    except ImportError:
-        raise NotImplementedError("hybridize() compiles the module through minifw.jit, which is not available in "
-                                  "this build yet; call the module eagerly instead") from None
+    from minifw.jit import jit  # only hybridize/compile_step need it: `import minifw.nn` stays light
+
     return jit
 
 
