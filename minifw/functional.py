@@ -83,7 +83,7 @@ _IMPL: dict | None = None
 def _array_impl(prim):
     global _IMPL
     if _IMPL is None:  # imported late: dispatch reads the registry, which imports this module
-        from minifw.eager.dispatch import IMPL
+        from minifw.kernels.dispatch import IMPL
 
         _IMPL = IMPL
     return _IMPL[prim]

@@ -16,11 +16,11 @@ import numpy as np
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
+from minifw.kernels import dispatch
 from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
 from minifw.ops.registry import _REGISTRY as _P
 from minifw.ops.registry import ShapeError
 
-from . import dispatch
 from .grad_mode import STATE
 
 _ndarray = np.ndarray

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from minifw.eager import dispatch
+from minifw.kernels import dispatch
 
 from .ir import IRGraph, Node
 from .memory import VIEW_OPS

@@ -1,4 +1,4 @@
-"""Which array implementation the eager interpreter runs for each primitive.
+"""Which array implementation runs each primitive on numpy arrays (eager tensors, the static executor, the reverse sweep).
 
 By default the numpy reference ``impl`` of every primitive.  For the
 primitives where a numba kernel measured faster than numpy on large arrays
