@@ -42,52 +42,35 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from minifw import pytree
+
 
 def _is_array(x) -> bool:
     return isinstance(x, np.ndarray) or (hasattr(x, "_mf_priority") and hasattr(x, "data")
                                          and not getattr(x, "_mf_static", False))
 
 
-def _flatten(tree, leaves: list, key: list):
-    """Replace arrays by slots; returns a rebuild(values) function."""
-    if _is_array(tree):
-        arr = tree if isinstance(tree, np.ndarray) else tree.data
-        leaves.append(arr)
-        key.append(("array", arr.shape, arr.dtype.str))
-        k = len(leaves) - 1
-        return lambda vals: vals[k]
-    if isinstance(tree, (list, tuple)):
-        parts = [_flatten(t, leaves, key) for t in tree]
-        key.append((type(tree).__name__, len(tree)))
-        kind = type(tree)
-        return lambda vals: kind(p(vals) for p in parts)
-    if isinstance(tree, dict):
-        parts = {k: _flatten(v, leaves, key) for k, v in tree.items()}
-        key.append(("dict", tuple(tree)))
-        return lambda vals: {k: p(vals) for k, p in parts.items()}
-    try:
-        hash(tree)
-        key.append(("static", type(tree).__name__, tree))
-    except TypeError:
-        key.append(("static-id", id(tree)))
-    return lambda vals: tree
+def _flatten(tree) -> tuple[list, tuple, Callable]:
+    """Arrays (tensors, numpy arrays) become slots; returns (arrays, cache key, rebuild)."""
+    key: list = []
 
+    def is_array(x) -> bool:
+        if _is_array(x):
+            arr = x if isinstance(x, np.ndarray) else x.data
+            key.append(("array", arr.shape, arr.dtype.str))
+            return True
+        return False
 
-def _flatten_out(tree, leaves: list):
-    from minifw.static.graph import Symbol
+    def static(x):
+        try:
+            hash(x)
+            key.append(("static", type(x).__name__, x))
+        except TypeError:
+            key.append(("static-id", id(x)))
 
-    if isinstance(tree, Symbol):
-        leaves.append(tree)
-        k = len(leaves) - 1
-        return lambda vals: vals[k]
-    if isinstance(tree, (list, tuple)):
-        parts = [_flatten_out(t, leaves) for t in tree]
-        kind = type(tree)
-        return lambda vals: kind(p(vals) for p in parts)
-    if isinstance(tree, dict):
-        parts = {k: _flatten_out(v, leaves) for k, v in tree.items()}
-        return lambda vals: {k: p(vals) for k, p in parts.items()}
-    return lambda vals: tree
+    leaves, rebuild = pytree.flatten(tree, is_array, on_static=static,
+                                     on_node=lambda t: key.append((type(t).__name__, len(t))))
+    return [x if isinstance(x, np.ndarray) else x.data for x in leaves], tuple(key), rebuild
 
 
 _TRACING: list[list] = []  # one list of (placeholder, shape, dtype) per jit trace in progress
@@ -127,10 +110,7 @@ class Jitted:
         functools.update_wrapper(self, fn)
 
     def _entry(self, args, kwargs):
-        leaves: list[np.ndarray] = []
-        key: list = []
-        rebuild = _flatten((args, kwargs), leaves, key)
-        key_t = tuple(key)
+        leaves, key_t, rebuild = _flatten((args, kwargs))
         entry = self.cache.get(key_t)
         if entry is None:
             entry = self._trace(rebuild, leaves)
@@ -150,8 +130,7 @@ class Jitted:
                 out = self.fn(*args, **kwargs)
         finally:
             _TRACING.pop()
-        outs: list = []
-        unflatten = _flatten_out(out, outs)
+        outs, unflatten = pytree.flatten(out, lambda x: isinstance(x, static.Symbol))
         compiled = static.compile(outs, inputs=syms + [r[0] for r in randoms], passes=self.passes,
                                   disable=self.disable, memory_plan=self.memory_plan)
         return compiled, unflatten, g, randoms

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from minifw import pytree
+
 from .compiler import CompiledGraph, lower, resolve_passes
 from .graph import Graph, Symbol, ancestors, get_default_graph
 from .specialize import needs_specialising, specialize
@@ -98,24 +100,15 @@ class Program:
 
 
 # --- fetch structures -----------------------------------------------------------------------
-def _flatten(fetches, graph: Graph | None, leaves: list):
-    """Returns a rebuild function; appends Symbol leaves."""
-    if isinstance(fetches, str):
-        fetches = (graph or get_default_graph()).get(fetches)
-    if isinstance(fetches, Symbol):
-        leaves.append(fetches)
-        k = len(leaves) - 1
-        return lambda vals: vals[k]
-    if isinstance(fetches, dict):
-        parts = {key: _flatten(v, graph, leaves) for key, v in fetches.items()}
-        return lambda vals: type(fetches)((key, f(vals)) for key, f in parts.items())
-    if isinstance(fetches, (list, tuple)):
-        parts = [_flatten(v, graph, leaves) for v in fetches]
-        kind = type(fetches)
-        if hasattr(fetches, "_fields"):  # namedtuple
-            return lambda vals: kind(*[f(vals) for f in parts])
-        return lambda vals: kind(f(vals) for f in parts)
-    raise TypeError(f"cannot fetch {type(fetches).__name__}: fetch symbols, or lists/tuples/dicts of them")
+def _flatten(fetches, graph: Graph | None) -> tuple[list, Any]:
+    """(Symbol leaves, rebuild); a string names a node of the graph."""
+
+    def by_name(x):
+        if isinstance(x, str):
+            return (graph or get_default_graph()).get(x)
+        raise TypeError(f"cannot fetch {type(x).__name__}: fetch symbols, or lists/tuples/dicts of them")
+
+    return pytree.flatten(fetches, lambda x: isinstance(x, Symbol), on_static=by_name)
 
 
 def split_ops(leaves: Sequence[Symbol]) -> tuple[list, list[tuple[Symbol, Symbol]], list]:
@@ -181,8 +174,7 @@ class Session:
         self._programs.clear()
 
     def program(self, fetches) -> tuple[Program, Any, list]:
-        leaves: list[Symbol] = []
-        rebuild = _flatten(fetches, self.graph, leaves)
+        leaves, rebuild = _flatten(fetches, self.graph)
         key = tuple(id(s) for s in leaves)
         hit = self._programs.get(key)
         if hit is None or hit[3] != leaves:

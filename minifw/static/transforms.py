@@ -9,6 +9,8 @@ from typing import Callable
 
 import numpy as np
 
+from minifw import pytree
+
 from .gradients import gradients
 from .graph import Symbol, as_symbol
 
@@ -17,24 +19,12 @@ def _graph_of(args):
     return next((a.graph for a in args if isinstance(a, Symbol)), None)
 
 
-def _leaves(tree, out: list):
-    """Symbols of a list/tuple/dict tree, and a function rebuilding the tree from new leaves."""
-    if isinstance(tree, (list, tuple)):
-        parts = [_leaves(t, out) for t in tree]
-        kind = type(tree)
-        return lambda vals: kind(p(vals) for p in parts)
-    if isinstance(tree, dict):
-        parts = {k: _leaves(v, out) for k, v in tree.items()}
-        return lambda vals: {k: p(vals) for k, p in parts.items()}
-    out.append(tree)
-    k = len(out) - 1
-    return lambda vals: vals[k]
-
-
 def _graph_of_tree(args):
-    leaves: list = []
-    _leaves(list(args), leaves)
-    return _graph_of(leaves)
+    return _graph_of(pytree.leaves(list(args), _is_leaf))
+
+
+def _is_leaf(x) -> bool:
+    return not isinstance(x, (list, tuple, dict))
 
 
 def vjp(fun: Callable, *primals, argnums=None):
@@ -46,8 +36,7 @@ def vjp(fun: Callable, *primals, argnums=None):
     args = list(primals)
     trees = {}
     for i in nums:
-        leaves: list = []
-        rebuild = _leaves(primals[i], leaves)
+        leaves, rebuild = pytree.flatten(primals[i], _is_leaf)
         leaves = [as_symbol(x, graph) for x in leaves]
         args[i] = rebuild(leaves)
         trees[i] = (leaves, rebuild)
