@@ -1,6 +1,5 @@
 """PyTorch's ``torch.autograd`` namespace: ``minifw.autograd.grad(...)``."""
 
-from minifw.autodiff.reverse import autograd_grad as grad
-from minifw.autodiff.reverse import backward
+from minifw.eager.backward import backward, grad
 
 __all__ = ["grad", "backward"]

@@ -45,11 +45,7 @@ def bind(prim, *args, **params):
     if best is None:
         if prim.scalar is not None and not params and all(isinstance(a, _Number) for a in args):
             return prim.scalar(*args)
-        if ARRAYS_STAY_ARRAYS[0]:
-            return _array_impl(prim)(*args, **params)
-        from minifw.eager.tensor import Tensor
-
-        return Tensor._bind(prim, args, params)
+        return _INTERPRETERS[-1](prim, args, params)
     return type(best)._mf_bind(prim, args, params)
 
 
@@ -70,23 +66,36 @@ def _bind1(prim, x):
     return bind(prim, x)
 
 
-ARRAYS_STAY_ARRAYS = [False]
-"""While True, ops on plain numpy arrays return numpy arrays (the array
-interpreter) instead of wrapping them as eager tensors.  The reverse sweep
-sets it when no graph of the gradient is wanted: the same vjp rules then run
-as bare numpy calls, with no tensor objects and no tape checks in between."""
+def _no_interpreter(prim, args, params):
+    raise RuntimeError(f"{prim.name}: no interpreter is registered for plain arrays (import minifw first)")
 
 
-_IMPL: dict | None = None
+_INTERPRETERS: list = [_no_interpreter]
+"""Who runs a primitive whose operands name no interpreter (numpy arrays,
+lists): ``run(prim, args, params)``, innermost last.  The eager frontend
+registers itself at the bottom when imported (arrays become tensors); the
+reverse sweep pushes the array interpreter while it runs vjp rules that
+need no graph (the same rules as bare numpy calls), see :func:`interpreter`."""
 
 
-def _array_impl(prim):
-    global _IMPL
-    if _IMPL is None:  # imported late: dispatch reads the registry, which imports this module
-        from minifw.kernels.dispatch import IMPL
+class interpreter:  # noqa: N801  (used as a context manager, like no_grad)
+    """``with interpreter(run):`` makes ``run`` the interpreter for plain operands inside the block."""
 
-        _IMPL = IMPL
-    return _IMPL[prim]
+    __slots__ = ("run",)
+
+    def __init__(self, run):
+        self.run = run
+
+    def __enter__(self):
+        _INTERPRETERS.append(self.run)
+
+    def __exit__(self, *exc):
+        _INTERPRETERS.pop()
+
+
+def register_default_interpreter(run) -> None:
+    """Install ``run`` as the outermost interpreter for plain operands (the eager frontend calls this)."""
+    _INTERPRETERS[0] = run
 
 
 # --- small helpers every interpreter understands ------------------------------

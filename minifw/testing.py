@@ -33,7 +33,7 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
     so non-scalar outputs are checked too.  Returns True, or raises
     ``AssertionError`` naming the input and the worst element.
     """
-    from minifw.autodiff.reverse import autograd_grad
+    from minifw.eager.backward import grad as autograd_grad
     from minifw.eager.tensor import Tensor, tensor
 
     arrays = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]

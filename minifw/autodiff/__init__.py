@@ -1,11 +1,13 @@
-"""Automatic differentiation: reverse mode over the eager tape and the
-JAX-shaped functional transforms built on it.
+"""Automatic differentiation: the JAX-shaped functional transforms, over the
+frontends' reverse mode (the one sweep in :mod:`minifw.sweep`).
 
 Forward mode (``jvp``, ``jacfwd``, ``jacrev``, ``hessian``, ``Dual``) loads on
 first use: ``minifw trace`` needs none of it and must start in <= 300 ms.
 """
 
-from .reverse import backward, grad, value_and_grad, vjp
+from minifw.eager.backward import backward
+
+from .reverse import grad, value_and_grad, vjp
 
 __all__ = ["backward", "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual"]
 

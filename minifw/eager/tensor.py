@@ -148,7 +148,7 @@ class Tensor(OpsMixin):
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
         """Accumulate d self / d leaf into every leaf's ``.grad``."""
-        from minifw.autodiff.reverse import backward
+        from .backward import backward  # (the module imports this one)
 
         backward(self, gradient, create_graph=create_graph, inputs=inputs)
 
@@ -160,10 +160,17 @@ class Tensor(OpsMixin):
         self.requires_grad = False
         return self
 
-    def retain_grad(self):  # grads of non-leaves are kept when asked
-        from minifw.autodiff.reverse import RETAINED
+    def retain_grad(self):
+        """Keep this non-leaf's gradient in ``.grad`` after ``backward``."""
+        from .backward import retain_grad
 
-        RETAINED[id(self)] = self
+        retain_grad(self)
+
+    def register_hook(self, hook):
+        """``hook(grad)`` runs when this tensor's gradient is computed; a returned tensor replaces it."""
+        from .backward import register_hook
+
+        register_hook(self, hook)
 
     def zero_(self) -> "Tensor":
         self.data[...] = 0
@@ -419,3 +426,5 @@ def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = Non
 
 def as_tensor(x) -> Tensor:
     return x if isinstance(x, Tensor) else _wrap(_asarray(x))
+
+F.register_default_interpreter(_bind)  # plain arrays and lists given to an op become tensors

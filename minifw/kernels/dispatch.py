@@ -103,3 +103,11 @@ def install(wins: dict[str, tuple] | None = None) -> None:
 
 
 install()
+
+
+def run(prim, args, params):
+    """The array interpreter: ``prim`` on numpy arrays (or numbers), returning arrays.
+
+    The reverse sweep runs vjp rules under it when no graph of the gradient
+    is wanted (see :func:`minifw.functional.interpreter`)."""
+    return IMPL[prim](*args, **params)

@@ -18,6 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
+from minifw.sweep import reverse_sweep
+
 from .graph import Symbol, _target, ancestors, as_symbol, constant
 
 
@@ -58,6 +60,10 @@ def _seed(y: Symbol, g):
     return s
 
 
+def _fit(ct, a: Symbol) -> Symbol:
+    return ct if isinstance(ct, Symbol) else constant(np.broadcast_to(np.asarray(ct, dtype=a.dtype), a.shape))
+
+
 def _sweep(ys: Sequence[Symbol], xs: Sequence[Symbol], grad_ys, nodes: Sequence[Symbol]):
     xset = {id(x) for x in xs}
     # Only nodes on a path from some x need a cotangent.
@@ -71,30 +77,8 @@ def _sweep(ys: Sequence[Symbol], xs: Sequence[Symbol], grad_ys, nodes: Sequence[
             continue
         s = _seed(y, g)
         cot[id(y)] = s if id(y) not in cot else cot[id(y)] + s
-    found: dict[int, Symbol] = {}
-    for node in reversed(nodes):
-        g = cot.pop(id(node), None)
-        if g is None:
-            continue
-        if id(node) in xset:
-            found[id(node)] = g
-        prim = node.prim
-        if prim is None or not prim.differentiable:
-            continue
-        for i, a in enumerate(node.inputs):
-            if id(a) not in needs:
-                continue
-            rule = prim.vjps[i]
-            if rule is None:
-                continue
-            ct = rule(g, node, *node.inputs, **node.params)
-            if ct is None:
-                continue
-            if not isinstance(ct, Symbol):
-                ct = constant(np.broadcast_to(np.asarray(ct, dtype=a.dtype), a.shape))
-            prev = cot.get(id(a))
-            cot[id(a)] = ct if prev is None else prev + ct
-    return [found.get(id(x)) for x in xs]
+    found = reverse_sweep([n for n in nodes if id(n) in needs], cot, xset, fit=_fit)
+    return [found.get(id(x), (None, None))[1] for x in xs]
 
 
 def _deferred(ys, xs, grad_ys, nodes):

@@ -30,6 +30,7 @@ import numpy as np
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
 from minifw.ops.registry import ShapeError
+from minifw.sweep import toposort
 
 # Stand-in for a free dimension during shape inference: a large prime, so a
 # product that contains it is recognisable (any dim divisible by it is free).
@@ -142,6 +143,13 @@ class Symbol(OpsMixin):
     @classmethod
     def _mf_bind(cls, prim, args, params):
         return make_node(prim, args, params)
+
+    @property
+    def _ctx(self):
+        """The node protocol of :mod:`minifw.sweep`: ``(primitive, inputs, params)``, or None for a leaf
+        (placeholders, variables, constants) and for ops with no derivative."""
+        prim = self.prim
+        return (prim, self.inputs, self.params) if prim is not None and prim.differentiable else None
 
     # --- static facts ------------------------------------------------------------
     @property
@@ -334,23 +342,5 @@ def make_node(prim, args: Sequence[Any], params: dict, name: str | None = None) 
 
 
 def ancestors(roots: Sequence[Symbol]) -> list[Symbol]:
-    """Symbols that ``roots`` depend on, inputs first (iterative: no recursion limit)."""
-    order: list[Symbol] = []
-    seen: set[int] = set()
-    for root in roots:
-        if id(root) in seen:
-            continue
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for a in reversed(node.inputs):
-                if id(a) not in seen:
-                    stack.append((a, False))
-    return order
+    """Symbols that ``roots`` depend on, inputs first (the one :func:`~minifw.sweep.toposort`)."""
+    return toposort(roots)

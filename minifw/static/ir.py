@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from minifw.sweep import toposort
+
 _ids = itertools.count()
 
 
@@ -123,42 +125,8 @@ class IRGraph:
 
 
 def topo(roots: Sequence[Node]) -> list[Node]:
-    order: list[Node] = []
-    seen: set[int] = set()
-    for root in roots:
-        if root.id in seen:
-            continue
-        stack = [(root, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if node.id in seen:
-                continue
-            seen.add(node.id)
-            stack.append((node, True))
-            for a in reversed(node.inputs):
-                if a.id not in seen:
-                    stack.append((a, False))
-    return order
-
-
-def _append_new(r: Node, seen: set[int], order: list[Node]) -> None:
-    """Append ``r`` and any of its ancestors not yet in ``order``, inputs first."""
-    stack = [(r, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if node.id in seen:
-            continue
-        seen.add(node.id)
-        stack.append((node, True))
-        for a in reversed(node.inputs):
-            if a.id not in seen:
-                stack.append((a, False))
+    """Nodes ``roots`` depend on, inputs first (the one :func:`~minifw.sweep.toposort`)."""
+    return toposort(roots)
 
 
 def rewrite(g: IRGraph, fn: Callable[[Node, list[Node]], Node | None]) -> IRGraph:
@@ -174,8 +142,8 @@ def rewrite(g: IRGraph, fn: Callable[[Node, list[Node]], Node | None]) -> IRGrap
         r = fn(n, ins)
         if r is None:
             r = n if all(a is b for a, b in zip(ins, n.inputs)) else n.copy_with(ins)
-        if r.id not in seen:
-            _append_new(r, seen, order)
+        if id(r) not in seen:
+            order.extend(toposort([r], seen=seen))  # r and whatever of its inputs is new
         m[n.id] = r
     return IRGraph(order, [m[o.id] for o in g.outputs], [(m[v.id], m[x.id]) for v, x in g.updates],
                    [m[i.id] for i in g.inputs])

@@ -10,7 +10,9 @@ plugs in by passing its nodes (or small adapters) to :func:`draw_nodes`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable
+
+from minifw.sweep import toposort
 
 from .dot import Digraph
 
@@ -45,21 +47,8 @@ class GraphNode:
     input_labels: list = field(default_factory=list)  # edge labels (e.g. local partials)
 
 
-def _toposort(outputs: Sequence) -> list:
-    order, seen, stack = [], set(), [(o, False) for o in reversed(list(outputs))]
-    while stack:
-        n, done = stack.pop()
-        if done:
-            order.append(n)
-            continue
-        if id(n) in seen:
-            continue
-        seen.add(id(n))
-        stack.append((n, True))
-        for a in reversed(list(getattr(n, "inputs", ()) or ())):
-            if id(a) not in seen:
-                stack.append((a, False))
-    return order
+def _inputs(n) -> list:
+    return list(getattr(n, "inputs", ()) or ())
 
 
 def _label(n) -> str:
@@ -95,7 +84,7 @@ def draw_nodes(outputs: Iterable, title: str = "forward", backward: bool = False
     local partial when the node carries ``input_labels``.
     """
     outputs = list(outputs)
-    order = _toposort(outputs)
+    order = toposort(outputs, _inputs)
     g = Digraph(title)
     ids = {id(n): f"n{i}" for i, n in enumerate(order)}
     if not backward:

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import IRGraph, Node, _append_new
+from minifw.sweep import toposort
+
+from ..ir import IRGraph, Node
 
 _REDUCE = ("sum", "mean")
 
@@ -273,14 +275,14 @@ def fusion(g: IRGraph) -> IRGraph:
     keep_roots = {o.id for o in g.outputs} | {x.id for _, x in g.updates}
     for n in g.order:
         r = m_new.get(n.id)
-        if r is None or r.id in seen:
+        if r is None or id(r) in seen:
             continue
         if n.op == "broadcast_to" and r.id not in used and n.id not in keep_roots and n.inputs[0].id not in member_of:
             continue
-        _append_new(r, seen, order)
+        order.extend(toposort([r], seen=seen))
     outputs = [value(o) if o.id in member_of else m_new[o.id] for o in g.outputs]
     updates = [(m_new[v.id], value(x) if x.id in member_of else m_new[x.id]) for v, x in g.updates]
     for r in outputs + [x for _, x in updates]:
-        if r.id not in seen:
-            _append_new(r, seen, order)
+        if id(r) not in seen:
+            order.extend(toposort([r], seen=seen))
     return IRGraph(order, outputs, updates, [m_new[i.id] for i in g.inputs])

@@ -1,0 +1,110 @@
+"""The node protocol, the one topological order and the one reverse sweep.
+
+Every graph in minifw is made of nodes of one shape: a node's ``_ctx`` is
+``(primitive, inputs, params)`` for a computed value and ``None`` for a leaf
+(an input, a variable, a constant).  Eager tensors record it as they run
+(the tape), static symbols when they are created; both frontends hand their
+nodes to the functions here, so reverse mode is written once:
+
+* :func:`toposort` orders the nodes reachable from some roots, inputs first,
+  iteratively (a 100,000-operation chain needs no recursion);
+* :func:`reverse_sweep` walks that order backwards and calls each
+  primitive's vjp rules.  The rules are written with minifw's functional
+  ops, so the same sweep computes numbers on tensors and arrays and adds
+  nodes on symbols (gradients as a graph, and gradients of gradients).
+
+What differs between frontends is passed in: how to read a node's values
+(``unpack``), how to make a rule's result fit its input (``fit``: a shape,
+a dtype, a device), and what to do when a node's cotangent is complete
+(``on_cotangent``: hooks, ``retain_grad``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+
+def inputs_of(node) -> Sequence:
+    """The default edges: a node's ``inputs`` (symbols, compiled-graph nodes, drawings)."""
+    return node.inputs
+
+
+def toposort(roots: Iterable, parents: Callable[[Any], Iterable] = inputs_of, seen: set[int] | None = None) -> list:
+    """Nodes reachable from ``roots`` through ``parents``, each after its parents.
+
+    Depth first, inputs visited in order; ``seen`` (ids) may carry over from
+    an earlier call to append only what is new."""
+    order: list = []
+    seen = set() if seen is None else seen
+    for root in roots:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for a in reversed(parents(node)):
+                if id(a) not in seen:
+                    stack.append((a, False))
+    return order
+
+
+def _same(node, inputs):
+    return node, inputs
+
+
+def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] | None = None,
+                  unpack: Callable = _same, fit: Callable | None = None,
+                  on_cotangent: Callable | None = None) -> dict[int, tuple[Any, Any]]:
+    """Propagate ``cotangents`` (``{id(node): cotangent}``, the seeds; consumed)
+    backwards through ``order`` (from :func:`toposort`, inputs first).
+
+    Only nodes in ``order`` receive cotangents: a frontend leaves out what
+    needs none (tensors that do not require grad, symbols on no path from
+    the wanted inputs).  Cotangents reaching a node along several paths are
+    added (``v̄ = v̄ + ...``, the accumulation of the reverse tables).
+
+    Returns ``{id: (node, cotangent)}`` for the leaves reached and for the
+    nodes in ``wanted``.
+
+    ``unpack(node, inputs) -> (out, args)`` gives the values a vjp rule is
+    called with (default: the nodes themselves); ``fit(ct, input)`` adapts a
+    rule's result to its input; ``on_cotangent(node, ct) -> ct`` runs once a
+    node's cotangent is complete, before it is passed on.
+    """
+    live = {id(n) for n in order}
+    found: dict[int, tuple[Any, Any]] = {}
+    for node in reversed(order):
+        g = cotangents.pop(id(node), None)
+        if g is None:
+            continue
+        if on_cotangent is not None:
+            g = on_cotangent(node, g)
+        ctx = node._ctx
+        if ctx is None or (wanted is not None and id(node) in wanted):
+            found[id(node)] = (node, g)
+            if ctx is None:
+                continue
+        prim, inputs, params = ctx
+        out, args = unpack(node, inputs)
+        vjps = prim.vjps
+        for i, a in enumerate(inputs):
+            if id(a) not in live or vjps[i] is None:
+                continue
+            ct = vjps[i](g, out, *args, **params)
+            if ct is None:
+                continue
+            if fit is not None:
+                ct = fit(ct, a)
+            prev = cotangents.get(id(a))
+            cotangents[id(a)] = ct if prev is None else prev + ct
+    return found
+
+
+__all__ = ["inputs_of", "toposort", "reverse_sweep"]
