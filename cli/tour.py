@@ -23,7 +23,7 @@ POINT = {"x1": 2.0, "x2": 5.0}
 
 
 def _stop_trace() -> None:
-    from minifw.autodiff.trace import trace
+    from minifw.expr import trace
 
     console.rule("[bold]1. Autodiff, step by step: an evaluation trace (Baydin et al. 2018)")
     console.print(f"y = {EXPRESSION} at x1 = 2, x2 = 5: every elementary step, its value, and the reverse sweep "

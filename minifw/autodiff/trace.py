@@ -382,13 +382,11 @@ def trace(fun: Callable[..., Any], at: Mapping[str, float] | None = None, *, mod
 
     ``fun`` is called with one :class:`~minifw.autodiff.scalar.Scalar` per
     variable, positionally, in the order of ``at`` (or of the keywords).
-    Text (``"ln(x1) + x1*x2 - sin(x2)"``) is handed to
-    :func:`minifw.expr.trace`, the parser's front door.
+    Text (``"ln(x1) + x1*x2 - sin(x2)"``) goes to :func:`minifw.expr.trace`,
+    the parser's front door (the parser sits a layer above the tables).
     """
-    if isinstance(fun, str):  # the parser sits a layer above; imported only when text is given
-        from minifw.expr import trace as trace_text
-
-        return trace_text(fun, at, mode=mode, seed=seed, **point)
+    if isinstance(fun, str):
+        raise TypeError("trace() takes a Python function; for text use minifw.expr.trace(" + repr(fun) + ", ...)")
     at = dict(at or {}, **point)
     inputs = [(n, Scalar(float(v))) for n, v in at.items()]
     out = fun(*(s for _, s in inputs))

@@ -34,9 +34,11 @@ class no_grad:
     Also usable as a decorator.
     """
 
+    mode = False
+
     def __enter__(self):
         self.prev = STATE.enabled
-        STATE.enabled = False
+        STATE.enabled = self.mode
         return self
 
     def __exit__(self, *exc):
@@ -46,25 +48,16 @@ class no_grad:
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*a, **k):
-            with no_grad():
+            with type(self)():
                 return fn(*a, **k)
 
         return wrapper
 
 
 class enable_grad(no_grad):
-    def __enter__(self):
-        self.prev = STATE.enabled
-        STATE.enabled = True
-        return self
+    """``with minifw.enable_grad(): ...`` — record again inside a ``no_grad`` block (or decorate)."""
 
-    def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*a, **k):
-            with enable_grad():
-                return fn(*a, **k)
-
-        return wrapper
+    mode = True
 
 
 def is_grad_enabled() -> bool:

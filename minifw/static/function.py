@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from .compiler import CompiledGraph, resolve_passes
-from .graph import Symbol, as_symbol
+from .graph import Symbol
 from .session import FeedError, Program, check_feed
 
 
@@ -35,15 +35,7 @@ class Function:
         for var, new in (updates.items() if isinstance(updates, dict) else updates):
             if not isinstance(var, Symbol) or var.op != "variable":
                 raise TypeError(f"updates: {var!r} is not a variable")
-            new = as_symbol(new, var.graph, like=var)
-            if new.shape != var.shape:
-                raise ValueError(f"updates: new value for {var.name!r} has shape {new.shape}, the variable "
-                                 f"{var.shape}")
-            if new.dtype != var.dtype:
-                from minifw import functional as F
-
-                new = F.cast(new, var.dtype)
-            pairs.append((var, new))
+            pairs.append((var, var.fit(new, "updates")))
         self.inputs = list(inputs)
         self.name = name
         self.program = Program(outs, pairs, self.inputs, resolve_passes(passes, disable), memory_plan, concurrent)

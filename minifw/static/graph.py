@@ -27,6 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
 from minifw.ops.registry import ShapeError
@@ -207,15 +208,16 @@ class Symbol(OpsMixin):
         """An op that stores ``value`` into this variable when run."""
         if self.op != "variable":
             raise TypeError(f"assign: {self.name!r} is a {self.op}, only variables can be assigned")
+        v = self.fit(value, "assign")
+        return _target(self)._add(Symbol("assign", (self, v), shape=self.shape, dtype=self.dtype), name)
+
+    def fit(self, value, what: str) -> "Symbol":
+        """``value`` as a symbol that can be stored into this variable: its shape checked, its dtype cast."""
         v = as_symbol(value, self.graph, like=self)
         if v.shape != self.shape:
-            raise ShapeError(f"assign: value of shape {v.shape} does not match variable {self.name!r} of shape "
+            raise ShapeError(f"{what}: value of shape {v.shape} does not match variable {self.name!r} of shape "
                              f"{self.shape}")
-        if v.dtype != self.dtype:
-            from minifw import functional as F
-
-            v = F.cast(v, self.dtype)
-        return _target(self)._add(Symbol("assign", (self, v), shape=self.shape, dtype=self.dtype), name)
+        return v if v.dtype == self.dtype else F.cast(v, self.dtype)
 
     def assign_add(self, delta, name: str | None = None) -> "Symbol":
         return self.assign(self + delta, name)
