@@ -1,9 +1,11 @@
 """JAX-shaped reverse-mode transforms: ``vjp``, ``grad``, ``value_and_grad``.
 
-They run a function on fresh inputs and ask the frontend for the gradient:
-eager tensors through :mod:`minifw.eager.backward`, static symbols (inside
-``minifw.jit``) through :mod:`minifw.static.transforms`.  Both frontends
-sweep with the one :func:`minifw.sweep.reverse_sweep`.
+One ``vjp`` for both frontends: it runs a function on fresh inputs and asks
+the frontend that owns them for the gradient: eager tensors through
+:mod:`minifw.eager.backward`, static symbols (while ``minifw.jit`` traces)
+through :func:`minifw.static.gradients`.  Both sweep with the one
+:func:`minifw.sweep.reverse_sweep`; primals may be pytrees
+(:mod:`minifw.pytree`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from minifw import pytree
 from minifw.eager.backward import grad as autograd_grad
 from minifw.eager.backward import tape
 from minifw.eager.grad_mode import set_grad_enabled
@@ -63,34 +66,85 @@ def _depends_on_enclosing(out) -> bool:
     return any(t._ctx is None and id(t) in enclosing for t in tape([out]))
 
 
-def _has_symbol(args) -> bool:
-    """Whether a static symbol (minifw.static) is among args, lists/tuples/dicts included."""
-    stack = list(args)
-    while stack:
-        a = stack.pop()
-        if getattr(a, "_mf_static", False):
-            return True
-        if isinstance(a, (list, tuple)):
-            stack.extend(a)
-        elif isinstance(a, dict):
-            stack.extend(a.values())
-    return False
+def _is_leaf(x) -> bool:
+    return not isinstance(x, (list, tuple, dict))
+
+
+class _Eager:
+    """How the transforms differentiate eager code: fresh leaves, the tape's sweep."""
+
+    def __init__(self, primals):
+        pass
+
+    leaf = staticmethod(_as_input)
+
+    @staticmethod
+    def is_leaf(x) -> bool:  # a list of numbers is one array to eager code, as it always was
+        return True
+
+    @staticmethod
+    def gradients(out, wrt, cotangent, nested):
+        if not isinstance(out, Tensor) or not out.requires_grad:  # the output does not depend on the inputs
+            return [None] * len(wrt)
+        return autograd_grad([out], wrt, [cotangent], create_graph=nested, allow_unused=True)
+
+    @staticmethod
+    def zeros_like(x):
+        return _wrap(np.zeros_like(x.data))
+
+    @staticmethod
+    def ones_like(out):
+        return _wrap(np.ones_like(out.data if isinstance(out, Tensor) else np.asarray(out)))
+
+
+class _Static:
+    """How the transforms differentiate code being traced (``minifw.jit``): the gradient is more graph."""
+
+    def __init__(self, primals):
+        from minifw import static  # loaded already: a symbol is among the primals
+
+        self.static = static
+        self.graph = next(x.graph for x in pytree.leaves(list(primals), _is_leaf) if isinstance(x, static.Symbol))
+
+    is_leaf = staticmethod(_is_leaf)
+
+    def leaf(self, x):
+        return self.static.graph.as_symbol(x, self.graph), False
+
+    def gradients(self, out, wrt, cotangent, nested):
+        if not isinstance(out, self.static.Symbol):
+            return [None] * len(wrt)
+        return self.static.gradients([out], wrt, grad_ys=[cotangent])
+
+    @staticmethod
+    def zeros_like(x):
+        return 0.0 * x
+
+    def ones_like(self, out):
+        return self.static.constant(np.ones(np.shape(out), dtype=getattr(out, "dtype", None)))
+
+
+def _frontend(primals):
+    """The frontend that owns the primals: static when any leaf is a symbol (tracing), else eager."""
+    tracing = any(getattr(x, "_mf_static", False) for x in pytree.leaves(list(primals), _is_leaf))
+    return (_Static if tracing else _Eager)(primals)
 
 
 def vjp(fun: Callable, *primals, argnums=None):
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` returns one
-    cotangent per primal (or per ``argnums``)."""
-    if _has_symbol(primals):  # tracing: build the backward graph instead
-        from minifw.static.transforms import vjp as static_vjp
-
-        return static_vjp(fun, *primals, argnums=argnums)
-    n = len(primals)
-    nums = tuple(range(n)) if argnums is None else _argnums(argnums, n)[1]
+    cotangent per primal (or per ``argnums``), each shaped like its primal
+    (a primal may be a list, tuple or dict of arrays)."""
+    fe = _frontend(primals)
+    nums = tuple(range(len(primals))) if argnums is None else _argnums(argnums, len(primals))[1]
     args = list(primals)
-    plain = {}
+    trees = {}
     for i in nums:
-        args[i], plain[i] = _as_input(primals[i])
-    _ACTIVE.append({id(args[i]) for i in nums})
+        leaves, rebuild = pytree.flatten(primals[i], fe.is_leaf)
+        made = [fe.leaf(x) for x in leaves]
+        args[i] = rebuild([m[0] for m in made])
+        trees[i] = ([m[0] for m in made], [m[1] for m in made], leaves, rebuild)
+    wrt = [x for i in nums for x in trees[i][0]]
+    _ACTIVE.append({id(x) for x in wrt})
     try:
         with set_grad_enabled(True):
             out = fun(*args)
@@ -100,19 +154,21 @@ def vjp(fun: Callable, *primals, argnums=None):
     # grad(f', 1)): the result depends on an input of an enclosing transform
     # that is still running, through an argument or a closure.  Then the
     # sweep is recorded (create_graph) and the gradients stay tensors.
-    nested = any(isinstance(p, Tensor) and p.requires_grad for p in primals) or _depends_on_enclosing(out)
-    plain = {i: was_plain and not nested for i, was_plain in plain.items()}
+    nested = any(isinstance(x, Tensor) and x.requires_grad for x in pytree.leaves(list(primals), _is_leaf)) \
+        or _depends_on_enclosing(out)
 
     def vjp_fn(cotangent):
-        if not isinstance(out, Tensor) or not out.requires_grad:
-            return tuple(_restore(_wrap(np.zeros_like(np.asarray(args[i].data))), plain[i], primals[i]) for i in nums)
-        gs = autograd_grad([out], [args[i] for i in nums], [cotangent], create_graph=nested, allow_unused=True)
-        return tuple(
-            _restore(g if g is not None else _wrap(np.zeros_like(args[i].data)), plain[i], primals[i])
-            for g, i in zip(gs, nums)
-        )
+        gs = fe.gradients(out, wrt, cotangent, nested)
+        result, k = [], 0
+        for i in nums:
+            made, plain, leaves, rebuild = trees[i]
+            part = [_restore(g if g is not None else fe.zeros_like(x), p and not nested, like)
+                    for g, x, p, like in zip(gs[k:k + len(made)], made, plain, leaves)]
+            result.append(rebuild(part))
+            k += len(made)
+        return tuple(result)
 
-    return (out if nested or not isinstance(out, Tensor) else out.detach()), vjp_fn
+    return (out.detach() if isinstance(out, Tensor) and not nested else out), vjp_fn
 
 
 def value_and_grad(fun: Callable, argnums=0) -> Callable:
@@ -120,18 +176,14 @@ def value_and_grad(fun: Callable, argnums=0) -> Callable:
     ``f`` must return a scalar."""
 
     def wrapped(*args):
-        if _has_symbol(args):  # tracing (e.g. under minifw.jit)
-            from minifw.static.transforms import value_and_grad as static_value_and_grad
-
-            return static_value_and_grad(fun, argnums)(*args)
         single, nums = _argnums(argnums, len(args))
         out, fn = vjp(fun, *args, argnums=nums)
-        value = out.data if isinstance(out, Tensor) else np.asarray(out)
-        if value.size != 1 or value.dtype.kind not in "fiub":
-            shape = getattr(out, "shape", type(out).__name__)
+        shape = tuple(getattr(out, "shape", np.shape(out)))
+        dtype = out.dtype if hasattr(out, "dtype") else np.result_type(out)
+        if None in shape or int(np.prod(shape)) != 1 or np.dtype(dtype).kind not in "fiub":
             raise TypeError(f"grad needs a function with a scalar output, this one returned {shape}")
         # (an output that is a plain number does not depend on the inputs: its gradient is zero)
-        grads = fn(_wrap(np.ones_like(value)))
+        grads = fn(_frontend(args).ones_like(out))
         return out, (grads[0] if single else grads)
 
     return wrapped

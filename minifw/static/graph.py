@@ -124,7 +124,7 @@ class Symbol(OpsMixin):
     __slots__ = ("op", "prim", "inputs", "params", "shape", "dtype", "name", "graph", "value", "weak",
                  "__weakref__")
     _mf_priority = 2
-    _mf_static = True  # minifw.autodiff.reverse hands transforms on symbols to minifw.static.transforms
+    _mf_static = True  # the transforms (minifw.autodiff.reverse) differentiate symbols as a graph
     __array_ufunc__ = None  # numpy defers to our reflected operators
 
     def __init__(self, op: str, inputs: Sequence["Symbol"] = (), params: dict | None = None, shape=(), dtype=None,
