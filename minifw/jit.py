@@ -43,6 +43,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from minifw import pytree
+from minifw.eager.tensor import _wrap
+from minifw.random import generator
 
 
 def _is_array(x) -> bool:
@@ -93,8 +95,6 @@ def random_uniform(shape, dtype=np.float32):
 
 
 def _draw(randoms) -> list:
-    from minifw.random import generator
-
     return [generator().random(shape).astype(dtype, copy=False) for _, shape, dtype in randoms]
 
 
@@ -136,8 +136,6 @@ class Jitted:
         return compiled, unflatten, g, randoms
 
     def __call__(self, *args, **kwargs):
-        from minifw.eager.tensor import _wrap
-
         (compiled, unflatten, _, randoms), leaves = self._entry(args, kwargs)
         outs, _ = compiled.run(leaves + _draw(randoms) if randoms else leaves)
         return unflatten([_wrap(o) for o in outs])
