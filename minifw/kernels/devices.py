@@ -33,16 +33,24 @@ _REDUCERS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
 _cuda = []
 
 
-def route(arrays):
-    """The backend for a computation on ``arrays`` (one type test per array on the CPU path)."""
+def route(arrays, holders=()):
+    """The backend for a computation on ``arrays`` and the ``.value`` of each of ``holders`` (a graph's
+    variables): one type test per array on the CPU path, the per-call cost eager ops and compiled runs pay."""
     for a in arrays:
         if type(a) is CudaArray:
-            if not _cuda:
-                from minifw.kernels.cuda.dispatch import BACKEND
-
-                _cuda.append(BACKEND)
-            return _cuda[0]
+            return _cuda_backend()
+    for h in holders:
+        if type(h.value) is CudaArray:
+            return _cuda_backend()
     return CPU
+
+
+def _cuda_backend():
+    if not _cuda:
+        from minifw.kernels.cuda.dispatch import BACKEND
+
+        _cuda.append(BACKEND)
+    return _cuda[0]
 
 
 class CpuBackend:

@@ -101,14 +101,15 @@ class CompiledGraph:
         """``run(feeds)`` on the backend :func:`~minifw.kernels.devices.route` picks for the feeds and
         variables: one executor per backend, from this graph and schedule (CUDA's built on first need)."""
         variables = [n.sym for n in self.graph.order if n.op == "variable"]
-        runs = {CPU: cpu_run}
+        runs = {}
 
         def run(feeds):
-            backend = route([*feeds, *[v.value for v in variables]]) if variables else route(feeds)
-            r = runs.get(backend)
-            if r is None:
-                r = runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent)
-            return r(feeds)
+            backend = route(feeds, variables)
+            if backend is CPU:
+                return cpu_run(feeds)
+            if backend not in runs:
+                runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent)
+            return runs[backend](feeds)
 
         return run
 
