@@ -1,27 +1,28 @@
 """The device router and the CPU backend.
 
-A backend is everything about running primitives that depends on where the
-arrays live, so that one executor (eager tensors op by op, or a compiled
+A backend is what running primitives needs to know about the device the
+arrays live on, so that one executor (eager tensors op by op, a compiled
 graph with its schedule and memory plan) serves every device:
 
-    impls[prim]                   runs ``prim`` on this device's arrays (eager's path)
-    step(prim, params, out)       a compiled step's callable, writing into ``out`` when given
-    fused(kernel, outs, parallel) a fused group's runner, writing into ``outs`` where given
-    writes_into(prim, params)     can ``step`` write this primitive into a planned buffer?
-    in_place(prim)                ...even into a same-shaped input that dies there?
-    fused_writes                  do fused runners write into planned buffers?
-    empty(n, dtype), view(buffer, n, shape)   a flat buffer, and a value's view of its front
-    adopts(array)                 may an update overwrite this variable value in place?
-    feed, variable                bring a fed value / a variable onto the device (None: as they are)
-    constant(value, dtype), own(x, shape, dtype)   upload a constant once; a fetched copy
-    threads                       may independent steps run on threads?
+    impls[prim]                    runs ``prim`` on this device's arrays (the eager path)
+    step(prim, params, out)        a compiled step, writing into the planned ``out`` when given
+    fused(kernel, outs, parallel)  a fused group's runner, writing into ``outs`` where given
+    writes_into(prim, params), in_place(prim), fused_writes: which results may go to planned
+                                   buffers, and even to a same-shaped input that dies there
+    empty(n, dtype), view(buffer, n, shape): a flat buffer, and a value's view of its front
+    adopts(array)                  may an update overwrite this variable value in place?
+    feed, variable, constant, own  fed values, variables (None: as they are) and constants on the
+                                   device; a fetched copy the caller keeps
+    threads                        may independent steps run on threads?
 
 :func:`route` is the one place that picks a backend from the arrays: CUDA
-(:data:`minifw.kernels.cuda.dispatch.BACKEND`, loaded on first need) when
-any of them lives on the GPU, else :data:`CPU`.
+(:data:`minifw.kernels.cuda.dispatch.BACKEND`) when any of them lives on
+the GPU, else :data:`CPU`.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -30,7 +31,6 @@ from minifw.kernels.cuda.array import CudaArray  # the class only: no numba
 
 _asarray = np.asarray
 _REDUCERS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
-_cuda = []
 
 
 def route(arrays, holders=()):
@@ -45,12 +45,11 @@ def route(arrays, holders=()):
     return CPU
 
 
+@functools.cache
 def _cuda_backend():
-    if not _cuda:
-        from minifw.kernels.cuda.dispatch import BACKEND
+    from minifw.kernels.cuda.dispatch import BACKEND  # numba's CUDA target loads on first need only
 
-        _cuda.append(BACKEND)
-    return _cuda[0]
+    return BACKEND
 
 
 class CpuBackend:

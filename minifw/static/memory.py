@@ -17,6 +17,7 @@ also avoids the page faults of fresh 64 MiB temporaries.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .ir import IRGraph, Node
@@ -90,7 +91,6 @@ def plan(g: IRGraph, steps: list[Node], backend, enabled: bool = True,
     outs_of = fused_outputs(g)
     concurrent = time_of is not None
     time_of = time_of or (lambda k: k)
-
     root = view_roots(g)
     end = time_of(len(steps))
     last: dict[int, int] = {}
@@ -103,16 +103,14 @@ def plan(g: IRGraph, steps: list[Node], backend, enabled: bool = True,
         last[root[x.id].id] = end
 
     fresh_bytes = sum(v.nbytes for s in steps for v in produced(s, outs_of) if v.op not in VIEW_OPS)
-    assigned: dict[int, object] = {}
     if not enabled:
-        return assigned, MemoryReport(fresh_bytes, fresh_bytes, 0, 0)
+        return {}, MemoryReport(fresh_bytes, fresh_bytes, 0, 0)
 
     pool: list = []  # flat buffers
     free: list[int] = []  # indices into pool
     holder: dict[int, int] = {}  # root id -> buffer index
     release_at: dict[int, list[int]] = {}
-    inplace = 0
-    unpooled = 0
+    inplace = unpooled = 0
     for k, s in enumerate(steps):
         t = time_of(k)
         for tt in [x for x in release_at if x < t]:
@@ -155,9 +153,7 @@ def plan(g: IRGraph, steps: list[Node], backend, enabled: bool = True,
             release_at.setdefault(last.get(v.id, t), []).append(b)
     # views are made after growth so each value sees its buffer's final array
     values = {v.id: v for s in steps for v in produced(s, outs_of)}
-    for vid, b in holder.items():
-        v = values[vid]
-        assigned[vid] = backend.view(pool[b], v.size, v.shape)
+    assigned = {i: backend.view(pool[b], values[i].size, values[i].shape) for i, b in holder.items()}
     planned = sum(p.nbytes for p in pool) + unpooled
     return assigned, MemoryReport(fresh_bytes, planned, len(holder), len(pool), inplace, [p.nbytes for p in pool])
 
@@ -178,9 +174,7 @@ def update_in_place(g: IRGraph, steps: list[Node], buffers: dict, backend, time_
         if n.op == "fused_out":
             producer[n.id] = producer.get(n.inputs[0].id, -1)
     fetched = {root[o.id].id for o in g.outputs}
-    counts: dict[int, int] = {}
-    for var, _ in g.updates:
-        counts[var.id] = counts.get(var.id, 0) + 1
+    counts = Counter(var.id for var, _ in g.updates)
     done = 0
     for var, value in g.updates:
         arr = getattr(var.sym, "value", None)
