@@ -18,6 +18,7 @@ from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
 from minifw.kernels import dispatch
 from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
+from minifw.kernels.devices import route as _route
 from minifw.ops.registry import _REGISTRY as _P
 from minifw.ops.registry import ShapeError
 
@@ -266,10 +267,7 @@ def _bind(prim, args, params):
     """Run ``prim`` now; record it when an input needs a gradient."""
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     try:
-        if type(arrays[0]) is _DEV:  # the one device test on this path (binary ufuncs reach CUDA by __array_ufunc__)
-            out = _cuda_run(prim, arrays, params)
-        else:
-            out = _IMPL[prim](*arrays, **params)
+        out = _route(arrays).impls[prim](*arrays, **params)  # the device router: where the arrays live
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(prim, arrays, params, e) from None
     if type(out) is not _ndarray and type(out) is not _DEV:
@@ -337,12 +335,6 @@ def _weak_float(prim, out, arrays):
     floats = [d for d in dts if d.kind == "f"]
     target = np.result_type(*floats) if floats else default_float()
     return out if target == out.dtype else out.astype(target)
-
-
-def _cuda_run(prim, arrays, params):
-    from minifw.kernels.cuda.dispatch import run
-
-    return run(prim, arrays, params)
 
 
 def _to_device_data(data, device: str):

@@ -18,11 +18,12 @@ from __future__ import annotations
 import time
 from typing import Iterable, Sequence
 
+from minifw.kernels.devices import CPU, route
+
 from . import schedule as _schedule
-from .executor import build_concurrent, build_sequential, inplace_ok, out_capable
+from .executor import build
 from .graph import Symbol, ancestors
 from .ir import IRGraph, Node
-from .memory import plan, update_in_place
 from .passes import PASS_FUNCTIONS, PASSES
 
 
@@ -73,8 +74,9 @@ class CompiledGraph:
     """A graph ready to run: ``run(feeds) -> (outputs, update values)``.
 
     Attributes: ``graphs_after_each_pass`` [(name, IRGraph)], ``graph`` (the
-    final IR), ``levels`` (the schedule), ``memory`` (a MemoryReport),
-    ``compile_seconds``.
+    final IR), ``levels`` (the schedule), ``memory`` (the CPU's MemoryReport),
+    ``compile_seconds``.  ``run`` runs on the device the feeds and variables
+    live on, with the same schedule and a memory plan in that device's buffers.
     """
 
     def __init__(self, ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False):
@@ -88,19 +90,28 @@ class CompiledGraph:
         self.graph = g
         self.levels = _schedule.levels(g)
         self.steps = [n for lv in self.levels for n in lv]
-        time_of = None
-        if concurrent:
-            level_of = {n.id: k for k, lv in enumerate(self.levels) for n in lv}
-            time_of = (lambda k: level_of[self.steps[k].id] if k < len(self.steps) else len(self.levels))
-        self.buffers, self.memory = plan(g, self.steps, out_capable, inplace_ok, enabled=memory_plan, time_of=time_of)
-        if memory_plan:
-            self.memory.updates_in_place = update_in_place(g, self.steps, self.buffers, out_capable)
-        for k in self.kernels():
-            k.warm()  # compile (or load from numba's cache) now, not on the first run
-        cpu_run = (build_concurrent(g, self.levels, self.buffers) if concurrent
-                   else build_sequential(g, self.steps, self.buffers))
-        self.run = _device_router(self, cpu_run)
+        self.memory_plan, self.concurrent = memory_plan, concurrent
+        self.warm()  # compile (or load from numba's cache) now, not on the first run
+        cpu_run = build(g, self.levels, CPU, memory_plan, concurrent)
+        self.buffers, self.memory = cpu_run.buffers, cpu_run.memory
+        self.run = self._router(cpu_run)
         self.compile_seconds = time.perf_counter() - t0
+
+    def _router(self, cpu_run):
+        """``run(feeds)`` on the backend :func:`~minifw.kernels.devices.route` picks for the feeds and
+        variables: one executor per backend, from this graph and schedule (CUDA's built on first need)."""
+        variables = [n.sym for n in self.graph.order if n.op == "variable"]
+        runs = {}
+
+        def run(feeds):
+            backend = route(feeds, variables)
+            if backend is CPU:
+                return cpu_run(feeds)
+            if backend not in runs:
+                runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent)
+            return runs[backend](feeds)
+
+        return run
 
     def kernels(self):
         return [n.params["kernel"] for n in self.graph.order if n.op == "fused"]
@@ -136,35 +147,6 @@ class CompiledGraph:
     def __repr__(self) -> str:
         return (f"<CompiledGraph: {len(self.steps)} steps, {len(self.kernels())} fused kernels, "
                 f"passes={self.passes}>")
-
-
-def _device_router(c: "CompiledGraph", cpu_run):
-    """``run`` that sends a run whose feeds or variables live on the GPU to the CUDA executor
-    (built on first need, from the same compiled graph); CPU runs pay one type test per feed and variable."""
-    from minifw.kernels.cuda.array import CudaArray  # the class only: no numba
-
-    variables = [n.sym for n in c.graph.order if n.op == "variable"]
-    cuda_run = []
-
-    def run(feeds):
-        for f in feeds:
-            if type(f) is CudaArray:
-                break
-        else:
-            for v in variables:
-                if type(v.value) is CudaArray:
-                    break
-            else:
-                return cpu_run(feeds)
-        if not cuda_run:
-            from minifw.kernels.cuda.graph import build
-
-            cuda_run.append(build(c.graph, c.steps))
-        return cuda_run[0](feeds)
-
-    run.cpu = cpu_run
-    run.source = getattr(cpu_run, "source", None)
-    return run
 
 
 def compile(outputs, updates: Sequence[tuple[Symbol, Symbol]] = (), inputs: Sequence[Symbol] | None = None,

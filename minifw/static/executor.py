@@ -1,12 +1,15 @@
-"""The executor: a compiled graph becomes one generated Python function.
+"""The executor: a compiled graph becomes one generated Python function, on any backend.
 
-Each computing node is turned into a step ``(callable, inputs, outputs)``:
-a numpy ufunc writing ``out=`` into its planned buffer, a fused kernel, or
-the primitive's implementation.  The sequential executor is then written
-out as straight-line Python (``v7 = S3(v2, v5)`` ...) and ``exec``-ed once,
-so a run costs one Python call per step and nothing per node beyond it: no
-dict lookups by name, no interpretation.  The concurrent executor runs the
-schedule's levels on a thread pool instead.
+:func:`build` plans the memory (:mod:`.memory`) in the backend's buffers,
+turns each computing node into a step (the backend's callable for a
+primitive or a fused kernel, writing into its planned buffer), and writes
+the schedule's levels out as straight-line Python (``v7 = S3(v2, v5)`` ...),
+``exec``-ed once: a run costs one Python call per step and nothing per node
+beyond it.  Sequential and concurrent are two strategies of the same code:
+concurrently, a level of several steps is submitted to a thread pool
+(``F3 = POOL.submit(S3, v2, v5)`` ... ``v7 = F3.result()``), where the
+backend allows threads.  The backends live in :mod:`minifw.kernels.devices`;
+this module stays in ``static`` because it runs the static IR.
 """
 
 from __future__ import annotations
@@ -14,145 +17,67 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
-import numpy as np
-
-from minifw.kernels import dispatch
-
 from .ir import IRGraph, Node
-from .memory import VIEW_OPS
-
-_asarray = np.asarray
-_REDUCERS = {"sum": np.sum, "mean": np.mean, "max": np.max, "min": np.min}
+from .memory import fused_outputs, plan, update_in_place, view_roots
 
 
-def out_capable(v: Node) -> bool:
-    """Can this value be written into a preallocated array?"""
-    if v.op == "fused_out":
-        k = v.inputs[0].params["kernel"]
-        return v.params["index"] < len(k.spec.outputs)
-    p = v.prim
-    if p is None or v.dtype is None:
-        return False
-    if isinstance(p.impl, np.ufunc) or v.op == "relu":
-        return True
-    return v.op in _REDUCERS and len(v.params["axis"]) > 0
-
-
-def inplace_ok(step: Node) -> bool:
-    return step.op == "fused" or (step.prim is not None and (isinstance(step.prim.impl, np.ufunc) and
-                                                              step.prim.elementwise or step.op == "relu"))
-
-
-def step_callable(n: Node, buffers: dict, outs_of: dict, parallel: bool | None) -> tuple[Callable, list[Node]]:
-    if n.op == "fused":
-        outs = outs_of[n.id]
-        kernel = n.params["kernel"]
-        bufs = [buffers.get(o.id) for o in outs[: len(kernel.spec.outputs)]]
-        return kernel.runner(bufs, parallel=parallel), outs
-    prim, params, out = n.prim, n.params, buffers.get(n.id)
-    if out is not None:
-        f = prim.impl
-        if isinstance(f, np.ufunc):
-            if f.nin == 1:
-                return (lambda a: f(a, out=out)), [n]
-            return (lambda a, b: f(a, b, out=out)), [n]
-        if n.op == "relu":
-            return (lambda a: np.maximum(a, 0, out=out)), [n]
-        r, ax, kd = _REDUCERS[n.op], params["axis"], params["keepdims"]
-        return (lambda a: r(a, axis=ax, keepdims=kd, out=out)), [n]
-    impl = dispatch.IMPL[prim]
-    if params:
-        return (lambda *a: _asarray(impl(*a, **params))), [n]
-    return (lambda *a: _asarray(impl(*a))), [n]
-
-
-def _fused_outputs(g: IRGraph) -> dict[int, list[Node]]:
-    outs_of: dict[int, list[Node]] = {}
-    for n in g.order:
-        if n.op == "fused_out":
-            outs_of.setdefault(n.inputs[0].id, []).append(n)
-    for v in outs_of.values():
-        v.sort(key=lambda x: x.params["index"])
-    return outs_of
-
-
-def _owned(g: IRGraph) -> list[bool]:
-    """Which outputs must be copied: those viewing a variable or a constant."""
-    root: dict[int, Node] = {}
-    for n in g.order:
-        root[n.id] = root[n.inputs[0].id] if n.op in VIEW_OPS else n
-    return [root[o.id].op in ("variable", "constant") for o in g.outputs]
-
-
-def build_sequential(g: IRGraph, steps: Sequence[Node], buffers: dict, parallel: bool | None = None) -> Callable:
-    """``run(feeds) -> (outputs, update values)`` as generated straight-line code."""
-    outs_of = _fused_outputs(g)
-    ns: dict = {"np": np, "_asarray": _asarray}
+def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bool = True,
+          concurrent: bool = False, workers: int = 2) -> Callable:
+    """``run(feeds) -> (outputs, update values)`` on ``backend``; ``run.buffers``, ``run.memory``: its plan."""
+    concurrent = concurrent and backend.threads
+    steps = [n for lv in levels for n in lv]
+    time_of = None
+    if concurrent:
+        level_of = [k for k, lv in enumerate(levels) for _ in lv] + [len(levels)]
+        time_of = level_of.__getitem__
+    buffers, memory = plan(g, steps, backend, enabled=memory_plan, time_of=time_of)
+    if memory_plan:
+        memory.updates_in_place = update_in_place(g, steps, buffers, backend, time_of)
+    outs_of = fused_outputs(g)
+    ns: dict = {"FEED": backend.feed, "VARIABLE": backend.variable, "OWN": backend.own,
+                "POOL": ThreadPoolExecutor(max_workers=workers) if concurrent else None}
     lines = ["def _run(feeds):"]
     feed_index = {n.id: k for k, n in enumerate(g.inputs)}
     for n in g.order:
         if n.op == "input":
-            lines.append(f"    v{n.id} = feeds[{feed_index[n.id]}]")
+            x = f"feeds[{feed_index[n.id]}]"
+            lines.append(f"    v{n.id} = {x if backend.feed is None else f'FEED({x})'}")
         elif n.op == "variable":
             ns[f"VAR{n.id}"] = n.sym
-            lines.append(f"    v{n.id} = VAR{n.id}.value")
+            lines.append(f"    v{n.id} = {f'VAR{n.id}.value' if backend.variable is None else f'VARIABLE(VAR{n.id})'}")
         elif n.op == "constant":
-            ns[f"C{n.id}"] = n.value
+            ns[f"C{n.id}"] = backend.constant(n.value, n.dtype)
             lines.append(f"    v{n.id} = C{n.id}")
-    for k, s in enumerate(steps):
-        fn, outs = step_callable(s, buffers, outs_of, parallel)
-        ns[f"S{k}"] = fn
-        args = ", ".join(f"v{i.id}" for i in s.inputs)
-        if s.op == "fused":
-            targets = ", ".join(f"v{o.id}" for o in outs) + ("," if len(outs) == 1 else "")
-        else:
-            targets = f"v{outs[0].id}"
-        lines.append(f"    {targets} = S{k}({args})")
-    owned = _owned(g)
-    outs = []
-    for o, copy in zip(g.outputs, owned):
-        if o.op == "constant" and not isinstance(o.value, np.ndarray):
-            outs.append(f"np.asarray(v{o.id}, dtype=np.{o.dtype.name})")
-        else:
-            outs.append(f"np.array(v{o.id})" if copy else f"v{o.id}")
-    upd = [f"v{x.id}" for _, x in g.updates]
-    lines.append(f"    return [{', '.join(outs)}], [{', '.join(upd)}]")
-    src = "\n".join(lines)
-    exec(compile(src, "<minifw.static executor>", "exec"), ns)  # noqa: S102  (our own generated code)
-    run = ns["_run"]
-    run.source = src
-    return run
-
-
-def build_concurrent(g: IRGraph, levels: Sequence[Sequence[Node]], buffers: dict, workers: int = 2) -> Callable:
-    """Run each level's steps on a thread pool (independent branches at once)."""
-    outs_of = _fused_outputs(g)
-    compiled = [[(step_callable(s, buffers, outs_of, False), s) for s in lv] for lv in levels]
-    pool = ThreadPoolExecutor(max_workers=workers)
-    sources = [n for n in g.order if n.op in ("input", "variable", "constant")]
-    feed_index = {n.id: k for k, n in enumerate(g.inputs)}
-    owned = _owned(g)
-
-    def one(env, item):
-        (fn, outs), s = item
-        r = fn(*[env[i.id] for i in s.inputs])
-        if s.op == "fused":
-            for o, v in zip(outs, r):
-                env[o.id] = v
-        else:
-            env[outs[0].id] = r
-
-    def run(feeds):
-        env = {}
-        for n in sources:
-            env[n.id] = feeds[feed_index[n.id]] if n.op == "input" else (n.sym.value if n.op == "variable"
-                                                                          else n.value)
-        for lv in compiled:
-            if len(lv) == 1:
-                one(env, lv[0])
+    k = 0
+    for lv in levels:
+        pooled, waits = concurrent and len(lv) > 1, []
+        for s in lv:
+            if s.op == "fused":
+                kernel, outs = s.params["kernel"], outs_of[s.id]
+                bufs = [buffers.get(o.id) for o in outs[: len(kernel.spec.outputs)]]
+                ns[f"S{k}"] = backend.fused(kernel, bufs, False if concurrent else None)
+                targets = ", ".join(f"v{o.id}" for o in outs) + ","
             else:
-                list(pool.map(lambda it: one(env, it), lv))
-        outs = [np.array(env[o.id]) if c else _asarray(env[o.id], dtype=o.dtype) for o, c in zip(g.outputs, owned)]
-        return outs, [env[x.id] for _, x in g.updates]
-
+                ns[f"S{k}"] = backend.step(s.prim, s.params, buffers.get(s.id))
+                targets = f"v{s.id}"
+            args = "".join(f", v{i.id}" for i in s.inputs)
+            if pooled:
+                lines.append(f"    F{k} = POOL.submit(S{k}{args})")
+                waits.append(f"    {targets} = F{k}.result()")
+            else:
+                lines.append(f"    {targets} = S{k}({args[2:]})")
+            k += 1
+        lines += waits
+    root = view_roots(g)
+    outs = []
+    for j, o in enumerate(g.outputs):
+        ns[f"O{j}"] = (o.shape, o.dtype)
+        own = root[o.id].op in ("input", "variable", "constant")  # the caller keeps it: never hand out ours
+        outs.append(f"OWN(v{o.id}, *O{j})" if own else f"v{o.id}")
+    upd = "".join(f"v{x.id}, " for _, x in g.updates)
+    lines.append(f"    return [{', '.join(outs)}], [{upd}]")
+    src = "\n".join(lines)
+    exec(compile(src, f"<minifw.static executor: {backend.name}>", "exec"), ns)  # noqa: S102  (our own code)
+    run = ns["_run"]
+    run.source, run.buffers, run.memory = src, buffers, memory
     return run

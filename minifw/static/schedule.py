@@ -2,8 +2,9 @@
 
 A node's level is one more than the deepest of its inputs; nodes on one
 level do not depend on each other, so they may run at the same time (numba
-kernels release the GIL; numpy ufuncs and BLAS do too).  The sequential
-executor runs the levels in order, which is also a valid topological order.
+kernels release the GIL; numpy ufuncs and BLAS do too).  The executor runs
+the levels in order, which is also a valid topological order, or each
+level's steps on threads.
 """
 
 from __future__ import annotations
@@ -30,10 +31,6 @@ def levels(g: IRGraph) -> list[list[Node]]:
             out.append([])
         out[lv].append(n)
     return out
-
-
-def order(g: IRGraph) -> list[Node]:
-    return [n for lv in levels(g) for n in lv]
 
 
 def describe(g: IRGraph) -> str:

@@ -14,9 +14,8 @@ Modules:
     reduce       tree reductions, argmax/argmin, softmax / log_softmax
     matmul       tiled, register-blocked matmul (batched)
     index        getitem / scatter_add / concatenate / im2col / col2im
-    dispatch     primitive -> device implementation
+    dispatch     primitive -> device implementation; the CUDA backend
     fusion       the static compiler's fused groups as CUDA kernels
-    graph        running a compiled static graph on the GPU
 """
 
 from __future__ import annotations

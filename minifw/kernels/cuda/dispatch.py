@@ -1,8 +1,9 @@
-"""The CUDA interpreter's table: primitive -> device implementation.
+"""The CUDA interpreter's table (primitive -> device implementation) and the CUDA backend.
 
-``run(prim, args, params)`` is what eager tensors (``Tensor._bind`` when the
-data lives on the GPU), bare :class:`CudaArray` arithmetic (the reverse
-sweep's array interpreter) and the static executor's CUDA path call.  Every
+``run(prim, args, params)`` is what eager tensors (through the device
+router, :mod:`minifw.kernels.devices`), bare :class:`CudaArray` arithmetic
+(the reverse sweep's array interpreter) and compiled graphs (through
+:data:`BACKEND`) call.  Every
 array operand must already be on the device: a host array is a clear
 :class:`DeviceError` naming the op, never a hidden upload.  Python and numpy
 scalars (and 0-d host arrays, as in PyTorch) are values, not data: they
@@ -19,10 +20,12 @@ import numpy as np
 from minifw.ops.registry import Primitive, all_primitives
 
 from . import elementwise as ew
+from . import fusion as cfusion
 from . import index as ix
 from . import matmul as mm
 from . import reduce as rd
-from .array import CudaArray, DeviceError
+from .array import CudaArray, DeviceError, empty, full, to_device
+from .scalars import device_function
 
 _Scalar = (int, float, bool, np.generic)
 _UFUNCS: dict | None = None
@@ -55,7 +58,7 @@ def _stand_in(a):
     return np.zeros((1,) * a.ndim, a.dtype) if type(a) is CudaArray else a
 
 
-def _elementwise(prim, ops):
+def _elementwise(prim, ops, out=None):
     arrays = [a for a in ops if type(a) is CudaArray]
     shape = np.broadcast_shapes(*[a.shape for a in arrays])
     try:
@@ -71,6 +74,8 @@ def _elementwise(prim, ops):
         else:  # numpy's weak scalars: the scalar takes the array operands' type when it fits its kind
             dt = np.result_type(*strong, a) if strong else np.result_type(a)
             views.append(ew.View.of(ew.constant(a, dt)))
+    if out is not None and out.shape == shape and out.dtype == out_dtype:  # a planned buffer that fits
+        return ew.launch(prim.name, prim.nin, lambda: device_function(prim), views, out)
     return ew.apply(prim, views, shape, out_dtype)
 
 
@@ -133,15 +138,15 @@ TABLE = {
 }
 
 
-def run(prim: Primitive, args, params) -> CudaArray:
-    """Run ``prim`` on device operands; returns a CudaArray."""
+def run(prim: Primitive, args, params, out: CudaArray | None = None) -> CudaArray:
+    """Run ``prim`` on device operands; returns a CudaArray (``out`` itself when an elementwise result fits it)."""
     ops = [_operand(prim, a) for a in args]
     if not any(type(a) is CudaArray for a in ops):
         raise DeviceError(f"{prim.name}: no cuda operand (the cuda backend was asked to run a host computation)")
     if prim.elementwise:
         if params:
             raise TypeError(f"{prim.name}: unexpected parameters {sorted(params)}")
-        return _elementwise(prim, ops)
+        return _elementwise(prim, ops, out)
     if prim.kind == "reduce":
         return _reduce(prim, ops[0], **params)
     fn = TABLE.get(prim.name)
@@ -155,3 +160,67 @@ def run(prim: Primitive, args, params) -> CudaArray:
 def coverage() -> dict[str, bool]:
     """Primitive name -> has a CUDA implementation."""
     return {p.name: p.elementwise or p.kind == "reduce" or p.name in TABLE for p in all_primitives()}
+
+
+class _Impls(dict):
+    def __missing__(self, prim):
+        f = self[prim] = lambda *a, **params: run(prim, a, params)
+        return f
+
+
+class _Feed:
+    name = "feed"
+
+
+class CudaBackend:
+    """Device arrays: this table, CUDA fused kernels, variables moved to the GPU on first use.
+
+    Elementwise steps write into planned buffers; the other tables and the
+    fused runners allocate their results.  Variables are uploaded the first
+    time a run needs them and stay (``var.value`` becomes a :class:`CudaArray`,
+    counted in ``transfers``), so a training loop's updates never leave the GPU.
+    """
+
+    name = "cuda"
+    threads = False  # one stream: launches queue already, threads would only contend
+    fused_writes = False
+    impls = _Impls()
+
+    def step(self, prim, params, out):
+        return lambda *a: run(prim, a, params, out)
+
+    def fused(self, kernel, outs, parallel):
+        return cfusion.runner(kernel)
+
+    def writes_into(self, prim, params) -> bool:
+        return prim.elementwise
+
+    def in_place(self, prim) -> bool:
+        return prim.elementwise
+
+    def empty(self, n, dtype):
+        return empty((n,), dtype)
+
+    def view(self, buffer, n, shape):
+        return CudaArray(buffer.dev[:n].reshape(shape))
+
+    def adopts(self, a) -> bool:
+        return type(a) is CudaArray
+
+    def feed(self, x):
+        return x if type(x) is CudaArray else _operand(_Feed, x)
+
+    def variable(self, sym):
+        v = sym.value
+        if type(v) is not CudaArray:
+            v = sym.value = to_device(v)
+        return v
+
+    def constant(self, value, dtype):
+        return to_device(np.asarray(value, dtype=dtype)) if isinstance(value, np.ndarray) and value.ndim else value
+
+    def own(self, x, shape, dtype):
+        return x.copy() if type(x) is CudaArray else full(shape, x, dtype)
+
+
+BACKEND = CudaBackend()
