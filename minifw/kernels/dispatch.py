@@ -1,4 +1,4 @@
-"""Which array implementation runs each primitive on numpy arrays (eager tensors, the static executor, the reverse sweep).
+"""Which array implementation runs each primitive on numpy arrays (eager, static, the sweep).
 
 By default the numpy reference ``impl`` of every primitive.  For the
 primitives where a numba kernel measured faster than numpy on large arrays
