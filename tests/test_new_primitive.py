@@ -1,8 +1,8 @@
 """A primitive defined here, outside minifw, is its scalar function plus one registry row.
 
-``softplus(x) = ln(1 + e^x)`` is registered with :func:`minifw.ops.elementwise.define`
-(the helper minifw's own rows use) and then checked everywhere a built-in primitive
-runs: eager value and gradient, the static graph (Session, function, symbolic
+``softplus(x) = ln(1 + e^x)`` is registered with :func:`minifw.ops.define` (the
+helper minifw's own elementwise rows use) and then checked everywhere a built-in
+primitive runs: eager value and gradient, the static graph (Session, function, symbolic
 gradient), ``mf.jit``, the trace tables (rows, notation, LaTeX), the CPU numba
 kernel, a fused kernel, ``gradcheck`` to second order, and the CUDA backend under
 numba's simulator (a subprocess: the simulator must be chosen before numba loads).
@@ -28,8 +28,7 @@ import pytest
 import minifw as mf
 from minifw import functional as F
 from minifw import static
-from minifw.ops import registry
-from minifw.ops.elementwise import define
+from minifw.ops import define, unregister
 
 
 def softplus(x):
@@ -47,7 +46,7 @@ def register_softplus():
 def prim():
     p = register_softplus()
     yield p
-    registry.unregister("softplus")
+    unregister("softplus")
     assert not hasattr(F, "softplus") and not hasattr(mf.Tensor, "softplus") and "softplus" not in mf.__all__
 
 
