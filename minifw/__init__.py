@@ -19,45 +19,21 @@ from minifw.creation import arange, eye, full, ones, ones_like, zeros, zeros_lik
 from minifw.dtypes import bool_, float32, float64, get_default_dtype, int32, int64, set_default_dtype
 from minifw.eager.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minifw.eager.tensor import Tensor, as_tensor, tensor
-from minifw.functional import (
-    abs,
-    argmax,
-    argmin,
+from minifw.functional import (  # the ops that do more than bind; the others follow the registry (below)
     broadcast_to,
     cast,
     cat,
     concatenate,
-    cos,
-    exp,
     expand_dims,
-    log,
     log_softmax,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
     permute,
-    pow,
-    reciprocal,
-    relu,
     reshape,
-    sigmoid,
-    sign,
-    sin,
     softmax,
-    sqrt,
-    square,
     squeeze,
     stack,
-    sum,
     swapaxes,
-    tan,
-    tanh,
     transpose,
     unsqueeze,
-    where,
 )
 from minifw.jit import jit  # eager: the submodule minifw.jit would otherwise shadow the function once imported
 from minifw.ops.registry import ShapeError
@@ -72,12 +48,26 @@ __all__ = [
     "float32", "float64", "int32", "int64", "bool_", "set_default_dtype", "get_default_dtype", "ShapeError",
     # transforms
     "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit",
-    # functional ops
-    "abs", "argmax", "argmin", "broadcast_to", "cast", "cat", "concatenate", "cos", "exp", "expand_dims", "log",
-    "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "permute", "pow", "reciprocal", "relu",
-    "reshape", "sigmoid", "sign", "sin", "softmax", "sqrt", "square", "squeeze", "stack", "sum", "swapaxes", "tan",
-    "tanh", "transpose", "unsqueeze", "where",
+    # functional ops (plus every registry row marked public: exp, sum, matmul, where, ...; see below)
+    "broadcast_to", "cast", "cat", "concatenate", "expand_dims", "log_softmax", "permute", "reshape", "softmax",
+    "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
 ]
+
+
+def _expose(prim) -> None:
+    """A public row's functional op is a top-level name too (``mf.exp``, ``from minifw import sin``)."""
+    if prim.public and hasattr(functional, prim.name):
+        globals()[prim.name] = getattr(functional, prim.name)
+        __all__.append(prim.name)
+
+
+def _hide(prim) -> None:
+    if prim.name in __all__ and getattr(globals().get(prim.name), "_mf_prim", None) is prim:
+        del globals()[prim.name]
+        __all__.remove(prim.name)
+
+
+ops.registry.subscribe(_expose, _hide)
 
 # Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
 _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",

@@ -4,11 +4,17 @@ Everything routes through :mod:`minifw.functional`, so a model written with
 ``x @ w``, ``x.tanh()`` or ``x.sum(dim=1, keepdim=True)`` runs unchanged in
 either frontend.  Names follow PyTorch (``dim``/``keepdim``) and accept
 numpy's (``axis``/``keepdims``) too.
+
+The methods and operators that only call a primitive's functional op
+(``x.exp()``, ``x + y``, ``x.sum(dim=1)``) are made from the registry rows
+(:func:`minifw.ops.surface.attach`); the class body holds only those that do
+more (``x ** 2`` is ``square``, ``clamp``, the shape methods).
 """
 
 from __future__ import annotations
 
 from minifw import functional as F
+from minifw.ops.surface import attach
 
 
 def _axis(dim, axis):
@@ -26,121 +32,17 @@ class OpsMixin:
     # (PyTorch does the same; ufunc calls like ``np.exp(x)`` still convert, as they do for torch tensors.)
     __array_priority__ = 1000
 
-    # arithmetic ---------------------------------------------------------------
-    def __add__(self, o):
-        return F.add(self, o)
-
-    def __radd__(self, o):
-        return F.add(o, self)
-
-    def __sub__(self, o):
-        return F.sub(self, o)
-
-    def __rsub__(self, o):
-        return F.sub(o, self)
-
-    def __mul__(self, o):
-        return F.mul(self, o)
-
-    def __rmul__(self, o):
-        return F.mul(o, self)
-
-    def __truediv__(self, o):
-        return F.div(self, o)
-
-    def __rtruediv__(self, o):
-        return F.div(o, self)
-
+    # arithmetic: the operators and elementwise methods come from the registry rows (see the end) ---------
     def __pow__(self, o):
         if isinstance(o, (int, float)) and o == 2:
             return F.square(self)
         return F.pow(self, o)
 
-    def __rpow__(self, o):
-        return F.pow(o, self)
-
-    def __matmul__(self, o):
-        return F.matmul(self, o)
-
-    def __rmatmul__(self, o):
-        return F.matmul(o, self)
-
-    def __neg__(self):
-        return F.neg(self)
-
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return F.abs(self)
-
-    # comparisons (no gradient) ---------------------------------------------------
-    def __lt__(self, o):
-        return F.lt(self, o)
-
-    def __le__(self, o):
-        return F.le(self, o)
-
-    def __gt__(self, o):
-        return F.gt(self, o)
-
-    def __ge__(self, o):
-        return F.ge(self, o)
-
-    def eq(self, o):
-        return F.eq(self, o)
-
-    def ne(self, o):
-        return F.ne(self, o)
-
-    # elementwise methods -----------------------------------------------------------
-    def exp(self):
-        return F.exp(self)
-
-    def log(self):
-        return F.log(self)
-
-    def sin(self):
-        return F.sin(self)
-
-    def cos(self):
-        return F.cos(self)
-
-    def tan(self):
-        return F.tan(self)
-
-    def tanh(self):
-        return F.tanh(self)
-
-    def sigmoid(self):
-        return F.sigmoid(self)
-
-    def relu(self):
-        return F.relu(self)
-
-    def sqrt(self):
-        return F.sqrt(self)
-
-    def abs(self):
-        return F.abs(self)
-
-    def square(self):
-        return F.square(self)
-
-    def reciprocal(self):
-        return F.reciprocal(self)
-
-    def sign(self):
-        return F.sign(self)
-
     def pow(self, o):
         return self.__pow__(o)
-
-    def maximum(self, o):
-        return F.maximum(self, o)
-
-    def minimum(self, o):
-        return F.minimum(self, o)
 
     def clamp(self, min=None, max=None):  # noqa: A002
         y = self
@@ -150,28 +52,7 @@ class OpsMixin:
             y = F.minimum(y, max)
         return y
 
-    def matmul(self, o):
-        return F.matmul(self, o)
-
-    # reductions ----------------------------------------------------------------
-    def sum(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.sum(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
-    def mean(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.mean(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
-    def max(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.max(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
-    def min(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.min(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
-    def argmax(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.argmax(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
-    def argmin(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
-        return F.argmin(self, _axis(dim, axis), _keep(keepdim, keepdims))
-
+    # along an axis (the reductions sum, mean, max, ... are made from the rows) -----------
     def softmax(self, dim=-1):
         return F.softmax(self, dim)
 
@@ -245,3 +126,26 @@ class OpsMixin:
 
     def size(self, dim=None):
         return tuple(self.shape) if dim is None else self.shape[dim]
+
+
+def _method(prim, swapped):
+    """``x.exp()``, ``x + y``, ``2 - x`` (swapped), ``x.sum(dim=1, keepdim=True)``: the row's functional op."""
+    fn = getattr(F, prim.name, None)
+    if getattr(fn, "_mf_prim", None) is not prim:
+        return None
+    if prim.kind == "reduce":
+        def method(self, dim=None, keepdim=None, *, axis=None, keepdims=False):
+            return fn(self, _axis(dim, axis), _keep(keepdim, keepdims))
+    elif prim.nin == 1:
+        def method(self):
+            return fn(self)
+    elif swapped:
+        def method(self, o):
+            return fn(o, self)
+    else:
+        def method(self, o):
+            return fn(self, o)
+    return method
+
+
+attach(OpsMixin, _method)

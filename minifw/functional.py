@@ -8,6 +8,12 @@ runs is decided by :func:`bind`: the argument with the highest
 in JAX's Autodidax.  Derivative rules are written with these functions, so a
 rule that runs on tensors also runs on symbols, which is what makes symbolic
 and higher-order gradients work with one rule table.
+
+The functions that only bind a primitive (every elementwise op, ``matmul``,
+the reductions) are not written here: each is made from its registry row
+when the row is registered (:func:`_function`), so a new primitive's row is
+all it takes to get ``minifw.functional.<name>``.  They are ordinary module
+attributes with docstrings; a unary one is a closure calling :func:`_bind1`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 
 from minifw.ops.registry import _REGISTRY as _P
 from minifw.ops.registry import ShapeError
+from minifw.ops.registry import subscribe as _subscribe
 from minifw.ops.shapes import normalize_axes
 
 _Number = (int, float, numbers.Number)
@@ -113,123 +120,7 @@ def _is_scalar(x) -> bool:
     return isinstance(x, _Number) and not hasattr(x, "shape")
 
 
-# --- elementwise ------------------------------------------------------------------
-def neg(x):
-    return _bind1(_P["neg"], x)
-
-
-def exp(x):
-    return _bind1(_P["exp"], x)
-
-
-def log(x):
-    return _bind1(_P["log"], x)
-
-
-def sin(x):
-    return _bind1(_P["sin"], x)
-
-
-def cos(x):
-    return _bind1(_P["cos"], x)
-
-
-def tan(x):
-    return _bind1(_P["tan"], x)
-
-
-def tanh(x):
-    return _bind1(_P["tanh"], x)
-
-
-def sigmoid(x):
-    return _bind1(_P["sigmoid"], x)
-
-
-def relu(x):
-    return _bind1(_P["relu"], x)
-
-
-def sqrt(x):
-    return _bind1(_P["sqrt"], x)
-
-
-def abs(x):  # noqa: A001  (mirrors numpy / torch)
-    return _bind1(_P["abs"], x)
-
-
-def square(x):
-    return _bind1(_P["square"], x)
-
-
-def reciprocal(x):
-    return _bind1(_P["reciprocal"], x)
-
-
-def step(x):
-    return _bind1(_P["step"], x)
-
-
-def sign(x):
-    return _bind1(_P["sign"], x)
-
-
-def add(x, y):
-    return bind(_P["add"], x, y)
-
-
-def sub(x, y):
-    return bind(_P["sub"], x, y)
-
-
-def mul(x, y):
-    return bind(_P["mul"], x, y)
-
-
-def div(x, y):
-    return bind(_P["div"], x, y)
-
-
-def pow(x, y):  # noqa: A001
-    return bind(_P["pow"], x, y)
-
-
-def maximum(x, y):
-    return bind(_P["maximum"], x, y)
-
-
-def minimum(x, y):
-    return bind(_P["minimum"], x, y)
-
-
-def lt(x, y):
-    return bind(_P["lt"], x, y)
-
-
-def le(x, y):
-    return bind(_P["le"], x, y)
-
-
-def gt(x, y):
-    return bind(_P["gt"], x, y)
-
-
-def ge(x, y):
-    return bind(_P["ge"], x, y)
-
-
-def eq(x, y):
-    return bind(_P["eq"], x, y)
-
-
-def ne(x, y):
-    return bind(_P["ne"], x, y)
-
-
-def where(cond, x, y):
-    return bind(_P["where"], cond, x, y)
-
-
+# --- hand-written ops: the ones that do more than bind (the rest are made from the rows at the end) ---
 def cast(x, dtype):
     dtype = np.dtype(dtype)
     if _is_scalar(x):
@@ -244,49 +135,13 @@ def eq_float(x, y):
     if _is_scalar(x) and _is_scalar(y):
         return 1.0 if x == y else 0.0
     dt = dtype_of(x) if not _is_scalar(x) else dtype_of(y)
-    return cast(eq(x, y), dt if dt.kind == "f" else np.float32)
-
-
-# --- reductions -------------------------------------------------------------------
-def _reduce(name, x, axis, keepdims):
-    return bind(_P[name], x, axis=normalize_axes(axis, len(shape_of(x)), name), keepdims=bool(keepdims))
-
-
-def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return _reduce("sum", x, axis, keepdims)
-
-
-def mean(x, axis=None, keepdims=False):
-    return _reduce("mean", x, axis, keepdims)
-
-
-def max(x, axis=None, keepdims=False):  # noqa: A001
-    return _reduce("max", x, axis, keepdims)
-
-
-def min(x, axis=None, keepdims=False):  # noqa: A001
-    return _reduce("min", x, axis, keepdims)
-
-
-def argmax(x, axis=None, keepdims=False):
-    return _reduce("argmax", x, axis, keepdims)
-
-
-def argmin(x, axis=None, keepdims=False):
-    return _reduce("argmin", x, axis, keepdims)
-
-
-# --- linear algebra -----------------------------------------------------------------
-def matmul(a, b):
-    return bind(_P["matmul"], a, b)
+    return cast(bind(_P["eq"], x, y), dt if dt.kind == "f" else np.float32)
 
 
 # --- shape and movement ---------------------------------------------------------------
 def _resolve_shape(shape, size: int, opname: str = "reshape") -> tuple:
     shape = tuple(int(s) for s in shape)
     if shape.count(-1) > 1:
-        from minifw.ops.registry import ShapeError
-
         raise ShapeError(f"{opname}: only one dimension may be -1, got {shape}")
     if -1 in shape:
         known = 1
@@ -294,8 +149,6 @@ def _resolve_shape(shape, size: int, opname: str = "reshape") -> tuple:
             if s != -1:
                 known *= s
         if known == 0 or size % known:
-            from minifw.ops.registry import ShapeError
-
             raise ShapeError(f"{opname}: cannot reshape {size} elements into shape {shape}")
         shape = tuple(size // known if s == -1 else s for s in shape)
     return shape
@@ -391,8 +244,6 @@ def squeeze(x, axis=None):
         axes = normalize_axes(axis, len(xs), "squeeze")
         for a in axes:
             if xs[a] != 1:
-                from minifw.ops.registry import ShapeError
-
                 raise ShapeError(f"squeeze: dimension {a} of shape {xs} has size {xs[a]}, not 1")
     return reshape(x, tuple(s for i, s in enumerate(xs) if i not in axes))
 
@@ -411,8 +262,6 @@ def concatenate(xs: Sequence[Any], axis: int = 0):
     xs = list(xs)
     nd = len(shape_of(xs[0]))
     if nd == 0:
-        from minifw.ops.registry import ShapeError
-
         raise ShapeError("concatenate: zero-dimensional tensors cannot be concatenated")
     return bind(_P["concatenate"], *xs, axis=_one_axis(axis, nd, "concatenate"))
 
@@ -473,6 +322,55 @@ def softmax(x, axis: int = -1):
     return bind(_P["softmax"], x, axis=_one_axis(axis, len(shape_of(x)), "softmax"))
 
 
+# --- one function per row: every parameterless primitive (elementwise, matmul) and every reduction ---------
+_ARGS = {1: "x", 2: "x, y", 3: "cond, x, y"}
+
+
+def _function(prim):
+    """The functional op a registry row calls for (``exp(x)``, ``add(x, y)``,
+    ``sum(x, axis=None, keepdims=False)``), or None: other rows take
+    parameters that need checking, so their functions are written above."""
+    if prim.kind == "reduce":
+        name = prim.name
+
+        def fn(x, axis=None, keepdims=False):
+            return bind(prim, x, axis=normalize_axes(axis, len(shape_of(x)), name), keepdims=bool(keepdims))
+    elif prim.params or prim.nin not in _ARGS:
+        return None
+    elif prim.nin == 1:
+        def fn(x):  # the hottest path: no argument tuple to pack and scan
+            return _bind1(prim, x)
+    elif prim.nin == 2:
+        def fn(x, y):
+            return bind(prim, x, y)
+    else:
+        def fn(cond, x, y):
+            return bind(prim, cond, x, y)
+    args = "x" if prim.kind == "reduce" else _ARGS[prim.nin]
+    formula = prim.notation.format(*args.split(", ")) if prim.notation else prim.name
+    fn.__name__ = fn.__qualname__ = prim.name
+    fn.__module__ = __name__
+    fn.__doc__ = prim.doc or (f"``{prim.name}({args})`` = {formula}{' over axis' if prim.kind == 'reduce' else ''}, "
+                              "on floats, tensors, static symbols and duals (made from its registry row).")
+    fn._mf_prim = prim
+    return fn
+
+
+def _expose(prim) -> None:
+    fn = _function(prim)
+    if fn is not None and not callable(globals().get(prim.name)):  # a hand-written function wins
+        globals()[prim.name] = fn
+        __all__.append(prim.name)
+
+
+def _hide(prim) -> None:
+    if getattr(globals().get(prim.name), "_mf_prim", None) is prim:
+        del globals()[prim.name]
+        __all__.remove(prim.name)
+
+
 __all__ = [n for n in dir() if not n.startswith("_") and n not in ("annotations", "math", "numbers", "np", "Any",
                                                                    "Sequence")]
 del math
+
+_subscribe(_expose, _hide)  # exp, add, matmul, sum, ...: now and for every primitive registered later

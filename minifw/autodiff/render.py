@@ -42,6 +42,9 @@ import html
 import io
 import json
 import math
+import re
+
+from minifw.ops.registry import latex_words
 
 from .trace import TEXT, EvaluationTrace, Style, format_number
 
@@ -177,40 +180,23 @@ def to_csv(t: EvaluationTrace) -> str:
 
 
 # --- LaTeX ---------------------------------------------------------------------------
-_LATEX = [("×", r"\times"), ("ln ", r"\ln "), ("exp ", r"\exp "), ("sin ", r"\sin "), ("cos ", r"\cos "),
-          ("tanh ", r"\tanh "), ("tan ", r"\tan "), ("tanh² ", r"\tanh^2 "), ("tan² ", r"\tan^2 "), ("σ", r"\sigma"),
-          ("²", "^2"), ("≤", r"\le"), ("≥", r"\ge"), ("≠", r"\ne"), ("relu ", r"\operatorname{relu} "),
-          ("sign ", r"\operatorname{sign} "), ("max(", r"\max("), ("min(", r"\min(")]
-
-
 class LatexStyle(Style):
+    """LaTeX notation: ``v_{-1}``, ``\\dot{v}_{-1}``, ``\\bar{x}_{1}``; each row's
+    words and symbols as its registry row spells them (``ln`` is ``\\ln``)."""
+
     times = r"\times"
 
-    @staticmethod
-    def _sub(name: str) -> str:
-        return "{" + name[2:] + "}"
-
-    def primal(self, name: str) -> str:
-        return "v_" + self._sub(name)
-
-    def dot(self, name: str) -> str:
-        return r"\dot{v}_" + self._sub(name)
-
-    def bar(self, name: str) -> str:
-        return r"\bar{v}_" + self._sub(name)
-
-    def dot_var(self, var: str) -> str:
-        return rf"\dot{{{var[:1]}}}_{{{var[1:]}}}" if var[1:] else rf"\dot{{{var}}}"
-
-    def bar_var(self, var: str) -> str:
-        return rf"\bar{{{var[:1]}}}_{{{var[1:]}}}" if var[1:] else rf"\bar{{{var}}}"
+    def decorate(self, letter: str, accent: str, sub: str) -> str:
+        sub = sub[1:] if sub.startswith("_") else sub
+        return (rf"\{accent}{{{letter}}}" if accent else letter) + (f"_{{{sub}}}" if sub else "")
 
     def template(self, notation: str) -> str:
-        for a, b in _LATEX:
-            notation = notation.replace(a, b)
-        if "√{0}" in notation:
-            notation = notation.replace("√{0}", r"\sqrt{{{0}}}")
-        return notation
+        words = latex_words()
+        if not words:
+            return notation
+        # one pass, longest first: "tanh" is not read as "tan" + "h", and nothing is replaced twice
+        pattern = "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
+        return re.sub(pattern, lambda m: words[m.group()], notation)
 
     def frac(self, num: str, den: str) -> str:
         return rf"\frac{{{num}}}{{{den}}}"

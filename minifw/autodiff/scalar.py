@@ -25,9 +25,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from minifw.ops.registry import _REGISTRY as _P
+from minifw.ops.surface import attach
 
-_ADD, _SUB, _MUL, _DIV, _NEG, _POW, _SQUARE = (_P[n] for n in ("add", "sub", "mul", "div", "neg", "pow", "square"))
-_add, _sub, _mul, _div = _ADD.scalar, _SUB.scalar, _MUL.scalar, _DIV.scalar
+_ADD, _MUL, _POW, _SQUARE = (_P[n] for n in ("add", "mul", "pow", "square"))
 _Num = (int, float)
 
 
@@ -92,81 +92,19 @@ class Scalar:
             raise TypeError(f"{prim.name} is not an elementwise scalar operation; the scalar engine cannot run it")
         return apply(prim, args)
 
-    # --- fast paths (W4) --------------------------------------------------------------
-    def __add__(self, o):
-        n = _new(Scalar)
-        if type(o) is Scalar:
-            n.value = _add(self.value, o.value)
-        elif isinstance(o, _Num):
-            n.value = _add(self.value, o)
-        else:
-            return NotImplemented
-        n.grad = 0.0
-        n.prim = _ADD
-        n.a = self
-        n.b = o
-        return n
-
-    def __radd__(self, o):
-        return apply(_ADD, (o, self))
-
-    def __mul__(self, o):
-        n = _new(Scalar)
-        if type(o) is Scalar:
-            n.value = _mul(self.value, o.value)
-        elif isinstance(o, _Num):
-            n.value = _mul(self.value, o)
-        else:
-            return NotImplemented
-        n.grad = 0.0
-        n.prim = _MUL
-        n.a = self
-        n.b = o
-        return n
-
-    def __rmul__(self, o):
-        return apply(_MUL, (o, self))
-
-    def __sub__(self, o):
-        return apply(_SUB, (self, o))
-
-    def __rsub__(self, o):
-        return apply(_SUB, (o, self))
-
-    def __truediv__(self, o):
-        return apply(_DIV, (self, o))
-
-    def __rtruediv__(self, o):
-        return apply(_DIV, (o, self))
-
+    # --- operators and methods ---------------------------------------------------------
+    # x + y and x * y (the W4 hot path) are _fast() below; every other operator and method
+    # (x - y, 2 / x, -x, x.tanh(), ...) is made from the registry rows, as for tensors.
     def __pow__(self, o):
         if isinstance(o, _Num) and o == 2:
             return apply(_SQUARE, (self,))
         return apply(_POW, (self, o))
-
-    def __rpow__(self, o):
-        return apply(_POW, (o, self))
-
-    def __neg__(self):
-        return apply(_NEG, (self,))
 
     def __pos__(self):
         return self
 
     def __float__(self) -> float:
         return self.value
-
-    def relu(self) -> "Scalar":
-        return apply(_P["relu"], (self,))
-
-    def tanh(self) -> "Scalar":
-        return apply(_P["tanh"], (self,))
-
-    def exp(self) -> "Scalar":
-        return apply(_P["exp"], (self,))
-
-    def log(self) -> "Scalar":
-        return apply(_P["log"], (self,))
 
     def __repr__(self) -> str:
         op = "" if self.prim is None else f", op={self.prim.name}"
@@ -188,6 +126,46 @@ class Scalar:
 
 
 _new = object.__new__
+
+
+def _fast(prim):
+    """``x + y`` or ``x * y`` in one step: no argument tuple, no try (adding or
+    multiplying floats raises nothing), the node's slots filled directly."""
+    f = prim.scalar
+
+    def op(self, o):
+        n = _new(Scalar)
+        if type(o) is Scalar:
+            n.value = f(self.value, o.value)
+        elif isinstance(o, _Num):
+            n.value = f(self.value, o)
+        else:
+            return NotImplemented
+        n.grad = 0.0
+        n.prim = prim
+        n.a = self
+        n.b = o
+        return n
+
+    op.__name__, op.__qualname__ = f"__{prim.operator}__", f"Scalar.__{prim.operator}__"
+    return op
+
+
+def _method(prim, swapped):
+    """A row's operator or method on Scalars (differentiable unary and binary rows
+    only: a comparison would give a float where Python expects a bool)."""
+    if prim.scalar is None or prim.kind not in ("unary", "binary"):
+        return None
+    if prim.nin == 1:
+        def method(self):
+            return apply(prim, (self,))
+    elif swapped:
+        def method(self, o):
+            return apply(prim, (o, self))
+    else:
+        def method(self, o):
+            return apply(prim, (self, o))
+    return method
 
 
 def apply(prim, args: tuple) -> Scalar:
@@ -279,6 +257,10 @@ def sweep(order: list[Scalar]) -> None:
 def zero_grad(nodes: Iterable[Scalar]) -> None:
     for n in nodes:
         n.grad = 0.0
+
+
+Scalar.__add__, Scalar.__mul__ = _fast(_ADD), _fast(_MUL)
+attach(Scalar, _method)
 
 
 __all__ = ["Scalar", "DomainError", "apply", "toposort", "sweep", "zero_grad"]

@@ -33,27 +33,32 @@ MODES = ("forward", "reverse", "both")
 
 # --- how names and numbers are written (text by default; LaTeX in render.py) ----------
 class Style:
-    """Plain-text notation: ``v_-1``, ``v̇_-1``, ``v̄_-1``."""
+    """Plain-text notation: ``v_-1``, ``v̇_-1``, ``v̄_-1``, ``ẋ1``, ``x̄1``."""
 
     times = "×"
     minus = "-"
+    accents = {"": "", "dot": "\u0307", "bar": "\u0304"}  # combining dot / macron after the letter
+
+    def decorate(self, letter: str, accent: str, sub: str) -> str:
+        """``letter`` with an accent (``""``, ``"dot"``, ``"bar"``) and subscript (``"_-1"`` or ``"1"``)."""
+        return letter + self.accents[accent] + sub
 
     def primal(self, name: str) -> str:
-        return name
+        return self.decorate(name[:1], "", name[1:])
 
     def dot(self, name: str) -> str:
-        return "v\u0307" + name[1:]
+        return self.decorate(name[:1], "dot", name[1:])
 
     def bar(self, name: str) -> str:
-        return "v\u0304" + name[1:]
+        return self.decorate(name[:1], "bar", name[1:])
 
     def dot_var(self, var: str) -> str:
         """A variable's tangent: ``ẋ1``."""
-        return var[:1] + "\u0307" + var[1:]
+        return self.decorate(var[:1], "dot", var[1:])
 
     def bar_var(self, var: str) -> str:
         """A variable's adjoint: ``x̄1``."""
-        return var[:1] + "\u0304" + var[1:]
+        return self.decorate(var[:1], "bar", var[1:])
 
     def const(self, x: float) -> str:
         return format_number(x)

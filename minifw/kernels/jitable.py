@@ -9,6 +9,9 @@ float64 exponent bits directly, which vectorise:
 * ``_pow2i(k)`` -> the float with exponent field ``k + 1023`` (an integer shift);
 * ``_frexp(x)`` -> exponent and mantissa fields of ``x`` (masks and shifts).
 
+It also registers each primitive's kernel scalar defined elsewhere (any
+module-level function, e.g. a test's own primitive), as primitives register.
+
 Importing this module imports numba (through the threading policy).  Generated
 kernel modules import it first, so a fresh process that compiles a kernel,
 or the fusion generator, always sees the same registrations.  A CUDA backend
@@ -22,6 +25,7 @@ import inspect
 
 from minifw.kernels.threads import load_numba
 from minifw.ops import scalar_math
+from minifw.ops.registry import subscribe
 
 numba = load_numba()
 from llvmlite import ir  # noqa: E402  (after numba, which loads llvmlite)
@@ -76,14 +80,29 @@ def _frexp_bits(x):
     return impl
 
 
+_DONE: set = set()
+
+
+def jitable(fn):
+    """Let numba-compiled code call the plain function ``fn`` (registered once)."""
+    if fn not in _DONE:
+        _DONE.add(fn)
+        register_jitable(inline="always")(fn)  # numba-IR inlining: LLVM then sees one loop body and vectorises it
+    return fn
+
+
 def _register_module(module) -> list[str]:
     names = []
     for name, fn in vars(module).items():
         if inspect.isfunction(fn) and fn.__module__ == module.__name__ and name not in _BIT_HELPERS:
-            register_jitable(inline="always")(fn)  # numba-IR inlining: LLVM then sees one loop body and vectorises it
+            jitable(fn)
             names.append(name)
     return names
 
 
 REGISTERED = _register_module(scalar_math)
 """Names of the scalar functions numba can now call."""
+
+# A primitive's kernel scalar may live outside scalar_math (a test's or a user's module-level function):
+# register every row's, now and when one is registered later, so map/zip and fused kernels can call it.
+subscribe(lambda prim: inspect.isfunction(prim.kernel_scalar) and jitable(prim.kernel_scalar), lambda prim: None)

@@ -2,8 +2,11 @@
 
 Each is defined once: numpy reference ``impl``, scalar function, local
 partial derivatives (polymorphic: floats, tensors, symbols, duals) and
-notation for tables and pictures.  vjp and jvp rules are derived from the
-partials by :func:`_elementwise`.
+notation for tables and pictures, in one :func:`define` row.  vjp and jvp
+rules are derived from the partials; the functional op, tensor methods,
+operators, top-level name and LaTeX follow from the row's flags, so a new
+elementwise primitive is a scalar function plus a row (tests/test_new_primitive.py
+defines one outside minifw).
 """
 
 from __future__ import annotations
@@ -56,109 +59,107 @@ def _elementwise_jvp(partials):
     return jvp
 
 
-def _elementwise(name, kind, impl, scalar, partials, notation, partial_notation, float_result=False, vjps=None,
-                 kernel_scalar=None):
+def _no_tangent(tangents, out, *args):
+    return None
+
+
+def define(name: str, kind: str, impl, scalar, partials=None, notation: str = "", partial_notation=(), *,
+           latex=None, method: bool = False, operator: str = "", public: bool = False, float_result: bool = False,
+           vjps=None, kernel_scalar=None, doc: str = "") -> Primitive:
+    """Register an elementwise primitive from its row; this is all a new one needs.
+
+    ``kind`` is ``unary``, ``binary`` or ``compare`` (no partials: no
+    gradient).  ``scalar`` is the function on floats (module-level, so the
+    kernels can name it; numba-compilable if kernels should run it),
+    ``partials`` the local derivatives (one per input, polymorphic), from
+    which the vjp and jvp rules are derived unless ``vjps`` is given.
+    ``notation``/``partial_notation``/``latex`` are how the trace tables
+    write it; ``method``/``operator``/``public`` make ``x.name()``,
+    ``x <op> y`` and ``minifw.name`` (``minifw.functional.name`` always
+    exists).  Undo with :func:`minifw.ops.registry.unregister`.
+    """
     nin = 1 if kind == "unary" else 2
-    return register(
-        Primitive(
-            name=name,
-            kind=kind,
-            nin=nin,
-            impl=impl,
-            shape_rule=lambda shp, dts, **p: shapes.broadcast(prim_ref[name], shp, dts, **p),
-            scalar=scalar,
-            kernel_scalar=kernel_scalar,  # None: the kernels compile ``scalar`` itself
-            partials=partials,
-            vjps=vjps or _elementwise_vjps(partials),
-            jvp=_elementwise_jvp(partials),
-            notation=notation,
-            partial_notation=partial_notation,
-            extra={"float_result": float_result},
-        )
-    )
+    prim = Primitive(
+        name=name, kind=kind, nin=nin, impl=impl, shape_rule=None, scalar=scalar,
+        kernel_scalar=kernel_scalar,  # None: the kernels compile ``scalar`` itself
+        partials=partials, vjps=vjps or (_elementwise_vjps(partials) if partials else [None] * nin),
+        jvp=_elementwise_jvp(partials) if partials else _no_tangent, notation=notation,
+        partial_notation=partial_notation, differentiable=partials is not None, doc=doc,
+        extra={"float_result": float_result}, latex=dict(latex or {}), method=method, operator=operator,
+        public=public)
+    prim.shape_rule = lambda shp, dts, **kw: shapes.broadcast(prim, shp, dts, **kw)
+    return register(prim)
 
 
-prim_ref: dict[str, Primitive] = {}
-
-
-def _def(name, kind, impl, scalar, partials, notation, partial_notation, **kw):
-    prim_ref[name] = _elementwise(name, kind, impl, scalar, partials, notation, partial_notation, **kw)
-    return prim_ref[name]
-
+_API = dict(method=True, public=True)  # x.exp() and mf.exp
 
 # --- unary -----------------------------------------------------------------
-NEG = _def("neg", "unary", np.negative, S.neg, [lambda x, out: -1.0], "-{0}", ["-1"],
-           vjps=[lambda g, out, x: -g])
-EXP = _def("exp", "unary", np.exp, S.exp, [lambda x, out: out], "exp {0}", ["exp {0}"], float_result=True,
-           kernel_scalar=S.vexp)
-LOG = _def("log", "unary", np.log, S.log, [lambda x, out: 1.0 / x], "ln {0}", ["1/{0}"], float_result=True,
-           vjps=[lambda g, out, x: g / x], kernel_scalar=S.vlog)
-SIN = _def("sin", "unary", np.sin, S.sin, [lambda x, out: F.cos(x)], "sin {0}", ["cos {0}"], float_result=True,
-           kernel_scalar=S.vsin)
-COS = _def("cos", "unary", np.cos, S.cos, [lambda x, out: -F.sin(x)], "cos {0}", ["-sin {0}"], float_result=True,
-           kernel_scalar=S.vcos)
-TAN = _def("tan", "unary", np.tan, S.tan, [lambda x, out: 1.0 + out * out], "tan {0}", ["1 + tan² {0}"],
-           float_result=True, kernel_scalar=S.vtan)
-TANH = _def("tanh", "unary", np.tanh, S.tanh, [lambda x, out: 1.0 - out * out], "tanh {0}", ["1 - tanh² {0}"],
-            float_result=True, kernel_scalar=S.vtanh)
-SIGMOID = _def("sigmoid", "unary", _np_sigmoid, S.sigmoid, [lambda x, out: out * (1.0 - out)], "σ({0})",
-               ["σ({0})(1 - σ({0}))"], float_result=True, kernel_scalar=S.vsigmoid)
-RELU = _def("relu", "unary", lambda x: np.maximum(x, 0), S.relu, [lambda x, out: F.step(x)], "relu {0}",
-            ["[{0} > 0]"])
-SQRT = _def("sqrt", "unary", np.sqrt, S.sqrt, [lambda x, out: 0.5 / out], "√{0}", ["1/(2√{0})"], float_result=True)
-ABS = _def("abs", "unary", np.abs, S.abs_, [lambda x, out: F.sign(x)], "|{0}|", ["sign {0}"])
-SQUARE = _def("square", "unary", np.square, S.square, [lambda x, out: 2.0 * x], "{0}²", ["2{0}"])
-RECIPROCAL = _def("reciprocal", "unary", np.reciprocal, S.reciprocal, [lambda x, out: -(out * out)], "1/{0}",
-                  ["-1/{0}²"], float_result=True)
+NEG = define("neg", "unary", np.negative, S.neg, [lambda x, out: -1.0], "-{0}", ["-1"], operator="neg",
+             vjps=[lambda g, out, x: -g])
+EXP = define("exp", "unary", np.exp, S.exp, [lambda x, out: out], "exp {0}", ["exp {0}"], float_result=True,
+             kernel_scalar=S.vexp, latex={"exp": r"\exp"}, **_API)
+LOG = define("log", "unary", np.log, S.log, [lambda x, out: 1.0 / x], "ln {0}", ["1/{0}"], float_result=True,
+             vjps=[lambda g, out, x: g / x], kernel_scalar=S.vlog, latex={"ln": r"\ln"}, **_API)
+SIN = define("sin", "unary", np.sin, S.sin, [lambda x, out: F.cos(x)], "sin {0}", ["cos {0}"], float_result=True,
+             kernel_scalar=S.vsin, latex={"sin": r"\sin"}, **_API)
+COS = define("cos", "unary", np.cos, S.cos, [lambda x, out: -F.sin(x)], "cos {0}", ["-sin {0}"], float_result=True,
+             kernel_scalar=S.vcos, latex={"cos": r"\cos"}, **_API)
+TAN = define("tan", "unary", np.tan, S.tan, [lambda x, out: 1.0 + out * out], "tan {0}", ["1 + tan² {0}"],
+             float_result=True, kernel_scalar=S.vtan, latex={"tan": r"\tan"}, **_API)
+TANH = define("tanh", "unary", np.tanh, S.tanh, [lambda x, out: 1.0 - out * out], "tanh {0}", ["1 - tanh² {0}"],
+              float_result=True, kernel_scalar=S.vtanh, latex={"tanh": r"\tanh"}, **_API)
+SIGMOID = define("sigmoid", "unary", _np_sigmoid, S.sigmoid, [lambda x, out: out * (1.0 - out)], "σ({0})",
+                 ["σ({0})(1 - σ({0}))"], float_result=True, kernel_scalar=S.vsigmoid, latex={"σ": r"\sigma"},
+                 **_API)
+RELU = define("relu", "unary", lambda x: np.maximum(x, 0), S.relu, [lambda x, out: F.step(x)], "relu {0}",
+              ["[{0} > 0]"], latex={"relu": r"\operatorname{{relu}}"}, **_API)
+SQRT = define("sqrt", "unary", np.sqrt, S.sqrt, [lambda x, out: 0.5 / out], "√{0}", ["1/(2√{0})"],
+              float_result=True, latex={"√{0}": r"\sqrt{{{0}}}"}, **_API)
+ABS = define("abs", "unary", np.abs, S.abs_, [lambda x, out: F.sign(x)], "|{0}|", ["sign {0}"], operator="abs",
+             **_API)
+SQUARE = define("square", "unary", np.square, S.square, [lambda x, out: 2.0 * x], "{0}²", ["2{0}"],
+                latex={"²": "^2"}, **_API)
+RECIPROCAL = define("reciprocal", "unary", np.reciprocal, S.reciprocal, [lambda x, out: -(out * out)], "1/{0}",
+                    ["-1/{0}²"], float_result=True, **_API)
 # Piecewise-constant helpers: their derivative is zero almost everywhere.
-STEP = _def("step", "unary", _np_step, S.step, [lambda x, out: 0.0 * x], "[{0} > 0]", ["0"])
-SIGN = _def("sign", "unary", _np_sign, S.sign, [lambda x, out: 0.0 * x], "sign {0}", ["0"], kernel_scalar=S.vsign)
+STEP = define("step", "unary", _np_step, S.step, [lambda x, out: 0.0 * x], "[{0} > 0]", ["0"])
+SIGN = define("sign", "unary", _np_sign, S.sign, [lambda x, out: 0.0 * x], "sign {0}", ["0"], kernel_scalar=S.vsign,
+              latex={"sign": r"\operatorname{{sign}}"}, **_API)
 
 # --- binary ----------------------------------------------------------------
-ADD = _def("add", "binary", np.add, S.add, [lambda x, y, out: 1.0, lambda x, y, out: 1.0], "{0} + {1}", ["1", "1"],
-           vjps=[lambda g, out, x, y: F.sum_to(g, F.shape_of(x)), lambda g, out, x, y: F.sum_to(g, F.shape_of(y))])
-SUB = _def("sub", "binary", np.subtract, S.sub, [lambda x, y, out: 1.0, lambda x, y, out: -1.0], "{0} - {1}",
-           ["1", "-1"],
-           vjps=[lambda g, out, x, y: F.sum_to(g, F.shape_of(x)), lambda g, out, x, y: F.sum_to(-g, F.shape_of(y))])
-MUL = _def("mul", "binary", np.multiply, S.mul, [lambda x, y, out: y, lambda x, y, out: x], "{0} × {1}",
-           ["{1}", "{0}"])
-DIV = _def("div", "binary", np.true_divide, S.div, [lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y],
-           "{0} / {1}", ["1/{1}", "-{0}/{1}²"], float_result=True,
-           vjps=[lambda g, out, x, y: F.sum_to(g / y, F.shape_of(x)),
-                 lambda g, out, x, y: F.sum_to(-g * out / y, F.shape_of(y))])
-POW = _def("pow", "binary", np.power, S.pow_,
-           [lambda x, y, out: y * x ** (y - 1.0), lambda x, y, out: out * F.log(x)], "{0}^{1}",
-           ["{1} {0}^({1}-1)", "{0}^{1} ln {0}"])
-MAXIMUM = _def("maximum", "binary", np.maximum, S.maximum,
-               [lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y),
-                lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y)],
-               "max({0}, {1})", ["[{0} > {1}]", "[{1} > {0}]"], kernel_scalar=S.vmaximum)
-MINIMUM = _def("minimum", "binary", np.minimum, S.minimum,
-               [lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y),
-                lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y)],
-               "min({0}, {1})", ["[{0} < {1}]", "[{1} < {0}]"], kernel_scalar=S.vminimum)
-
+ADD = define("add", "binary", np.add, S.add, [lambda x, y, out: 1.0, lambda x, y, out: 1.0], "{0} + {1}",
+             ["1", "1"], operator="add",
+             vjps=[lambda g, out, x, y: F.sum_to(g, F.shape_of(x)), lambda g, out, x, y: F.sum_to(g, F.shape_of(y))])
+SUB = define("sub", "binary", np.subtract, S.sub, [lambda x, y, out: 1.0, lambda x, y, out: -1.0], "{0} - {1}",
+             ["1", "-1"], operator="sub",
+             vjps=[lambda g, out, x, y: F.sum_to(g, F.shape_of(x)), lambda g, out, x, y: F.sum_to(-g, F.shape_of(y))])
+MUL = define("mul", "binary", np.multiply, S.mul, [lambda x, y, out: y, lambda x, y, out: x], "{0} × {1}",
+             ["{1}", "{0}"], operator="mul", latex={"×": r"\times"})
+DIV = define("div", "binary", np.true_divide, S.div, [lambda x, y, out: 1.0 / y, lambda x, y, out: -out / y],
+             "{0} / {1}", ["1/{1}", "-{0}/{1}²"], float_result=True, operator="truediv",
+             vjps=[lambda g, out, x, y: F.sum_to(g / y, F.shape_of(x)),
+                   lambda g, out, x, y: F.sum_to(-g * out / y, F.shape_of(y))])
+POW = define("pow", "binary", np.power, S.pow_,
+             [lambda x, y, out: y * x ** (y - 1.0), lambda x, y, out: out * F.log(x)], "{0}^{1}",
+             ["{1} {0}^({1}-1)", "{0}^{1} ln {0}"], operator="pow", **_API)
+MAXIMUM = define("maximum", "binary", np.maximum, S.maximum,
+                 [lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y),
+                  lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y)],
+                 "max({0}, {1})", ["[{0} > {1}]", "[{1} > {0}]"], kernel_scalar=S.vmaximum, latex={"max": r"\max"},
+                 **_API)
+MINIMUM = define("minimum", "binary", np.minimum, S.minimum,
+                 [lambda x, y, out: F.step(y - x) + 0.5 * F.eq_float(x, y),
+                  lambda x, y, out: F.step(x - y) + 0.5 * F.eq_float(x, y)],
+                 "min({0}, {1})", ["[{0} < {1}]", "[{1} < {0}]"], kernel_scalar=S.vminimum, latex={"min": r"\min"},
+                 **_API)
 
 # --- comparisons (no gradient) ----------------------------------------------
-def _compare(name, impl, scalar, symbol):
-    p = register(
-        Primitive(
-            name=name, kind="compare", nin=2, impl=impl,
-            shape_rule=lambda shp, dts, **kw: shapes.broadcast(prim_ref[name], shp, dts, **kw),
-            scalar=scalar, notation="{0} " + symbol + " {1}", differentiable=False,
-            vjps=[None, None], jvp=lambda tangents, out, x, y: None,
-        )
-    )
-    prim_ref[name] = p
-    return p
-
-
-LT = _compare("lt", np.less, S.lt, "<")
-LE = _compare("le", np.less_equal, S.le, "≤")
-GT = _compare("gt", np.greater, S.gt, ">")
-GE = _compare("ge", np.greater_equal, S.ge, "≥")
-EQ = _compare("eq", np.equal, S.eq, "=")
-NE = _compare("ne", np.not_equal, S.ne, "≠")
+LT = define("lt", "compare", np.less, S.lt, notation="{0} < {1}", operator="lt")
+LE = define("le", "compare", np.less_equal, S.le, notation="{0} ≤ {1}", operator="le", latex={"≤": r"\le"})
+GT = define("gt", "compare", np.greater, S.gt, notation="{0} > {1}", operator="gt")
+GE = define("ge", "compare", np.greater_equal, S.ge, notation="{0} ≥ {1}", operator="ge", latex={"≥": r"\ge"})
+EQ = define("eq", "compare", np.equal, S.eq, notation="{0} = {1}", method=True)
+NE = define("ne", "compare", np.not_equal, S.ne, notation="{0} ≠ {1}", method=True, latex={"≠": r"\ne"})
 
 
 # --- where(cond, x, y) ---------------------------------------------------------
@@ -173,10 +174,9 @@ WHERE = register(
         jvp=lambda tangents, out, c, x, y: F.where(
             c, tangents[1] if tangents[1] is not None else 0.0 * out,
             tangents[2] if tangents[2] is not None else 0.0 * out),
-        notation="{0} ? {1} : {2}",
+        notation="{0} ? {1} : {2}", public=True,
     )
 )
-prim_ref["where"] = WHERE
 
 
 # --- cast ---------------------------------------------------------------------

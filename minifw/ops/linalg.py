@@ -56,6 +56,6 @@ MATMUL = register(
     Primitive(
         name="matmul", kind="matmul", nin=2, impl=np.matmul,
         shape_rule=lambda shp, dts, **kw: shapes.matmul_rule(MATMUL, shp, dts, **kw),
-        vjps=[_vjp_a, _vjp_b], jvp=_jvp, notation="{0} @ {1}",
+        vjps=[_vjp_a, _vjp_b], jvp=_jvp, notation="{0} @ {1}", operator="matmul", method=True, public=True,
     )
 )

@@ -14,6 +14,12 @@ from minifw import functional as F
 from .registry import Primitive, ShapeError, register
 
 
+def _one_input(name, kind, impl, rule, vjp, jvp, notation, params):
+    """Register a one-input primitive whose parameters say what it does (a shape, axes, an index)."""
+    return register(Primitive(name=name, kind=kind, nin=1, impl=impl, shape_rule=rule, vjps=[vjp], jvp=jvp,
+                              notation=notation, params=params))
+
+
 # --- reshape -----------------------------------------------------------------
 def _reshape_rule(shp, dts, shape=()):
     (s,) = shp
@@ -23,13 +29,15 @@ def _reshape_rule(shp, dts, shape=()):
     return tuple(shape), dts[0]
 
 
-RESHAPE = register(Primitive(
-    name="reshape", kind="shape", nin=1, impl=lambda x, shape: np.reshape(x, shape),
-    shape_rule=_reshape_rule,
-    vjps=[lambda g, out, x, shape: F.reshape(g, F.shape_of(x))],
-    jvp=lambda t, out, x, shape: F.reshape(t[0], shape),
-    notation="reshape({0}, {shape})", params=("shape",),
-))
+def _to_shape(name, impl, rule, undo, redo, notation):
+    """A primitive giving its input a new ``shape``: the vjp is ``undo(g, shape of x)``,
+    the jvp ``redo(tangent, shape)`` (the same op on the tangent)."""
+    return _one_input(name, "shape", impl, rule, lambda g, out, x, shape: undo(g, F.shape_of(x)),
+                      lambda t, out, x, shape: redo(t[0], shape), notation, ("shape",))
+
+
+RESHAPE = _to_shape("reshape", lambda x, shape: np.reshape(x, shape), _reshape_rule,
+                    lambda g, s: F.reshape(g, s), lambda t, s: F.reshape(t, s), "reshape({0}, {shape})")
 
 
 # --- transpose ---------------------------------------------------------------
@@ -41,13 +49,11 @@ def _transpose_rule(shp, dts, axes=()):
     return tuple(s[a] for a in axes), dts[0]
 
 
-TRANSPOSE = register(Primitive(
-    name="transpose", kind="shape", nin=1, impl=lambda x, axes: np.transpose(x, axes),
-    shape_rule=_transpose_rule,
-    vjps=[lambda g, out, x, axes: F.permute(g, tuple(np.argsort(axes)))],
-    jvp=lambda t, out, x, axes: F.permute(t[0], axes),
-    notation="{0}ᵀ", params=("axes",),
-))
+TRANSPOSE = _one_input(
+    "transpose", "shape", lambda x, axes: np.transpose(x, axes), _transpose_rule,
+    lambda g, out, x, axes: F.permute(g, tuple(np.argsort(axes))),
+    lambda t, out, x, axes: F.permute(t[0], axes),
+    "{0}ᵀ", ("axes",))
 
 
 # --- broadcast_to --------------------------------------------------------------
@@ -61,13 +67,8 @@ def _broadcast_rule(shp, dts, shape=()):
     return tuple(shape), dts[0]
 
 
-BROADCAST_TO = register(Primitive(
-    name="broadcast_to", kind="shape", nin=1, impl=lambda x, shape: np.broadcast_to(x, shape),
-    shape_rule=_broadcast_rule,
-    vjps=[lambda g, out, x, shape: F.sum_to(g, F.shape_of(x))],
-    jvp=lambda t, out, x, shape: F.broadcast_to(t[0], shape),
-    notation="broadcast({0}, {shape})", params=("shape",),
-))
+BROADCAST_TO = _to_shape("broadcast_to", lambda x, shape: np.broadcast_to(x, shape), _broadcast_rule,
+                         lambda g, s: F.sum_to(g, s), lambda t, s: F.broadcast_to(t, s), "broadcast({0}, {shape})")
 
 
 # --- concatenate -----------------------------------------------------------------
@@ -144,18 +145,14 @@ def _scatter_add_impl(g, index, shape):
     return out
 
 
-GETITEM = register(Primitive(
-    name="getitem", kind="index", nin=1, impl=lambda x, index: np.asarray(x)[index],
-    shape_rule=_index_rule,
-    vjps=[lambda g, out, x, index: F.scatter_add(g, index, F.shape_of(x))],
-    jvp=lambda t, out, x, index: F.getitem(t[0], index),
-    notation="{0}{index}", params=("index",),
-))
+GETITEM = _one_input(
+    "getitem", "index", lambda x, index: np.asarray(x)[index], _index_rule,
+    lambda g, out, x, index: F.scatter_add(g, index, F.shape_of(x)),
+    lambda t, out, x, index: F.getitem(t[0], index),
+    "{0}{index}", ("index",))
 
-SCATTER_ADD = register(Primitive(
-    name="scatter_add", kind="index", nin=1, impl=_scatter_add_impl,
-    shape_rule=lambda shp, dts, index=(), shape=(): (tuple(shape), dts[0]),
-    vjps=[lambda g, out, x, index, shape: F.getitem(g, index)],
-    jvp=lambda t, out, x, index, shape: F.scatter_add(t[0], index, shape),
-    notation="scatter_add({0}, {index})", params=("index", "shape"),
-))
+SCATTER_ADD = _one_input(
+    "scatter_add", "index", _scatter_add_impl, lambda shp, dts, index=(), shape=(): (tuple(shape), dts[0]),
+    lambda g, out, x, index, shape: F.getitem(g, index),
+    lambda t, out, x, index, shape: F.scatter_add(t[0], index, shape),
+    "scatter_add({0}, {index})", ("index", "shape"))

@@ -60,7 +60,7 @@ def _reduce(name, impl, vjp, jvp, notation):
             name=name, kind="reduce", nin=1, impl=impl,
             shape_rule=lambda shp, dts, **kw: shapes.reduce_rule(p, shp, dts, **kw),
             vjps=[vjp], jvp=jvp, notation=notation, params=("axis", "keepdims"),
-            differentiable=vjp is not None,
+            differentiable=vjp is not None, method=True, public=True,  # x.sum(dim=1), mf.sum
         )
     )
     return p

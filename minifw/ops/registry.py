@@ -48,6 +48,17 @@ class Primitive:
         notation: how a row is printed, e.g. ``"ln {0}"``, ``"{0} + {1}"``.
         partial_notation: per input, the local partial, e.g. ``["1/{0}"]``.
         differentiable: False for comparisons, argmax, sign...
+        latex: how the words and symbols this row's notation introduces are
+            written in LaTeX, e.g. ``{"ln": "\\ln"}``; the trace tables'
+            LaTeX renderer reads every row's (see :func:`latex_words`).
+            Values are format templates like ``notation`` (literal braces
+            doubled: ``"\\operatorname{{relu}}"``).
+        method: the row is also a method of tensors, symbols and scalars
+            (``x.exp()``; reductions take ``dim``/``keepdim``).
+        operator: the Python operator the row implements, without
+            underscores (``"add"``: ``x + y``; binary non-comparisons also get
+            the reflected ``__radd__``).
+        public: the row's functional op is also a top-level name (``mf.exp``).
     """
 
     name: str
@@ -66,6 +77,10 @@ class Primitive:
     params: tuple[str, ...] = ()
     doc: str = ""
     extra: dict = field(default_factory=dict)
+    latex: dict = field(default_factory=dict)
+    method: bool = False
+    operator: str = ""
+    public: bool = False
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -74,21 +89,58 @@ class Primitive:
     def elementwise(self) -> bool:
         return self.kind in ("unary", "binary", "compare", "ternary")
 
+    def attributes(self) -> list[tuple[str, bool]]:
+        """(attribute name, operands swapped) for each method and operator this
+        row gives a tensor-like class: ``[("sub", False), ("__sub__", False),
+        ("__rsub__", True)]``."""
+        out = [(self.name, False)] if self.method else []
+        if self.operator:
+            out.append((f"__{self.operator}__", False))
+            if self.nin == 2 and self.kind != "compare":  # Python reflects comparisons itself (a < b is b > a)
+                out.append((f"__r{self.operator}__", True))
+        return out
+
     def shape_error(self, shapes: Sequence[tuple], why: str) -> ShapeError:
         parts = " and ".join(str(tuple(s)) for s in shapes)
         return ShapeError(f"{self.name}: {why} (got shapes {parts})")
 
 
 _REGISTRY: dict[str, Primitive] = {}
+_LISTENERS: list[tuple[Callable[[Primitive], None], Callable[[Primitive], None]]] = []
 
 
 def register(prim: Primitive) -> Primitive:
+    """Add ``prim``; every listener (functional ops, methods, top-level names) derives its surface now."""
     if prim.name in _REGISTRY:
         raise KeyError(f"primitive {prim.name!r} is already registered")
     if prim.kernel_scalar is None and prim.scalar is not None:
         prim.kernel_scalar = prim.scalar
     _REGISTRY[prim.name] = prim
+    for added, _ in _LISTENERS:
+        added(prim)
     return prim
+
+
+def unregister(name: str) -> Primitive:
+    """Remove a primitive and, through the listeners, every name made from its row.
+
+    For primitives defined outside minifw (a test's, a lab's): the registry
+    is global, so whoever registers a one-off primitive takes it out again.
+    """
+    prim = get(name)
+    del _REGISTRY[name]
+    for _, removed in reversed(_LISTENERS):
+        removed(prim)
+    return prim
+
+
+def subscribe(added: Callable[[Primitive], None], removed: Callable[[Primitive], None]) -> None:
+    """Call ``added(prim)`` for every primitive registered now and later, and
+    ``removed(prim)`` when one is unregistered: how the functional ops, the
+    tensor methods and the top-level names follow the registry rows."""
+    _LISTENERS.append((added, removed))
+    for prim in list(_REGISTRY.values()):
+        added(prim)
 
 
 def get(name: str) -> Primitive:
@@ -100,3 +152,8 @@ def get(name: str) -> Primitive:
 
 def all_primitives() -> list[Primitive]:
     return list(_REGISTRY.values())
+
+
+def latex_words() -> dict[str, str]:
+    """Every row's LaTeX spellings, merged: ``{"ln": "\\ln", "×": "\\times", ...}``."""
+    return {k: v for p in _REGISTRY.values() for k, v in p.latex.items()}
