@@ -80,6 +80,13 @@ class Scalar:
         self.b = args[1] if len(args) > 1 else None
 
     @property
+    def _ctx(self):
+        """The node protocol of :mod:`minifw.sweep`.  :meth:`backward` keeps its own
+        copy of the sweep, tuned for floats (W4: about a quarter of the shared
+        loop's cost per node); ``tests/test_sweep.py`` checks the two agree."""
+        return None if self.prim is None else (self.prim, self.args, _NO_PARAMS)
+
+    @property
     def args(self) -> tuple:
         if self.prim is None:
             return ()
@@ -126,6 +133,7 @@ class Scalar:
 
 
 _new = object.__new__
+_NO_PARAMS: dict = {}
 
 
 def _fast(prim):
