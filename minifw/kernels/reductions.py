@@ -115,3 +115,12 @@ def ext_midaxis(x, out, is_max):
                     out[a, b] = v if (v > m or v != v) else m
                 else:
                     out[a, b] = v if (v < m or v != v) else m
+
+
+@numba.njit(**_EXT_OPTS)
+def count_outside(x, limit):
+    """How many |x| > limit (the inputs where a scalar function would lose accuracy); vectorises."""
+    n = 0
+    for i in range(x.shape[0]):
+        n += abs(x[i]) > limit
+    return n

@@ -17,7 +17,9 @@ import hashlib
 
 import numpy as np
 
-from minifw.kernels.fusion import FusedKernel, FusedSpec, _np_dtype_name, _pyliteral
+from minifw.kernels.codegen import np_dtype_name as _np_dtype_name
+from minifw.kernels.codegen import pyliteral as _pyliteral
+from minifw.kernels.fusion import FusedKernel, FusedSpec
 
 from . import reduce as rd
 from .array import CudaArray, empty
