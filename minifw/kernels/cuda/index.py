@@ -23,7 +23,6 @@ from . import array as _array
 from .array import CudaArray, empty
 from .elementwise import View, c_strides, copy_view, fill, launch, launch_1d
 from .runtime import load_cuda
-from .scalars import device_identity
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
 
@@ -155,44 +154,9 @@ def scatter_add(g: CudaArray, index, shape) -> CudaArray:
     return out
 
 
-def _store_kernel():
-    k = _KERNELS.get("store")
-    if k is None:
-        from .elementwise import ND
-
-        @cuda.jit
-        def k(g, out, so, oo, shape):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < g.size:
-                r = i
-                p = oo
-                for d in range(ND - 1, -1, -1):
-                    kk = r % shape[d]
-                    r = r // shape[d]
-                    p += kk * so[d]
-                out[p] = g[i]
-                i += step
-
-        _KERNELS["store"] = k
-    return k
-
-
 def _store(v: View, g: CudaArray) -> None:
-    """out_view[...] = g (shapes broadcast to the view's)."""
-    from .elementwise import ND
-
-    n = int(np.prod(v.shape, dtype=np.int64))
-    if not n:
-        return
-    if g.shape != v.shape or g.dtype != v.base.dtype:
-        g = copy_view(View.of(g).broadcast(v.shape), v.base.dtype)
-    pad = ND - len(v.shape)
-    if pad < 0:
-        raise ValueError(f"cuda store: at most {ND} dims, got {v.shape}")
-    grid, block = launch_1d(n)
-    _store_kernel()[grid, block](g.dev.reshape(n), v.base.dev.reshape(v.base.size), (0,) * pad + tuple(v.strides),
-                                 v.offset, (1,) * pad + tuple(v.shape))
+    """out_view[...] = g: one kernel broadcasts ``g`` to the view's shape, casts it and stores through the strides."""
+    launch("cast", [View.of(g)], v)
 
 
 def concatenate(xs, axis: int, out_dtype) -> CudaArray:
@@ -226,4 +190,4 @@ def col2im(cols: CudaArray, x_shape, kernel, stride, padding) -> CudaArray:
     return scatter_add_flat(cols, _im2col_table(x_shape, kernel, stride, padding), tuple(x_shape), cols.dtype)
 
 
-__all__ = ["getitem", "scatter_add", "concatenate", "im2col", "col2im", "device_identity", "launch"]
+__all__ = ["getitem", "scatter_add", "concatenate", "im2col", "col2im"]
