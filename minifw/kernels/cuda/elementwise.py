@@ -16,6 +16,8 @@ Two forms per group, compiled once each:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from minifw.kernels.codegen import group_of_one
@@ -25,9 +27,6 @@ from .loops import compile_kernel
 from .runtime import block_size, load_cuda, max_blocks
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
-
-_KERNELS: dict[tuple, object] = {}
-
 
 def launch_1d(n: int) -> tuple[int, int]:
     b = block_size()
@@ -78,6 +77,10 @@ class View:
         st = (0,) * pad + tuple(0 if n == 1 else s for n, s in zip(self.shape, self.strides))
         return View(self.base, shape, st, self.offset)
 
+    def permuted(self, axes) -> "View":
+        """The view with its dims in the order ``axes`` (a transpose: no copy)."""
+        return View(self.base, [self.shape[d] for d in axes], [self.strides[d] for d in axes], self.offset)
+
     @property
     def contiguous(self) -> bool:
         return self.offset == 0 and self.strides == c_strides(self.shape) and self.base.size == _prod(self.shape)
@@ -112,6 +115,12 @@ def _merge(shape, strides_list):
     return tuple(n for n, _ in merged), [tuple(st[k] for _, st in merged) for k in range(len(strides_list))]
 
 
+@functools.cache
+def _group_kernel(name: str, dtypes: tuple, out_dtype, patterns: tuple):
+    """The kernel of a group of one (compiled once per primitive, dtypes and broadcast patterns)."""
+    return compile_kernel(group_of_one(name, dtypes, out_dtype, patterns), block_size())[0]
+
+
 def launch(name: str, views: list, out: View) -> View:
     """``out = name(*views)`` elementwise (``name`` a primitive or "cast"), operands broadcast to ``out``."""
     n = _prod(out.shape)
@@ -124,11 +133,7 @@ def launch(name: str, views: list, out: View) -> View:
         shape, strides = _merge(out.shape, [v.strides for v in vs] + [out.strides])
         out_strides = strides.pop()
     pats = tuple(tuple(s != 0 for s in st) if v.constant else (True,) * len(shape) for v, st in zip(vs, strides))
-    key = (name, tuple(v.base.dtype for v in vs), out.base.dtype, pats)
-    kernel = _KERNELS.get(key)
-    if kernel is None:
-        spec = group_of_one(name, [v.base.dtype for v in vs], out.base.dtype, pats)
-        kernel = _KERNELS[key] = compile_kernel(spec, block_size())[0]
+    kernel = _group_kernel(name, tuple(v.base.dtype for v in vs), out.base.dtype, pats)
     args = []
     for v, st in zip(vs, strides):
         args += [v.flat(), st, v.offset]
@@ -156,20 +161,13 @@ def assign(dst: CudaArray, src: CudaArray) -> None:
     launch("cast", [View.of(src)], View.of(dst))
 
 
-def _fill_kernel():
-    k = _KERNELS.get("__fill__")
-    if k is None:
-
-        @cuda.jit
-        def k(out, value):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                out[i] = value
-                i += step
-
-        _KERNELS["__fill__"] = k
-    return k
+@cuda.jit
+def _fill(out, value):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < out.size:
+        out[i] = value
+        i += step
 
 
 def fill(out: CudaArray, value) -> CudaArray:
@@ -181,5 +179,5 @@ def fill(out: CudaArray, value) -> CudaArray:
         if out.dtype.kind == "b":
             v = bool(v)
         grid, block = launch_1d(n)
-        _fill_kernel()[grid, block](out.dev.reshape(n), v)
+        _fill[grid, block](out.dev.reshape(n), v)
     return out

@@ -26,7 +26,6 @@ from .runtime import load_cuda
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
 
-_KERNELS: dict[str, object] = {}
 _TABLES: dict[tuple, CudaArray] = {}
 
 
@@ -80,46 +79,32 @@ def _offsets(shape, index) -> CudaArray:
                          lambda: np.arange(size, dtype=np.int64).reshape(shape)[_tuple(index)])
 
 
-def _gather_kernel():
-    k = _KERNELS.get("gather")
-    if k is None:
-
-        @cuda.jit
-        def k(x, off, fillv, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                o = off[i]
-                out[i] = x[o] if o >= 0 else fillv
-                i += step
-
-        _KERNELS["gather"] = k
-    return k
+@cuda.jit
+def _gather(x, off, fillv, out):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < out.size:
+        o = off[i]
+        out[i] = x[o] if o >= 0 else fillv
+        i += step
 
 
-def _scatter_kernel():
-    k = _KERNELS.get("scatter")
-    if k is None:
-
-        @cuda.jit
-        def k(g, off, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < g.size:
-                o = off[i]
-                if o >= 0:
-                    cuda.atomic.add(out, o, g[i])
-                i += step
-
-        _KERNELS["scatter"] = k
-    return k
+@cuda.jit
+def _scatter(g, off, out):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < g.size:
+        o = off[i]
+        if o >= 0:
+            cuda.atomic.add(out, o, g[i])  # repeated offsets accumulate, as np.add.at
+        i += step
 
 
 def gather(x: CudaArray, off: CudaArray, fill_value=0) -> CudaArray:
     out = empty(off.shape, x.dtype)
     if out.size:
         grid, block = launch_1d(out.size)
-        _gather_kernel()[grid, block](x.dev.reshape(max(x.size, 1)) if x.size else empty((1,), x.dtype).dev,
+        _gather[grid, block](x.dev.reshape(max(x.size, 1)) if x.size else empty((1,), x.dtype).dev,
                                       off.dev.reshape(off.size), x.dtype.type(fill_value), out.dev.reshape(out.size))
     return out
 
@@ -131,7 +116,7 @@ def scatter_add_flat(g: CudaArray, off: CudaArray, shape, dtype) -> CudaArray:
         if g.dtype != out.dtype:
             g = g.astype(out.dtype)
         grid, block = launch_1d(g.size)
-        _scatter_kernel()[grid, block](g.dev.reshape(g.size), off.dev.reshape(off.size), out.dev.reshape(out.size))
+        _scatter[grid, block](g.dev.reshape(g.size), off.dev.reshape(off.size), out.dev.reshape(out.size))
     return out
 
 

@@ -13,7 +13,7 @@ kernel serves contiguous arrays, broadcasts (stride 0) and strided views.  The
 kernel is a grid-stride loop over the iteration space: split the linear index
 into coordinates, load (an input broadcast along every dim is loaded once),
 compute, store.  Summed values are folded into a float64 register per thread,
-combined per block by a shared-memory tree into ``r{k}[block]``; the caller
+combined per block by the shared-memory tree of :mod:`.tree` into ``r{k}[block]``; the caller
 reduces those partials.
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from minifw.kernels.codegen import FusedSpec, lower
 
+from . import tree
 from .runtime import load_cuda
 from .scalars import device_function
 
@@ -62,14 +63,12 @@ def generate_source(spec: FusedSpec, block: int) -> tuple[str, dict]:
     out += ["        " + s for s in loads + low.lines + stores]
     out += [f"        acc{k} += np.float64(v{j})" for k, (j, _, _) in enumerate(red)]
     out.append("        i += step")
-    if red:
+    if red:  # the block's sum of each reduction, by the shared-memory tree (.tree)
         out.append("    t = cuda.threadIdx.x")
         for k in range(len(red)):
-            out += [f"    sh{k} = cuda.shared.array({block}, np.float64)", f"    sh{k}[t] = acc{k}"]
-        out += ["    cuda.syncthreads()", f"    h = {block // 2}", "    while h > 0:", "        if t < h:"]
-        out += [f"            sh{k}[t] += sh{k}[t + h]" for k in range(len(red))]
-        out += ["        cuda.syncthreads()", "        h //= 2", "    if t == 0:"]
-        out += [f"        r{k}[cuda.blockIdx.x] = sh{k}[0]" for k in range(len(red))]
+            out += [f"    sh{k} = cuda.shared.array({block}, np.float64)", f"    sh{k}[t] = acc{k}",
+                    f"    _fold(sh{k}, t)"]
+        out += ["    if t == 0:"] + [f"        r{k}[cuda.blockIdx.x] = sh{k}[0]" for k in range(len(red))]
     return "\n".join(out) + "\n", low.calls
 
 
@@ -79,7 +78,7 @@ def compile_kernel(spec: FusedSpec, block: int):
     key = hashlib.sha1(src.encode()).hexdigest()[:20]
     k = _COMPILED.get(key)
     if k is None:
-        ns = {"cuda": cuda, "np": np}
+        ns = {"cuda": cuda, "np": np, "_fold": tree.fold("sum", block)}
         ns.update({alias: device_function(prim) for alias, prim in calls.items()})
         exec(compile(src, f"<minifw cuda kernel {key}>", "exec"), ns)  # noqa: S102  (our own generated code)
         k = _COMPILED[key] = cuda.jit(ns["kernel"])
