@@ -12,9 +12,10 @@ Layout of a generated kernel (1-D case with a reduction; without one, a plain
 ``for i in prange(n)``, which vectorises better)::
 
     for b in prange(nblocks):              # threads split the blocks
-        for i in range(lo, hi):            # one element: loads, then maths, then stores
-            x0 = a0[i]; v1 = ...; o0[i] = v1; t0[i - lo] = v3
-        r0[b] = _fsum(t0, hi - lo)         # blocked partial sum (reassociation allowed only here)
+        lo = b * BLOCK; m = min(BLOCK, n0 - lo)
+        for k in range(m):                 # one element: loads, then maths, then stores
+            i0 = lo + k; x0 = a0[i0]; v1 = ...; o0[i0] = v1; t0[k] = v3
+        r0[b] = _fsum(t0, m)               # blocked partial sum (reassociation allowed only here)
 
 With d >= 2 dims one parallel loop runs over every row (all dims but the last,
 so any split is balanced) and the inner loop along the last dim; a row's sum
@@ -119,21 +120,19 @@ def generate_source(spec: FusedSpec) -> str:
     stores = [f"o{k}[{', '.join(idx)}] = v{j}" for k, j in enumerate(spec.outputs)]
     args = ", ".join([f"n{k}" for k in range(d)] + [f"a{k}" for k in range(len(spec.inputs))]
                      + [f"o{k}" for k in range(len(spec.outputs))] + [f"r{k}" for k in range(len(red))])
-    # the 1-D kernel walks blocks of BLOCK elements; with more dims a work item is a row (last dim)
-    last, row = ("i0", "range(lo, hi)") if d == 1 else (f"i{d - 1}", f"range(n{d - 1})")
-    tlen = BLOCK if d == 1 else f"n{d - 1}"
-    offset = " - lo" if d == 1 else ""
-    count = "hi - lo" if d == 1 else f"n{d - 1}"
+    # the 1-D kernel walks blocks of BLOCK elements; with more dims a work item is a row (last dim).  The inner
+    # loop counts from 0 (k, or the last index): LLVM then knows its indices are not negative and vectorises.
+    inner, count, tlen = ("k", "m", BLOCK) if d == 1 else (f"i{d - 1}", f"n{d - 1}", f"n{d - 1}")
 
     def kernel(fname: str, loop: str) -> str:
         out = [f"def {fname}({args}):"] + ["    " + s for s in low.literals + hoisted]
-        if d == 1 and not red:  # a loop from 0: LLVM sees non-negative indices (no wraparound test) and vectorises
+        if d == 1 and not red:  # no partial sums: one plain loop
             out.append(f"    for i0 in {loop}(n0):")
             out += ["        " + s for s in loads + low.lines + stores]
             return "\n".join(out)
         if d == 1:
             out += [f"    for b in {loop}((n0 + {BLOCK - 1}) // {BLOCK}):",
-                    f"        lo = b * {BLOCK}", f"        hi = min(lo + {BLOCK}, n0)"]
+                    f"        lo = b * {BLOCK}", f"        m = min({BLOCK}, n0 - lo)"]
         else:
             out.append(f"    for b in {loop}({' * '.join(f'n{k}' for k in range(d - 1))}):")
             rest = "b"  # split the row number into indices; fresh names, as numba forbids reassigning a prange index
@@ -142,9 +141,10 @@ def generate_source(spec: FusedSpec) -> str:
                 rest = f"q{k}"
             out.append(f"        i0 = {rest}")
         out += [f"        t{k} = np.empty({tlen}, {np_dtype_name(body_dtypes[j])})" for k, (j, _, _) in enumerate(red)]
-        out.append(f"        for {last} in {row}:")
+        out.append(f"        for {inner} in range({count}):")
+        out += ["            i0 = lo + k"] if d == 1 else []
         out += ["            " + s for s in loads + low.lines + stores]
-        out += [f"            t{k}[{last}{offset}] = v{j}" for k, (j, _, _) in enumerate(red)]
+        out += [f"            t{k}[{inner}] = v{j}" for k, (j, _, _) in enumerate(red)]
         out += [f"        r{k}[b] = _fsum(t{k}, {count})" for k in range(len(red))]
         return "\n".join(out)
 

@@ -3,7 +3,8 @@
 Basic indices (ints, slices, None, Ellipsis) make a strided view, computed by
 letting numpy index a fake array of the same shape whose "memory" is one byte
 (numpy works out shape, strides and offset without touching data); the view
-is then copied by the elementwise copy kernel.  Advanced (array) indices, and
+is then copied by the elementwise cast kernel, which also stores into views
+(``scatter_add`` with basic indices, ``concatenate``).  Advanced (array) indices, and
 the window layout of ``im2col``, become a table of flat source offsets built
 on the host from the index alone (never from data), uploaded once and cached
 on the device (``transfers['index_h2d']``): ``getitem`` gathers through it,
