@@ -156,8 +156,8 @@ def np_dtype_name(dt: str) -> str:
 
 def pyliteral(v) -> str:
     """Source text of a literal value (nan and infinities spelled through numpy)."""
-    if isinstance(v, (bool, np.bool_)) or v in ("True", "False"):
-        return str(v)
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
     f = float(v)
     if np.isnan(f):
         return "np.nan"

@@ -61,7 +61,7 @@ _FLAT = ((True,),)  # the pattern of one contiguous 1-D input
 
 def kernel_source(prim: Primitive) -> str:
     """The source eager ``map``/``zip`` compile for ``prim`` on contiguous float64 arrays."""
-    return fusion.generate_source(group_of_one(prim.name, ("float64",) * prim.nin, "float64", ((True,),) * prim.nin))
+    return fusion.generate_source(group_of_one(prim.name, ("float64",) * prim.nin, "float64", _FLAT * prim.nin))
 
 
 def _kernel(prim: Primitive, dtypes: tuple, out_dtype, patterns: tuple, parallel: bool) -> Callable:
