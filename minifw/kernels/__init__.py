@@ -7,8 +7,9 @@ needs it (``cpu``, ``jitable``, ``reductions``, ``matmul``), always through
 Modules:
     threads      the policy for numba's threads next to OpenBLAS's
     jitable      registers the registry's scalar functions with numba
-    codegen      per-primitive kernel modules, written to a cache folder
-    cpu          ``map``, ``zip``, ``reduce``, ``matmul`` on numpy arrays
+    codegen      the lowering of an elementwise group's scalar body (shared with CUDA)
+    fusion       the CPU loop generator: a group -> a cached numba module
+    cpu          ``map``, ``zip`` (groups of one), ``reduce``, ``matmul`` on numpy arrays
     reductions   sum / max / min loops;  matmul: the blocked matmul loop
 
 ``from minifw.kernels import map, zip, reduce, matmul`` works (lazily).

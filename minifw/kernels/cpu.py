@@ -11,17 +11,17 @@ smaller ones the serial loop.
 from __future__ import annotations
 
 from builtins import zip as _zip  # this module defines its own map and zip
+from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from minifw.kernels import codegen
+from minifw.kernels import fusion
 from minifw.kernels import matmul as _mm
 from minifw.kernels import reductions as _red
+from minifw.kernels.codegen import domain_of, group_of_one
+from minifw.kernels.fusion import PARALLEL_MIN  # elements from which a kernel runs on all threads
 from minifw.ops.registry import Primitive
-
-PARALLEL_MIN = 1 << 16
-"""Elements from which a kernel runs on all threads (below, waking threads costs more than it saves)."""
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _Scalar = (int, float, np.integer, np.floating)
@@ -54,24 +54,57 @@ def _views_3d(arrays: list[np.ndarray], shape: tuple):
         yield [v[idx] for v in views]
 
 
-# --- map and zip -------------------------------------------------------------------
+# --- map and zip: a fused group of one ------------------------------------------------
+_KERNELS: dict[tuple, Callable] = {}
+_FLAT = ((True,),)  # the pattern of one contiguous 1-D input
+
+
+def kernel_source(prim: Primitive) -> str:
+    """The source eager ``map``/``zip`` compile for ``prim`` on contiguous float64 arrays."""
+    return fusion.generate_source(group_of_one(prim.name, ("float64",) * prim.nin, "float64", _FLAT * prim.nin))
+
+
+def _kernel(prim: Primitive, dtypes: tuple, out_dtype, patterns: tuple, parallel: bool) -> Callable:
+    """The compiled group-of-one kernel (cached per process; numba caches it on disk)."""
+    key = (prim.name, dtypes, out_dtype, patterns, parallel)
+    fn = _KERNELS.get(key)
+    if fn is None:
+        mod = fusion.load_module(fusion.generate_source(group_of_one(prim.name, dtypes, out_dtype, patterns)))
+        fn = _KERNELS[key] = mod.kernel_par if parallel else mod.kernel_ser
+    return fn
+
+
+def _apply(prim: Primitive, operands: list, out: np.ndarray) -> np.ndarray:
+    """out = prim(*operands): arrays broadcastable to ``out`` or numpy scalars of the arrays' dtype."""
+    shape, par = out.shape, out.size >= PARALLEL_MIN
+    dtypes = tuple(v.dtype for v in operands)  # dtype objects: hashing them is cheap, naming them is not
+    if all(v.shape == shape and v.flags.c_contiguous for v in operands if isinstance(v, np.ndarray)):
+        # the common case: one loop along memory (LLVM vectorises it); a scalar is loaded once
+        arrays = [isinstance(v, np.ndarray) for v in operands]
+        flat = [v.reshape(-1) if a else np.full(1, v) for v, a in _zip(operands, arrays)]
+        pats = tuple((a,) for a in arrays)
+        _kernel(prim, dtypes, out.dtype, pats, par)(out.size, *flat, out.reshape(-1))
+        return out
+    # any strides (views, broadcast operands and scalars with stride 0), dims merged into 3
+    kernel = _kernel(prim, dtypes, out.dtype, ((True,) * 3,) * len(operands), par)
+    for views in _views_3d([np.broadcast_to(v, shape) for v in operands] + [out], shape):
+        kernel(*views[-1].shape, *views)
+    return out
+
+
 def map(prim: Primitive, x: np.ndarray) -> np.ndarray:  # noqa: A001  (minitorch's name)
     """Apply unary elementwise ``prim`` to every element of ``x`` (any strides)."""
     x = np.asarray(x)
     if x.dtype not in _FLOATS or x.size == 0:
         return prim.impl(x)
-    mod = codegen.kernel_module(prim)
-    if mod.DOMAIN is not None and mod.count_outside(x.reshape(-1), mod.DOMAIN):
+    limit = domain_of(prim)
+    if limit is not None and _red.count_outside(x.reshape(-1), limit):
         return prim.impl(x)  # outside the scalar function's accurate range: the reference is right there
     out = np.empty(x.shape, dtype=np.bool_ if prim.kind == "compare" else x.dtype)
-    par = x.size >= PARALLEL_MIN
-    if x.flags.c_contiguous:
-        (mod.map_1d_par if par else mod.map_1d)(x.reshape(-1), out.reshape(-1))
+    if x.flags.c_contiguous:  # the usual case, with _apply's flat path inlined: small arrays are per-call bound
+        _kernel(prim, (x.dtype,), out.dtype, _FLAT, x.size >= PARALLEL_MIN)(x.size, x.reshape(-1), out.reshape(-1))
         return out
-    kernel = mod.map_3d_par if par else mod.map_3d
-    for xv, ov in _views_3d([x, out], x.shape):
-        kernel(xv, ov)
-    return out
+    return _apply(prim, [x], out)
 
 
 def _operand(v, dtype):
@@ -93,29 +126,10 @@ def zip(prim: Primitive, a, b) -> np.ndarray:  # noqa: A001
     if dtype not in _FLOATS or any(getattr(v, "dtype", dtype) != dtype for v in (a, b)):
         return prim.impl(a, b)  # ints, bools, mixed precisions: numpy's promotion rules, numpy's loops
     (a, a_scalar), (b, b_scalar) = _operand(a, dtype), _operand(b, dtype)
-    if a_scalar and b_scalar:
-        return prim.impl(a, b)
     shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    size = int(np.prod(shape))
-    if size == 0:
+    if (a_scalar and b_scalar) or 0 in shape:
         return prim.impl(a, b)
-    mod = codegen.kernel_module(prim)
-    out = np.empty(shape, dtype=np.bool_ if prim.kind == "compare" else dtype)
-    par = size >= PARALLEL_MIN
-    flat = out.reshape(-1)
-    if b_scalar and a.flags.c_contiguous and a.shape == shape:
-        (mod.zip_1d_as_par if par else mod.zip_1d_as)(a.reshape(-1), b, flat)
-    elif a_scalar and b.flags.c_contiguous and b.shape == shape:
-        (mod.zip_1d_sa_par if par else mod.zip_1d_sa)(a, b.reshape(-1), flat)
-    elif not (a_scalar or b_scalar) and a.shape == b.shape == shape and a.flags.c_contiguous and b.flags.c_contiguous:
-        (mod.zip_1d_par if par else mod.zip_1d)(a.reshape(-1), b.reshape(-1), flat)
-    else:
-        av = np.broadcast_to(np.asarray(a, dtype=dtype), shape)
-        bv = np.broadcast_to(np.asarray(b, dtype=dtype), shape)
-        kernel = mod.zip_3d_par if par else mod.zip_3d
-        for va, vb, vo in _views_3d([av, bv, out], shape):
-            kernel(va, vb, vo)
-    return out
+    return _apply(prim, [a, b], np.empty(shape, dtype=np.bool_ if prim.kind == "compare" else dtype))
 
 
 # --- reductions ----------------------------------------------------------------------

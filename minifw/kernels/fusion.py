@@ -1,46 +1,51 @@
-"""The fused-kernel generator: a group of elementwise primitives becomes one
-numba kernel.
+"""The CPU loop generator: an elementwise group becomes one numba kernel.
 
-The static compiler's fusion pass (:mod:`minifw.static.passes.fusion`)
-hands over a :class:`FusedSpec`: the group's inputs (each with its
-broadcast pattern over the collapsed iteration shape), its body (primitive,
-operands, result dtype) in order, the values it stores and the values it
-sums.  This module writes numba source for it, built from each primitive's
-``kernel_scalar`` (one-expression scalars are inlined, others imported by
-``fn.__module__``/``fn.__name__`` and called), saves the source under the
-cache directory keyed by a hash of the source itself, and imports it with
-``njit(cache=True)``: kernels are compiled once per *structure* (never per
+The group is a :class:`FusedSpec`, from the static compiler's fusion pass
+(:mod:`minifw.static.passes.fusion`) or one primitive for eager ``map``/``zip``
+(:mod:`minifw.kernels.cpu`).  Its body comes from the shared lowering
+(:mod:`minifw.kernels.codegen`); this module wraps it in loops, saves the
+source under the cache directory keyed by a hash of the source, and imports it
+with ``njit(cache=True)``: kernels are compiled once per *structure* (never per
 size) and a second process loads them from numba's cache.
 
-Layout of a generated kernel (1-D case)::
+Layout of a generated kernel (1-D case with a reduction; without one, a plain
+``for i in prange(n)``, which vectorises better)::
 
     for b in prange(nblocks):              # threads split the blocks
-        for i in range(lo, hi):            # one element: loads, then maths, then stores
-            x0 = a0[i]; v1 = ...; o0[i] = v1; t0[i - lo] = v3
-        r0[b] = _fsum(t0, hi - lo)         # blocked partial sum (reassociation allowed only here)
+        lo = b * BLOCK; m = min(BLOCK, n0 - lo)
+        for k in range(m):                 # one element: loads, then maths, then stores
+            i0 = lo + k; x0 = a0[i0]; v1 = ...; o0[i0] = v1; t0[k] = v3
+        r0[b] = _fsum(t0, m)               # blocked partial sum (reassociation allowed only here)
 
+With d >= 2 dims one parallel loop runs over every row (all dims but the last,
+so any split is balanced) and the inner loop along the last dim; a row's sum
+is its partial.  Inputs may be any strided views of the collapsed shape
+(stride 0 broadcasts); an input broadcast along every dim is loaded once.
 All loads of an element happen before any store, so an output may share a
 buffer with a same-shaped input (the memory plan relies on this).
 
 numba is imported lazily (:func:`numba`), through the kernel layer's
-environment policy when it exists, never at ``import minifw``.
+environment policy, never at ``import minifw``.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
+import importlib.metadata
 import importlib.util
-import inspect
 import os
 import sys
-import textwrap
 import threading
-from dataclasses import dataclass, field
+import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+
+from minifw.kernels.codegen import FusedSpec, lower, np_dtype_name, scalar_source
+from minifw.ops import scalar_math
+
+__all__ = ["FusedKernel", "FusedSpec", "generate_source", "load_module", "cache_dir"]
 
 BLOCK = 4096  # elements per partial sum / per parallel work item (1-D kernels)
 PARALLEL_MIN = 1 << 16  # below this many elements the serial kernel wins (no thread wake-up)
@@ -59,250 +64,111 @@ def numba():
 
 
 def cache_dir() -> Path:
-    d = Path(os.environ.get("MINIFW_CACHE_DIR") or Path.home() / ".cache" / "minifw") / "fused"
+    """Where generated kernel modules (and numba's cache of them) live.
+
+    ``$MINIFW_CACHE_DIR/kernels`` if set, else ``$XDG_CACHE_HOME/minifw/kernels``
+    (default ``~/.cache/minifw/kernels``).
+    """
+    root = os.environ.get("MINIFW_CACHE_DIR")
+    if root:
+        d = Path(root).expanduser() / "kernels"
+    else:
+        d = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "minifw" / "kernels"
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-# --- inlining one-expression scalar functions -----------------------------------------------
-_TEMPLATES: dict[Callable, tuple | None] = {}
-_SAFE = (ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load, ast.operator, ast.unaryop, ast.Compare,
-         ast.cmpop, ast.IfExp, ast.BoolOp, ast.boolop)
+_FINGERPRINT: list[str] = []
 
 
-def _template(fn: Callable):
-    """(arg names, expression AST) when ``fn`` is ``def f(a, b): return <arithmetic>``, else None."""
-    if fn in _TEMPLATES:
-        return _TEMPLATES[fn]
-    result = None
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-        fdef = tree.body[0]
-        body = [s for s in fdef.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        if (isinstance(fdef, ast.FunctionDef) and len(body) == 1 and isinstance(body[0], ast.Return)
-                and all(isinstance(x, _SAFE) for x in ast.walk(body[0].value))):
-            args = [a.arg for a in fdef.args.args]
-            names = {x.id for x in ast.walk(body[0].value) if isinstance(x, ast.Name)}
-            if names <= set(args):
-                result = (args, body[0].value)
-    except (OSError, TypeError, SyntaxError, IndexError):
-        result = None
-    _TEMPLATES[fn] = result
-    return result
+def fingerprint() -> str:
+    """Hash of what a kernel's meaning depends on beyond its text: the modules it imports (the scalar
+    functions, their numba registrations) and numba's version.  Written into every kernel, so editing a
+    scalar function gives a new file and never a stale cached kernel.  Reads files: imports no numba."""
+    if not _FINGERPRINT:
+        h = hashlib.sha256(importlib.metadata.version("numba").encode())
+        for mod in ("minifw.ops.scalar_math", "minifw.kernels.jitable", "minifw.kernels.fusion_select"):
+            h.update(Path(importlib.util.find_spec(mod).origin).read_bytes())
+        _FINGERPRINT.append(h.hexdigest()[:12])
+    return _FINGERPRINT[0]
 
 
-class _Branchless(ast.NodeTransformer):
-    """``a if c else b`` -> ``_select(c, a, b)`` (an LLVM ``select``: no branch, so the loop
-    stays one basic block, which vectorises and keeps numba's compile time linear);
-    ``p or q`` / ``p and q`` on comparisons -> ``p | q`` / ``p & q``."""
-
-    def visit_IfExp(self, node):  # noqa: N802
-        self.generic_visit(node)
-        return ast.Call(func=ast.Name("_select", ast.Load()), args=[node.test, node.body, node.orelse], keywords=[])
-
-    def visit_BoolOp(self, node):  # noqa: N802
-        self.generic_visit(node)
-        op = ast.BitOr() if isinstance(node.op, ast.Or) else ast.BitAnd()
-        out = node.values[0]
-        for v in node.values[1:]:
-            out = ast.BinOp(out, op, v)
-        return out
-
-
-class _Subst(ast.NodeTransformer):
-    def __init__(self, mapping):
-        self.mapping = mapping
-
-    def visit_Name(self, node):  # noqa: N802
-        return ast.parse(self.mapping[node.id], mode="eval").body if node.id in self.mapping else node
-
-
-def _expr(fn: Callable, alias: str, operands: Sequence[str], literal_of) -> str:
-    t = _template(fn)
-    if t is None:
-        return f"{alias}({', '.join(operands)})"
-    args, expr = t
-    import copy
-
-    e = copy.deepcopy(expr)
-    # float literals inside the scalar (``1.0 - x``) take the operand's dtype, as numpy's weak scalars do
-    for node in ast.walk(e):
-        if isinstance(node, ast.Constant) and isinstance(node.value, float):
-            node.value = literal_of(node.value)
-    e = _Branchless().visit(_Subst(dict(zip(args, operands))).visit(e))
-    src = ast.unparse(ast.fix_missing_locations(e))
-    return "(" + src.replace("'__LIT__", "").replace("__LIT__'", "") + ")"
-
-
-# --- the specification handed over by the fusion pass -----------------------------------------
-@dataclass
-class FusedSpec:
-    """A fused group, as plain data.
-
-    ``inputs``: per kernel argument, (dtype, pattern) where pattern[d] is True
-    when the input spans collapsed dimension d and False when it is
-    broadcast along it.  ``body``: (primitive name, operands, dtype) where an
-    operand is ("in", k), ("v", j) (an earlier body entry) or ("lit", value).
-    ``outputs``: body indices stored; ``reductions``: (body index, "sum" or
-    "mean", result dtype) summed over every element.
-    """
-
-    ndim: int
-    inputs: list[tuple[str, tuple[bool, ...]]]
-    body: list[tuple[str, list[tuple], str]]
-    outputs: list[int]
-    reductions: list[tuple[int, str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        ops = " ".join(b[0] for b in self.body)
-        red = f", {len(self.reductions)} reduction" if self.reductions else ""
-        return f"{len(self.body)} ops: {ops} -> {len(self.outputs)} out{red}"
-
-
-def _np_dtype_name(dt: str) -> str:
-    return f"np.{np.dtype(dt).name}" if np.dtype(dt).kind != "b" else "np.bool_"
+_FSUM = [  # a blocked partial sum: the one place reassociation is allowed
+    "@njit(cache=True, nogil=True, error_model='numpy', fastmath={'reassoc'})",
+    "def _fsum(t, n):",
+    "    s = t.dtype.type(0)",
+    "    for i in range(n):",
+    "        s += t[i]",
+    "    return np.float64(s)",
+    "",
+    "",
+]
 
 
 def generate_source(spec: FusedSpec) -> str:
     """numba source for ``spec``: ``kernel_par`` (prange) and ``kernel_ser``."""
-    from minifw.ops.registry import get
-
     d = spec.ndim
-    imports: dict[str, str] = {}
-    literals: dict[tuple, str] = {}
-
-    def literal(value, dtype) -> str:
-        key = (repr(value), dtype)
-        if key not in literals:
-            literals[key] = f"c{len(literals)}"
-        return literals[key]
-
+    low = lower(spec, inline=True)
+    imports = sorted("from {} import {} as {}".format(*scalar_source(p), alias) for alias, p in low.calls.items())
     idx = [f"i{k}" for k in range(d)]
     loads, hoisted = [], []
-    in_names = []
     for k, (_dt, pattern) in enumerate(spec.inputs):
-        if not any(pattern):
-            hoisted.append(f"    x{k} = a{k}[{', '.join(['0'] * d)}]")
-        else:
-            loads.append(f"x{k} = a{k}[{', '.join(i if p else '0' for i, p in zip(idx, pattern))}]")
-        in_names.append(f"x{k}")
-
-    lines = []
+        at = ", ".join(i if p else "0" for i, p in zip(idx, pattern))
+        (loads if any(pattern) else hoisted).append(f"x{k} = a{k}[{at}]")
+    red = spec.reductions
     body_dtypes = [b[2] for b in spec.body]
-
-    def operand(ref, dt):
-        kind, val = ref
-        if kind == "in":
-            return f"x{val}"
-        if kind == "v":
-            return f"v{val}"
-        return literal(val, dt)
-
-    for j, (name, refs, dt) in enumerate(spec.body):
-        # a literal takes the dtype of the other operands (numpy's weak scalars)
-        strong = [spec.inputs[v][0] if k == "in" else body_dtypes[v] for k, v in refs if k != "lit"]
-        lit_dt = str(np.result_type(*strong)) if strong else dt
-        if np.dtype(lit_dt).kind == "b":
-            lit_dt = dt
-        ops = [operand(r, lit_dt) for r in refs]
-        if name == "cast":
-            expr = f"{_np_dtype_name(dt)}({ops[0]})"
-        else:
-            fn = get(name).kernel_scalar
-            alias = f"_k_{name}"
-            if _template(fn) is None:
-                imports[alias] = f"from {fn.__module__} import {fn.__name__} as {alias}"
-            fdt = lit_dt if np.dtype(lit_dt).kind == "f" else "float64"
-            expr = _expr(fn, alias, ops, lambda v, fdt=fdt: "__LIT__" + literal(v, fdt) + "__LIT__")
-            # inlined arithmetic on operands of the result's dtype stays in that dtype; calls return float64
-            same = _template(fn) is not None and all(
-                (spec.inputs[v][0] if k == "in" else body_dtypes[v] if k == "v" else lit_dt) == dt for k, v in refs)
-            if np.dtype(dt).kind == "f" and not same:
-                expr = f"{_np_dtype_name(dt)}({expr})"
-        lines.append(f"v{j} = {expr}")
-
     stores = [f"o{k}[{', '.join(idx)}] = v{j}" for k, j in enumerate(spec.outputs)]
-    n_args = ", ".join(f"n{k}" for k in range(d))
-    args = ", ".join([n_args] + [f"a{k}" for k in range(len(spec.inputs))]
-                     + [f"o{k}" for k in range(len(spec.outputs))] + [f"r{k}" for k in range(len(spec.reductions))])
-    lit_lines = [f"    {name} = {_np_dtype_name(dt)}({_pyliteral(v)})" for (v, dt), name in literals.items()]
+    args = ", ".join([f"n{k}" for k in range(d)] + [f"a{k}" for k in range(len(spec.inputs))]
+                     + [f"o{k}" for k in range(len(spec.outputs))] + [f"r{k}" for k in range(len(red))])
+    # the 1-D kernel walks blocks of BLOCK elements; with more dims a work item is a row (last dim).  The inner
+    # loop counts from 0 (k, or the last index): LLVM then knows its indices are not negative and vectorises.
+    inner, count, tlen = ("k", "m", BLOCK) if d == 1 else (f"i{d - 1}", f"n{d - 1}", f"n{d - 1}")
 
     def kernel(fname: str, loop: str) -> str:
-        out = [f"def {fname}({args}):"] + lit_lines + hoisted
-        red = spec.reductions
-        inner_body = loads + lines + stores
-        if d == 1:
-            out.append(f"    nb = (n0 + {BLOCK - 1}) // {BLOCK}")
-            out.append(f"    for b in {loop}(nb):")
-            out.append(f"        lo = b * {BLOCK}")
-            out.append(f"        hi = min(lo + {BLOCK}, n0)")
-            for k, (j, _, _rdt) in enumerate(red):
-                out.append(f"        t{k} = np.empty({BLOCK}, {_np_dtype_name(body_dtypes[j])})")
-            out.append("        for i0 in range(lo, hi):")
-            out += ["            " + s for s in inner_body]
-            out += [f"            t{k}[i0 - lo] = v{j}" for k, (j, _, _) in enumerate(red)]
-            out += [f"        r{k}[b] = _fsum(t{k}, hi - lo)" for k in range(len(red))]
-        else:
+        out = [f"def {fname}({args}):"] + ["    " + s for s in low.literals + hoisted]
+        if d == 1 and not red:  # no partial sums: one plain loop
             out.append(f"    for i0 in {loop}(n0):")
-            for k, (j, _, _) in enumerate(red):
-                out.append(f"        t{k} = np.empty(n{d - 1}, {_np_dtype_name(body_dtypes[j])})")
-                out.append(f"        s{k} = 0.0")
-            pad = "        "
-            for k in range(1, d):
-                out.append(f"{pad}for i{k} in range(n{k}):")
-                pad += "    "
-            out += [pad + s for s in inner_body]
-            out += [f"{pad}t{k}[i{d - 1}] = v{j}" for k, (j, _, _) in enumerate(red)]
-            outer = pad[:-4]
-            out += [f"{outer}s{k} += _fsum(t{k}, n{d - 1})" for k in range(len(red))]
-            out += [f"        r{k}[i0] = s{k}" for k in range(len(red))]
+            out += ["        " + s for s in loads + low.lines + stores]
+            return "\n".join(out)
+        if d == 1:
+            out += [f"    for b in {loop}((n0 + {BLOCK - 1}) // {BLOCK}):",
+                    f"        lo = b * {BLOCK}", f"        m = min({BLOCK}, n0 - lo)"]
+        else:
+            out.append(f"    for b in {loop}({' * '.join(f'n{k}' for k in range(d - 1))}):")
+            rest = "b"  # split the row number into indices; fresh names, as numba forbids reassigning a prange index
+            for k in range(d - 2, 0, -1):
+                out += [f"        i{k} = {rest} % n{k}", f"        q{k} = {rest} // n{k}"]
+                rest = f"q{k}"
+            out.append(f"        i0 = {rest}")
+        out += [f"        t{k} = np.empty({tlen}, {np_dtype_name(body_dtypes[j])})" for k, (j, _, _) in enumerate(red)]
+        out.append(f"        for {inner} in range({count}):")
+        out += ["            i0 = lo + k"] if d == 1 else []
+        out += ["            " + s for s in loads + low.lines + stores]
+        out += [f"            t{k}[{inner}] = v{j}" for k, (j, _, _) in enumerate(red)]
+        out += [f"        r{k}[b] = _fsum(t{k}, {count})" for k in range(len(red))]
         return "\n".join(out)
 
+    fastmath = set(scalar_math.SAFE_FASTMATH)  # what the scalar functions tolerate (never reassoc or nnan)
     header = [
         "# generated by minifw.kernels.fusion: do not edit (the file name is a hash of this text)",
-        f"# {spec.summary()}",
+        f"# {spec.summary()}; scalar functions {fingerprint()}",
         "import numpy as np",
         "from numba import njit, prange",
         "import minifw.kernels.jitable  # noqa: F401  (registers the scalar functions with numba)",
         "from minifw.kernels.fusion_select import select as _select",
-        *sorted(imports.values()),
+        *imports,
         "",
         "",
-        "@njit(cache=True, nogil=True, error_model='numpy', fastmath={'reassoc'})",
-        "def _fsum(t, n):",
-        "    s = t.dtype.type(0)",
-        "    for i in range(n):",
-        "        s += t[i]",
-        "    return np.float64(s)",
-        "",
-        "",
-        f"@njit(parallel=True, cache=True, nogil=True, error_model='numpy', fastmath={_fastmath()!r})",
+        *(_FSUM if red else []),
+        f"@njit(parallel=True, cache=True, nogil=True, error_model='numpy', fastmath={fastmath!r})",
         kernel("kernel_par", "prange"),
         "",
         "",
-        f"@njit(cache=True, nogil=True, error_model='numpy', fastmath={_fastmath()!r})",
+        f"@njit(cache=True, nogil=True, error_model='numpy', fastmath={fastmath!r})",
         kernel("kernel_ser", "range"),
         "",
     ]
     return "\n".join(header)
-
-
-def _fastmath() -> set:
-    """The flags the scalar functions are written to tolerate (never reassoc or nnan in the body)."""
-    from minifw.ops import scalar_math
-
-    return set(getattr(scalar_math, "SAFE_FASTMATH", ()))
-
-
-def _pyliteral(v: str) -> str:
-    f = float(v) if v not in ("True", "False") else v
-    if isinstance(f, str):
-        return f
-    if np.isnan(f):
-        return "np.nan"
-    if np.isinf(f):
-        return "np.inf" if f > 0 else "-np.inf"
-    return repr(f)
 
 
 # --- compiled kernels ---------------------------------------------------------------------
@@ -318,6 +184,7 @@ def load_module(source: str):
         numba()
         path = cache_dir() / f"fused_{key}.py"
         if not path.exists() or path.read_text() != source:
+            # write-then-rename: a process racing us sees the whole file or none (and the same text anyway)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(source)
             os.replace(tmp, path)
@@ -328,6 +195,13 @@ def load_module(source: str):
         spec.loader.exec_module(mod)
         _MODULES[key] = mod
         return mod
+
+
+def outer_size(collapsed: Sequence[int]) -> int:
+    """How many partial sums a kernel over ``collapsed`` writes per reduction (its parallel work items)."""
+    if len(collapsed) == 1:
+        return -(-int(collapsed[0]) // BLOCK)
+    return int(np.prod(collapsed[:-1], dtype=np.int64))
 
 
 class FusedKernel:
@@ -350,7 +224,6 @@ class FusedKernel:
         self.source = generate_source(spec)
         self.key = hashlib.sha1(self.source.encode()).hexdigest()[:20]
         self.size = int(np.prod(self.collapsed, dtype=np.int64))
-        self._fn = None
 
     def summary(self) -> str:
         return f"{self.spec.summary()}; key {self.key[:8]}"
@@ -365,23 +238,18 @@ class FusedKernel:
     def runner(self, out_buffers: Sequence[np.ndarray | None] | None = None, parallel: bool | None = None):
         """A Python callable ``f(*inputs) -> tuple`` with as little work per call as possible."""
         fn = self.compile(parallel)
-        c = self.collapsed
-        d = len(c)
-        nouter = -(-c[0] // BLOCK) if d == 1 else c[0]
+        dims = tuple(int(x) for x in self.collapsed)
+        nouter = outer_size(dims)
         in_shapes = self.input_shapes
-        outs_fixed = list(out_buffers) if out_buffers is not None else [None] * len(self.out_dtypes)
-        views = [None if b is None else b.reshape(c) for b in outs_fixed]
-        out_full = [b for b in outs_fixed]
+        out_full = list(out_buffers) if out_buffers is not None else [None] * len(self.out_dtypes)
+        views = [None if b is None else b.reshape(dims) for b in out_full]
         out_dtypes, out_shapes = self.out_dtypes, self.out_shapes
-        reds = self.spec.reductions
-        red_shapes = self.red_shapes
+        reds, red_shapes = self.spec.reductions, self.red_shapes
         count = float(max(self.size, 1))
-        dims = tuple(int(x) for x in c)
 
         def run(*inputs):
             args = [x.reshape(s) if x.shape != s else x for x, s in zip(inputs, in_shapes)]
-            results = []
-            ovs = []
+            results, ovs = [], []
             for k in range(len(out_dtypes)):
                 if views[k] is None:
                     full = np.empty(out_shapes[k], out_dtypes[k])
@@ -403,13 +271,10 @@ class FusedKernel:
 
     def warm(self, parallel: bool | None = None) -> None:
         """Compile now (the first call would otherwise pay for it)."""
-        c = self.collapsed
+        dims = (1,) * len(self.collapsed)
         ins = [np.zeros(tuple(1 for _ in s), dtype=dt) for s, (dt, _) in zip(self.input_shapes, self.spec.inputs)]
-        dims = (1,) * len(c)
         outs = [np.zeros(dims, dt) for dt in self.out_dtypes]
         parts = [np.zeros(1, np.float64) for _ in self.spec.reductions]
-        import warnings
-
         fn = self.compile(parallel)
         with warnings.catch_warnings():
             # numba's pedantic SSA check complains about the scalar functions' inlined branches; harmless

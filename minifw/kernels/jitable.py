@@ -35,30 +35,24 @@ from numba.extending import intrinsic, overload, register_jitable  # noqa: E402
 _BIT_HELPERS = ("_pow2i", "_frexp")
 
 
-@intrinsic
-def _i64_as_f64(typingctx, i):
-    """Reinterpret the bits of an int64 as a float64 (LLVM ``bitcast``)."""
-    if not isinstance(i, types.Integer):
-        return None
+def _bitcast(src: types.Type, dst: types.Type, dst_ir: ir.Type, doc: str):
+    """An intrinsic reinterpreting the bits of a ``src`` value as a ``dst`` (LLVM ``bitcast``)."""
 
-    def codegen(context, builder, sig, args):
-        v = context.cast(builder, args[0], sig.args[0], types.int64)
-        return builder.bitcast(v, ir.DoubleType())
+    def bitcast(typingctx, v):
+        if not isinstance(v, (types.Integer if isinstance(src, types.Integer) else types.Float)):
+            return None
 
-    return types.float64(i), codegen
+        def codegen(context, builder, sig, args):
+            return builder.bitcast(context.cast(builder, args[0], sig.args[0], src), dst_ir)
+
+        return dst(v), codegen
+
+    bitcast.__doc__ = doc
+    return intrinsic(bitcast)
 
 
-@intrinsic
-def _f64_as_i64(typingctx, x):
-    """Reinterpret the bits of a float64 as an int64."""
-    if not isinstance(x, types.Float):
-        return None
-
-    def codegen(context, builder, sig, args):
-        v = context.cast(builder, args[0], sig.args[0], types.float64)
-        return builder.bitcast(v, ir.IntType(64))
-
-    return types.int64(x), codegen
+_i64_as_f64 = _bitcast(types.int64, types.float64, ir.DoubleType(), "Reinterpret the bits of an int64 as a float64.")
+_f64_as_i64 = _bitcast(types.float64, types.int64, ir.IntType(64), "Reinterpret the bits of a float64 as an int64.")
 
 
 @overload(scalar_math._pow2i, inline="always")

@@ -22,6 +22,14 @@ _EXT_OPTS = dict(cache=True, nogil=True, error_model="numpy")
 _BLOCK = 4096  # partial sums per block of this many elements, added up afterwards: error ~ log2(n/_BLOCK)
 
 
+@numba.njit(inline="always")
+def _tile(t, n_tiles, size, width):
+    """Work item t of a (rows x tiles) split of rows of ``size`` into tiles of ``width``: (row, lo, hi)."""
+    a = t // n_tiles
+    lo = (t - a * n_tiles) * width
+    return a, lo, min(size, lo + width)
+
+
 @numba.njit(**_SUM_OPTS)
 def _sum_run(x, start, stop):
     s = 0.0
@@ -37,9 +45,8 @@ def sum_lastaxis(x, out):
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     partial = np.empty((n_rows, max(n_blocks, 1)))
     for t in prange(n_rows * n_blocks):
-        a = t // n_blocks
-        b = t - a * n_blocks
-        partial[a, b] = _sum_run(x[a], b * _BLOCK, min(n, (b + 1) * _BLOCK))
+        a, lo, hi = _tile(t, n_blocks, n, _BLOCK)
+        partial[a, lo // _BLOCK] = _sum_run(x[a], lo, hi)
     for a in range(n_rows):
         s = 0.0
         for b in range(n_blocks):
@@ -54,9 +61,7 @@ def sum_midaxis(x, out):
     chunk = 512
     n_c = (n_b + chunk - 1) // chunk
     for t in prange(n_a * n_c):
-        a = t // n_c
-        c0 = (t - a * n_c) * chunk
-        c1 = min(n_b, c0 + chunk)
+        a, c0, c1 = _tile(t, n_c, n_b, chunk)
         acc = np.zeros(c1 - c0)
         for r in range(n_r):
             row = x[a, r]
@@ -87,9 +92,8 @@ def ext_lastaxis(x, out, is_max):
     n_blocks = (n + _BLOCK - 1) // _BLOCK
     partial = np.empty((n_rows, n_blocks), dtype=x.dtype)
     for t in prange(n_rows * n_blocks):
-        a = t // n_blocks
-        b = t - a * n_blocks
-        partial[a, b] = _ext_run(x[a], b * _BLOCK, min(n, (b + 1) * _BLOCK), is_max)
+        a, lo, hi = _tile(t, n_blocks, n, _BLOCK)
+        partial[a, lo // _BLOCK] = _ext_run(x[a], lo, hi, is_max)
     for a in range(n_rows):
         out[a] = _ext_run(partial[a], 0, n_blocks, is_max)
 
@@ -101,9 +105,7 @@ def ext_midaxis(x, out, is_max):
     chunk = 512
     n_c = (n_b + chunk - 1) // chunk
     for t in prange(n_a * n_c):
-        a = t // n_c
-        c0 = (t - a * n_c) * chunk
-        c1 = min(n_b, c0 + chunk)
+        a, c0, c1 = _tile(t, n_c, n_b, chunk)
         for b in range(c0, c1):
             out[a, b] = x[a, 0, b]
         for r in range(1, n_r):
@@ -115,3 +117,12 @@ def ext_midaxis(x, out, is_max):
                     out[a, b] = v if (v > m or v != v) else m
                 else:
                     out[a, b] = v if (v < m or v != v) else m
+
+
+@numba.njit(**_EXT_OPTS)
+def count_outside(x, limit):
+    """How many |x| > limit (the inputs where a scalar function would lose accuracy); vectorises."""
+    n = 0
+    for i in range(x.shape[0]):
+        n += abs(x[i]) > limit
+    return n

@@ -10,12 +10,14 @@ Modules:
     runtime      loading numba.cuda, launch sizes, the doctor's report
     array        CudaArray, the transfer counter, uploads
     scalars      the registry's scalar functions as device functions
-    elementwise  map / zip / where with broadcasting, copies and casts
+    loops        the CUDA loop generator over the shared lowering (kernels.codegen)
+    elementwise  map / zip / where with broadcasting, copies and casts: groups of one
+    tree         the shared-memory fold that ends every block-level reduction
     reduce       tree reductions, argmax/argmin, softmax / log_softmax
     matmul       tiled, register-blocked matmul (batched)
     index        getitem / scatter_add / concatenate / im2col / col2im
     dispatch     primitive -> device implementation; the CUDA backend
-    fusion       the static compiler's fused groups as CUDA kernels
+    fusion       running the static compiler's fused groups
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from minifw import functional as F  # a lower layer (and numba-free): the operators bind through it
+from minifw.ops.registry import get as _prim
+
 
 class DeviceError(TypeError):
     """A computation mixed devices, or would have copied a cuda array to the host behind your back."""
@@ -230,17 +233,12 @@ class CudaArray:
         raise DeviceError(f"cuda arrays support a[...] = value (whole-array assignment) only, got index {index!r}")
 
     def __getitem__(self, index):
-        from minifw import functional as F
-
         return F.getitem(self, index)
 
     # --- operators: the registry's primitives (through functional.bind) -------------------
     def _op(name, swap=False):  # noqa: N805
         def op(self, other):
-            from minifw import functional as F
-            from minifw.ops.registry import get
-
-            return F.bind(get(name), other, self) if swap else F.bind(get(name), self, other)
+            return F.bind(_prim(name), other, self) if swap else F.bind(_prim(name), self, other)
 
         op.__name__ = f"__{'r' if swap else ''}{name}__"
         return op
@@ -257,10 +255,7 @@ class CudaArray:
     del _op
 
     def __neg__(self):
-        from minifw import functional as F
-        from minifw.ops.registry import get
-
-        return F.bind(get("neg"), self)
+        return F.bind(_prim("neg"), self)
 
     @classmethod
     def _mf_bind(cls, prim, args, params):

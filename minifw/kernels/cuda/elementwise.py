@@ -1,124 +1,36 @@
-"""Elementwise CUDA kernels: ``map`` (1 input), ``zip`` (2), ``zip3`` (``where``), with broadcasting.
+"""Elementwise CUDA operations: every primitive with broadcasting, copies, casts, stores into views.
 
-Every operand is a flat device array plus (strides, offset) in elements over
-the output's shape, padded to :data:`ND` dims; a broadcast dimension has
-stride 0, so a Python scalar is a cached 1-element constant with all strides
-0 (filled by a kernel: no transfer).  Two launch forms per arity:
+Each is a group of one for the CUDA loop generator (:mod:`.loops`): the
+primitive (or ``cast``: copies, casts, transposes, ``broadcast_to``, stores
+into a strided view) applied to operand views.  An operand is a :class:`View`:
+a flat device array plus (strides, offset) in elements over the output's
+shape; a broadcast dimension has stride 0, so a Python scalar is a cached
+1-element constant with all strides 0 (filled by a kernel: no transfer).
+Two forms per group, compiled once each:
 
-* ``flat``: output and operands contiguous (an operand may be a scalar,
-  ``step`` 0): one index, no division -- the common, memory-bound case;
-* ``strided``: any strides and offset (broadcasting, transposes, slices):
-  the linear output index is split into coordinates.
-
-Each form is a grid-stride loop over the output, built by closure around the
-primitive's device function (as minitorch's ``cuda_ops``) and compiled once
-per primitive.  Copies, casts, transposes and ``broadcast_to`` are ``map``
-with the identity function.
+* flat: output and operands contiguous (or constants): one index, no
+  division -- the common, memory-bound case;
+* strided: any strides and offsets; dims that are contiguous in every
+  operand are merged first, so the coordinates cost as few divisions as possible.
 """
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .array import CudaArray, empty
-from .runtime import block_size, load_cuda, max_blocks
-from .scalars import device_function, device_identity
+from minifw.kernels.codegen import group_of_one
 
-ND = 6  # the most dims after merging (im2col's output is 6-D)
+from .array import CudaArray, empty
+from .loops import compile_kernel
+from .runtime import block_size, load_cuda, max_blocks
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
-
-_KERNELS: dict[tuple, object] = {}
-
 
 def launch_1d(n: int) -> tuple[int, int]:
     b = block_size()
     return max(1, min(-(-n // b), max_blocks())), b
-
-
-# --- kernel factories ------------------------------------------------------------------------------
-def _make(nin: int, f):
-    if nin == 1:
-        @cuda.jit
-        def flat(a, sa, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                out[i] = f(a[i * sa])
-                i += step
-
-        @cuda.jit
-        def strided(a, sa, oa, out, shape):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                r = i
-                pa = oa
-                for d in range(ND - 1, -1, -1):
-                    k = r % shape[d]
-                    r = r // shape[d]
-                    pa += k * sa[d]
-                out[i] = f(a[pa])
-                i += step
-    elif nin == 2:
-        @cuda.jit
-        def flat(a, sa, b, sb, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                out[i] = f(a[i * sa], b[i * sb])
-                i += step
-
-        @cuda.jit
-        def strided(a, sa, oa, b, sb, ob, out, shape):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                r = i
-                pa = oa
-                pb = ob
-                for d in range(ND - 1, -1, -1):
-                    k = r % shape[d]
-                    r = r // shape[d]
-                    pa += k * sa[d]
-                    pb += k * sb[d]
-                out[i] = f(a[pa], b[pb])
-                i += step
-    else:
-        @cuda.jit
-        def flat(a, sa, b, sb, c, sc, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                out[i] = f(a[i * sa], b[i * sb], c[i * sc])
-                i += step
-
-        @cuda.jit
-        def strided(a, sa, oa, b, sb, ob, c, sc, oc, out, shape):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                r = i
-                pa = oa
-                pb = ob
-                pc = oc
-                for d in range(ND - 1, -1, -1):
-                    k = r % shape[d]
-                    r = r // shape[d]
-                    pa += k * sa[d]
-                    pb += k * sb[d]
-                    pc += k * sc[d]
-                out[i] = f(a[pa], b[pb], c[pc])
-                i += step
-    return flat, strided
-
-
-def kernels_for(key: str, nin: int, fn_getter):
-    k = _KERNELS.get(key)
-    if k is None:
-        k = _make(nin, fn_getter())
-        _KERNELS[key] = k
-    return k
 
 
 # --- operands as (flat array, strides, offset) -------------------------------------------------------
@@ -165,9 +77,22 @@ class View:
         st = (0,) * pad + tuple(0 if n == 1 else s for n, s in zip(self.shape, self.strides))
         return View(self.base, shape, st, self.offset)
 
+    def permuted(self, axes) -> "View":
+        """The view with its dims in the order ``axes`` (a transpose: no copy)."""
+        return View(self.base, [self.shape[d] for d in axes], [self.strides[d] for d in axes], self.offset)
+
     @property
     def contiguous(self) -> bool:
         return self.offset == 0 and self.strides == c_strides(self.shape) and self.base.size == _prod(self.shape)
+
+    @property
+    def constant(self) -> bool:
+        """One element read everywhere (a scalar operand)."""
+        return self.base.size == 1 and self.offset == 0
+
+    def flat(self):
+        """The base as the 1-D device array kernels index."""
+        return self.base.dev.reshape(max(self.base.size, 1))
 
 
 def _prod(shape) -> int:
@@ -178,7 +103,7 @@ def _prod(shape) -> int:
 
 
 def _merge(shape, strides_list):
-    """Drop size-1 dims and merge neighbours contiguous in every operand; pad to ND dims."""
+    """Drop size-1 dims and merge neighbours contiguous in every operand (at least one dim)."""
     dims = [(n, [s[i] for s in strides_list]) for i, n in enumerate(shape) if n != 1]
     merged: list = []
     for n, st in dims:
@@ -186,85 +111,63 @@ def _merge(shape, strides_list):
             merged[-1] = (merged[-1][0] * n, st)
         else:
             merged.append((n, st))
-    if len(merged) > ND:
-        raise ValueError(f"cuda elementwise kernels take at most {ND} non-mergeable dims, got shape {shape}")
-    pad = ND - len(merged)
-    mshape = (1,) * pad + tuple(n for n, _ in merged)
-    mstrides = [(0,) * pad + tuple(st[k] for _, st in merged) for k in range(len(strides_list))]
-    return mshape, mstrides
+    merged = merged or [(1, [0] * len(strides_list))]
+    return tuple(n for n, _ in merged), [tuple(st[k] for _, st in merged) for k in range(len(strides_list))]
 
 
-def launch(key: str, nin: int, fn_getter, views: list, out: CudaArray) -> CudaArray:
-    """Run the elementwise kernel ``key`` on operand views broadcast to ``out``'s shape."""
-    n = out.size
+@functools.cache
+def _group_kernel(name: str, dtypes: tuple, out_dtype, patterns: tuple):
+    """The kernel of a group of one (compiled once per primitive, dtypes and broadcast patterns)."""
+    return compile_kernel(group_of_one(name, dtypes, out_dtype, patterns), block_size())[0]
+
+
+def launch(name: str, views: list, out: View) -> View:
+    """``out = name(*views)`` elementwise (``name`` a primitive or "cast"), operands broadcast to ``out``."""
+    n = _prod(out.shape)
     if n == 0:
         return out
-    flat, strided = kernels_for(key, nin, fn_getter)
-    shape = out.shape
-    vs = [v.broadcast(shape) for v in views]
-    grid, block = launch_1d(n)
-    oflat = out.dev.reshape(n)
-    simple = []
-    for v in vs:
-        if v.offset == 0 and v.strides == c_strides(shape) and v.base.size == n:
-            simple.append((v.base.dev.reshape(n), 1))
-        elif v.base.size == 1 and v.offset == 0:
-            simple.append((v.base.dev.reshape(1), 0))
-        else:
-            simple = None
-            break
-    if simple is not None:
-        args = [x for pair in simple for x in pair]
-        flat[grid, block](*args, oflat)
-        return out
-    mshape, mstrides = _merge(shape, [v.strides for v in vs])
+    vs = [v.broadcast(out.shape) for v in views]
+    if out.contiguous and all(v.contiguous or v.constant for v in vs):
+        shape, strides, out_strides = (n,), [(0,) if v.constant else (1,) for v in vs], (1,)
+    else:
+        shape, strides = _merge(out.shape, [v.strides for v in vs] + [out.strides])
+        out_strides = strides.pop()
+    pats = tuple(tuple(s != 0 for s in st) if v.constant else (True,) * len(shape) for v, st in zip(vs, strides))
+    kernel = _group_kernel(name, tuple(v.base.dtype for v in vs), out.base.dtype, pats)
     args = []
-    for v, st in zip(vs, mstrides):
-        args += [v.base.dev.reshape(v.base.size), st, v.offset]
-    strided[grid, block](*args, oflat, mshape)
+    for v, st in zip(vs, strides):
+        args += [v.flat(), st, v.offset]
+    grid, block = launch_1d(n)
+    kernel[grid, block](shape, *args, out.flat(), out_strides, out.offset)
     return out
 
 
 # --- the operations ---------------------------------------------------------------------------------
 def apply(prim, views: list, out_shape, out_dtype) -> CudaArray:
-    out = empty(out_shape, out_dtype)
-    return launch(prim.name, prim.nin, lambda: device_function(prim), views, out)
+    return launch(prim.name, views, View.of(empty(out_shape, out_dtype))).base
 
 
 def copy_view(v: View, dtype=None) -> CudaArray:
     """Materialise a strided view (transpose, broadcast, slice) as a contiguous array, optionally casting."""
-    out = empty(v.shape, dtype or v.base.dtype)
-    return launch("__copy__", 1, device_identity, [v], out)
+    return launch("cast", [v], View.of(empty(v.shape, dtype or v.base.dtype))).base
 
 
 def cast(x: CudaArray, dtype) -> CudaArray:
-    dtype = np.dtype(dtype)
-    if dtype.kind == "b":  # numpy's bool cast is x != 0
-        from minifw.ops.registry import get
-
-        return apply(get("ne"), [View.of(x), View.of(constant(0, x.dtype))], x.shape, np.bool_)
-    return copy_view(View.of(x), dtype)
+    return copy_view(View.of(x), dtype)  # the cast to bool is numpy's x != 0
 
 
 def assign(dst: CudaArray, src: CudaArray) -> None:
     """dst[...] = src, broadcasting and casting on the device."""
-    launch("__copy__", 1, device_identity, [View.of(src)], dst)
+    launch("cast", [View.of(src)], View.of(dst))
 
 
-def _fill_kernel():
-    k = _KERNELS.get("__fill__")
-    if k is None:
-
-        @cuda.jit
-        def k(out, value):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                out[i] = value
-                i += step
-
-        _KERNELS["__fill__"] = k
-    return k
+@cuda.jit
+def _fill(out, value):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < out.size:
+        out[i] = value
+        i += step
 
 
 def fill(out: CudaArray, value) -> CudaArray:
@@ -276,5 +179,5 @@ def fill(out: CudaArray, value) -> CudaArray:
         if out.dtype.kind == "b":
             v = bool(v)
         grid, block = launch_1d(n)
-        _fill_kernel()[grid, block](out.dev.reshape(n), v)
+        _fill[grid, block](out.dev.reshape(n), v)
     return out

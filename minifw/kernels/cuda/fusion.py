@@ -1,151 +1,51 @@
-"""The static compiler's fused elementwise groups as CUDA kernels.
+"""The static compiler's fused elementwise groups on CUDA.
 
-Input: the same :class:`minifw.kernels.fusion.FusedSpec` the CPU generator
-gets.  Output: one ``cuda.jit`` kernel, a grid-stride loop over the group's
-collapsed iteration space: per element, the loads (a broadcast input is read
-at index 0 along its broadcast dims), the body -- each primitive's device
-function from :mod:`.scalars`, the same scalar functions the CPU kernels
-compile -- and the stores.  Summed values are folded into a float64 register
-per thread, combined per block by a shared-memory tree, and the per-block
-partials reduced by :func:`minifw.kernels.cuda.reduce.reduce_rows`: one pass
-over the data for a whole forward+backward elementwise chain.
+Input: the :class:`minifw.kernels.fusion.FusedKernel` the CPU runs (its spec,
+collapsed shapes, output dtypes).  The kernel comes from the one CUDA loop
+generator (:mod:`.loops`), like every eager elementwise op: one pass over the
+data for a whole forward+backward elementwise chain.  Its per-block partial
+sums are reduced by :func:`minifw.kernels.cuda.reduce.reduce_rows`.
 """
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
-from minifw.kernels.fusion import FusedKernel, FusedSpec, _np_dtype_name, _pyliteral
+from minifw.kernels.fusion import FusedKernel
 
 from . import reduce as rd
-from .array import CudaArray, empty
-from .elementwise import View, copy_view, launch_1d
-from .runtime import block_size, load_cuda
-from .scalars import device_function
-
-cuda = load_cuda()  # a module global: the simulator swaps it
-
-_COMPILED: dict[str, object] = {}
-
-
-def generate_source(spec: FusedSpec, block: int) -> tuple[str, list[str]]:
-    """CUDA kernel source for ``spec`` and the primitives whose device functions it calls."""
-    d = spec.ndim
-    literals: dict[tuple, str] = {}
-    prims: list[str] = []
-
-    def literal(value, dtype) -> str:
-        key = (repr(value), dtype)
-        if key not in literals:
-            literals[key] = f"c{len(literals)}"
-        return literals[key]
-
-    idx = [f"i{k}" for k in range(d)]
-    loads = []
-    for k, (_dt, pattern) in enumerate(spec.inputs):
-        loads.append(f"x{k} = a{k}[{', '.join(i if p else '0' for i, p in zip(idx, pattern))}]")
-    body_dtypes = [b[2] for b in spec.body]
-    lines = []
-    for j, (name, refs, dt) in enumerate(spec.body):
-        strong = [spec.inputs[v][0] if k == "in" else body_dtypes[v] for k, v in refs if k != "lit"]
-        lit_dt = str(np.result_type(*strong)) if strong else dt
-        if np.dtype(lit_dt).kind == "b":
-            lit_dt = dt
-        ops = []
-        for kind, val in refs:
-            ops.append(f"x{val}" if kind == "in" else f"v{val}" if kind == "v" else literal(val, lit_dt))
-        if name == "cast":
-            expr = ops[0]
-        else:
-            if name not in prims:
-                prims.append(name)
-            expr = f"_k_{name}({', '.join(ops)})"
-        kind = np.dtype(dt).kind
-        if kind == "b":
-            lines.append(f"v{j} = ({expr}) != 0" if name == "cast" else f"v{j} = {expr}")
-        else:
-            lines.append(f"v{j} = {_np_dtype_name(dt)}({expr})")
-    stores = [f"o{k}[{', '.join(idx)}] = v{j}" for k, j in enumerate(spec.outputs)]
-    red = spec.reductions
-    args = ", ".join([f"n{k}" for k in range(d)] + [f"a{k}" for k in range(len(spec.inputs))]
-                     + [f"o{k}" for k in range(len(spec.outputs))] + [f"r{k}" for k in range(len(red))])
-    out = [f"def kernel({args}):"]
-    out += [f"    {n} = {_np_dtype_name(dt)}({_pyliteral(v)})" for (v, dt), n in literals.items()]
-    out.append("    total = " + " * ".join(f"n{k}" for k in range(d)))
-    out.append("    i = cuda.grid(1)")
-    out.append("    step = cuda.gridsize(1)")
-    out += [f"    s{k} = 0.0" for k in range(len(red))]
-    out.append("    while i < total:")
-    out.append("        r = i")
-    for k in range(d - 1, 0, -1):
-        out.append(f"        i{k} = r % n{k}")
-        out.append(f"        r = r // n{k}")
-    out.append("        i0 = r")
-    out += ["        " + s for s in loads + lines + stores]
-    out += [f"        s{k} += np.float64(v{j})" for k, (j, _, _) in enumerate(red)]
-    out.append("        i += step")
-    if red:
-        out.append("    t = cuda.threadIdx.x")
-        for k in range(len(red)):
-            out.append(f"    sh{k} = cuda.shared.array({block}, np.float64)")
-            out.append(f"    sh{k}[t] = s{k}")
-        out.append("    cuda.syncthreads()")
-        out.append(f"    h = {block // 2}")
-        out.append("    while h > 0:")
-        out.append("        if t < h:")
-        out += [f"            sh{k}[t] += sh{k}[t + h]" for k in range(len(red))]
-        out.append("        cuda.syncthreads()")
-        out.append("        h //= 2")
-        out.append("    if t == 0:")
-        out += [f"        r{k}[cuda.blockIdx.x] = sh{k}[0]" for k in range(len(red))]
-    header = [f"# generated by minifw.kernels.cuda.fusion: {spec.summary()}"]
-    return "\n".join(header + out) + "\n", prims
-
-
-def compile_kernel(spec: FusedSpec, block: int):
-    src, prims = generate_source(spec, block)
-    key = hashlib.sha1(src.encode()).hexdigest()[:20]
-    k = _COMPILED.get(key)
-    if k is None:
-        from minifw.ops.registry import get
-
-        ns = {"cuda": cuda, "np": np}
-        for name in prims:
-            ns[f"_k_{name}"] = device_function(get(name))
-        exec(compile(src, f"<minifw cuda fused {key}>", "exec"), ns)  # noqa: S102  (our own generated code)
-        k = cuda.jit(ns["kernel"])
-        _COMPILED[key] = k
-    return k, src
+from .array import CudaArray, DeviceError, empty
+from .elementwise import View, c_strides, copy_view, launch_1d
+from .loops import compile_kernel
+from .runtime import block_size
 
 
 def runner(fk: FusedKernel):
     """``f(*device inputs) -> tuple of CudaArrays`` for a fused group (the CPU runner's contract)."""
-    block = block_size()
-    kernel, _ = compile_kernel(fk.spec, block)
+    kernel, _ = compile_kernel(fk.spec, block_size())
     dims = tuple(int(x) for x in fk.collapsed)
-    in_shapes = fk.input_shapes
+    in_strides = [c_strides(s) for s in fk.input_shapes]  # an input spans its collapsed shape: a flat read
     out_dtypes, out_shapes, red_shapes = fk.out_dtypes, fk.out_shapes, fk.red_shapes
     reds = fk.spec.reductions
     count = float(max(fk.size, 1))
     grid, blk = launch_1d(max(fk.size, 1))
     in_dtypes = [np.dtype(dt) for dt, _ in fk.spec.inputs]
+    out_at = (c_strides(dims), 0)  # outputs are contiguous over the collapsed shape
 
     def run(*inputs):
         args = []
-        for x, s, dt in zip(inputs, in_shapes, in_dtypes):
+        for x, st, dt in zip(inputs, in_strides, in_dtypes):
             if type(x) is not CudaArray:
-                from .array import DeviceError
-
                 raise DeviceError(f"fused kernel {fk.key[:8]}: an input is a {type(x).__name__}, not a cuda array")
             if x.dtype != dt:
                 x = x.astype(dt)
-            args.append(x.reshape(s).dev)
+            args += [x.dev.reshape(max(x.size, 1)), st, 0]
         outs = [empty(s, dt) for s, dt in zip(out_shapes, out_dtypes)]
+        for o in outs:
+            args += [o.dev.reshape(max(o.size, 1)), *out_at]
         parts = [empty((grid,), np.float64) for _ in reds]
         if fk.size:
-            kernel[grid, blk](*dims, *args, *[o.reshape(dims).dev for o in outs], *[p.dev for p in parts])
+            kernel[grid, blk](dims, *args, *[p.dev for p in parts])
         results = list(outs)
         for (_j, op, dt), p, s in zip(reds, parts, red_shapes):
             total = rd.reduce_rows(p, 1, grid, "sum", np.float64)

@@ -3,7 +3,8 @@
 Basic indices (ints, slices, None, Ellipsis) make a strided view, computed by
 letting numpy index a fake array of the same shape whose "memory" is one byte
 (numpy works out shape, strides and offset without touching data); the view
-is then copied by the elementwise copy kernel.  Advanced (array) indices, and
+is then copied by the elementwise cast kernel, which also stores into views
+(``scatter_add`` with basic indices, ``concatenate``).  Advanced (array) indices, and
 the window layout of ``im2col``, become a table of flat source offsets built
 on the host from the index alone (never from data), uploaded once and cached
 on the device (``transfers['index_h2d']``): ``getitem`` gathers through it,
@@ -23,11 +24,9 @@ from . import array as _array
 from .array import CudaArray, empty
 from .elementwise import View, c_strides, copy_view, fill, launch, launch_1d
 from .runtime import load_cuda
-from .scalars import device_identity
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
 
-_KERNELS: dict[str, object] = {}
 _TABLES: dict[tuple, CudaArray] = {}
 
 
@@ -81,46 +80,32 @@ def _offsets(shape, index) -> CudaArray:
                          lambda: np.arange(size, dtype=np.int64).reshape(shape)[_tuple(index)])
 
 
-def _gather_kernel():
-    k = _KERNELS.get("gather")
-    if k is None:
-
-        @cuda.jit
-        def k(x, off, fillv, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < out.size:
-                o = off[i]
-                out[i] = x[o] if o >= 0 else fillv
-                i += step
-
-        _KERNELS["gather"] = k
-    return k
+@cuda.jit
+def _gather(x, off, fillv, out):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < out.size:
+        o = off[i]
+        out[i] = x[o] if o >= 0 else fillv
+        i += step
 
 
-def _scatter_kernel():
-    k = _KERNELS.get("scatter")
-    if k is None:
-
-        @cuda.jit
-        def k(g, off, out):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < g.size:
-                o = off[i]
-                if o >= 0:
-                    cuda.atomic.add(out, o, g[i])
-                i += step
-
-        _KERNELS["scatter"] = k
-    return k
+@cuda.jit
+def _scatter(g, off, out):
+    i = cuda.grid(1)
+    step = cuda.gridsize(1)
+    while i < g.size:
+        o = off[i]
+        if o >= 0:
+            cuda.atomic.add(out, o, g[i])  # repeated offsets accumulate, as np.add.at
+        i += step
 
 
 def gather(x: CudaArray, off: CudaArray, fill_value=0) -> CudaArray:
     out = empty(off.shape, x.dtype)
     if out.size:
         grid, block = launch_1d(out.size)
-        _gather_kernel()[grid, block](x.dev.reshape(max(x.size, 1)) if x.size else empty((1,), x.dtype).dev,
+        _gather[grid, block](x.dev.reshape(max(x.size, 1)) if x.size else empty((1,), x.dtype).dev,
                                       off.dev.reshape(off.size), x.dtype.type(fill_value), out.dev.reshape(out.size))
     return out
 
@@ -132,7 +117,7 @@ def scatter_add_flat(g: CudaArray, off: CudaArray, shape, dtype) -> CudaArray:
         if g.dtype != out.dtype:
             g = g.astype(out.dtype)
         grid, block = launch_1d(g.size)
-        _scatter_kernel()[grid, block](g.dev.reshape(g.size), off.dev.reshape(off.size), out.dev.reshape(out.size))
+        _scatter[grid, block](g.dev.reshape(g.size), off.dev.reshape(off.size), out.dev.reshape(out.size))
     return out
 
 
@@ -155,44 +140,9 @@ def scatter_add(g: CudaArray, index, shape) -> CudaArray:
     return out
 
 
-def _store_kernel():
-    k = _KERNELS.get("store")
-    if k is None:
-        from .elementwise import ND
-
-        @cuda.jit
-        def k(g, out, so, oo, shape):
-            i = cuda.grid(1)
-            step = cuda.gridsize(1)
-            while i < g.size:
-                r = i
-                p = oo
-                for d in range(ND - 1, -1, -1):
-                    kk = r % shape[d]
-                    r = r // shape[d]
-                    p += kk * so[d]
-                out[p] = g[i]
-                i += step
-
-        _KERNELS["store"] = k
-    return k
-
-
 def _store(v: View, g: CudaArray) -> None:
-    """out_view[...] = g (shapes broadcast to the view's)."""
-    from .elementwise import ND
-
-    n = int(np.prod(v.shape, dtype=np.int64))
-    if not n:
-        return
-    if g.shape != v.shape or g.dtype != v.base.dtype:
-        g = copy_view(View.of(g).broadcast(v.shape), v.base.dtype)
-    pad = ND - len(v.shape)
-    if pad < 0:
-        raise ValueError(f"cuda store: at most {ND} dims, got {v.shape}")
-    grid, block = launch_1d(n)
-    _store_kernel()[grid, block](g.dev.reshape(n), v.base.dev.reshape(v.base.size), (0,) * pad + tuple(v.strides),
-                                 v.offset, (1,) * pad + tuple(v.shape))
+    """out_view[...] = g: one kernel broadcasts ``g`` to the view's shape, casts it and stores through the strides."""
+    launch("cast", [View.of(g)], v)
 
 
 def concatenate(xs, axis: int, out_dtype) -> CudaArray:
@@ -226,4 +176,4 @@ def col2im(cols: CudaArray, x_shape, kernel, stride, padding) -> CudaArray:
     return scatter_add_flat(cols, _im2col_table(x_shape, kernel, stride, padding), tuple(x_shape), cols.dtype)
 
 
-__all__ = ["getitem", "scatter_add", "concatenate", "im2col", "col2im", "device_identity", "launch"]
+__all__ = ["getitem", "scatter_add", "concatenate", "im2col", "col2im"]

@@ -20,6 +20,8 @@ stride 0.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .array import CudaArray, empty
@@ -28,24 +30,27 @@ from .runtime import load_cuda, simulated
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
 
-_KERNELS: dict[tuple, object] = {}
-
-
 def tile_config() -> tuple[int, int, int, int, int]:
     """(BM, BN, BK, TM, TN)."""
     return (8, 8, 4, 2, 2) if simulated() else (128, 128, 8, 8, 8)
 
 
+@functools.cache  # per dtype and tile shape
 def _kernel(dtype: np.dtype, cfg):
-    key = (dtype.str, cfg)
-    k = _KERNELS.get(key)
-    if k is not None:
-        return k
     BM, BN, BK, TM, TN = cfg
     TX, TY = BN // TN, BM // TM
     NT = TX * TY
     dt = dtype.type
     zero = dt(0)
+
+    @cuda.jit(device=True)
+    def tile_at(src, base, e, width, row0, col0, rows, cols):
+        """Element e of a tile ``width`` wide at (row0, col0) of a rows x cols matrix: (r, c, value or 0)."""
+        r = e // width
+        c = e - r * width
+        gr = row0 + r
+        gc = col0 + c
+        return r, c, src[base + gr * cols + gc] if (gr < rows and gc < cols) else zero
 
     @cuda.jit
     def mm(A, B, C, M, N, K, sa, sb):
@@ -67,17 +72,11 @@ def _kernel(dtype: np.dtype, cfg):
         bbase = bz * sb
         for k0 in range(0, K, BK):
             for e in range(tid, BM * BK, NT):
-                r = e // BK
-                c = e - r * BK
-                gr = row0 + r
-                gc = k0 + c
-                As[c, r] = A[abase + gr * K + gc] if (gr < M and gc < K) else zero
+                r, c, v = tile_at(A, abase, e, BK, row0, k0, M, K)
+                As[c, r] = v  # stored transposed: a thread's TM values of A are one row of As
             for e in range(tid, BK * BN, NT):
-                r = e // BN
-                c = e - r * BN
-                gr = k0 + r
-                gc = col0 + c
-                Bs[r, c] = B[bbase + gr * N + gc] if (gr < K and gc < N) else zero
+                r, c, v = tile_at(B, bbase, e, BN, k0, col0, K, N)
+                Bs[r, c] = v
             cuda.syncthreads()
             for kk in range(BK):
                 for i in range(TM):
@@ -97,8 +96,7 @@ def _kernel(dtype: np.dtype, cfg):
                     if gc < N:
                         C[cbase + gr * N + gc] = acc[i, j]
 
-    _KERNELS[key] = (mm, NT)
-    return _KERNELS[key]
+    return mm, NT
 
 
 def _batch_operand(x: CudaArray, batch: tuple, mat: tuple) -> tuple[CudaArray, int]:

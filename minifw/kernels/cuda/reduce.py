@@ -16,47 +16,30 @@ numpy reference.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from . import tree
 from .array import CudaArray, empty
 from .elementwise import View, copy_view
 from .runtime import block_size, load_cuda
 
 cuda = load_cuda()  # a module global: numba's simulator swaps it for its fake module
 
-_KERNELS: dict[tuple, object] = {}
-
-
 def _acc_dtype(dt: np.dtype):
     return np.float64 if dt.kind in "fc" else np.int64
 
 
+@functools.cache  # one kernel per argument set (each compiles on first launch)
 def _row_kernel(op: str, acc, block: int):
-    key = ("row", op, np.dtype(acc).str, block)
-    k = _KERNELS.get(key)
-    if k is not None:
-        return k
-    nb_acc = np.float64 if np.dtype(acc).kind == "f" else np.int64
-    if op == "sum":
-        ident = 0.0 if np.dtype(acc).kind == "f" else 0
-
-        @cuda.jit(device=True)
-        def comb(a, b):
-            return a + b
-    elif op == "max":
-        ident = -math.inf if np.dtype(acc).kind == "f" else np.iinfo(np.int64).min
-
-        @cuda.jit(device=True)
-        def comb(a, b):
-            return a if (a >= b or a != a) else b  # NaN propagates, as np.maximum
-    else:
-        ident = math.inf if np.dtype(acc).kind == "f" else np.iinfo(np.int64).max
-
-        @cuda.jit(device=True)
-        def comb(a, b):
-            return a if (a <= b or a != a) else b
+    floats = np.dtype(acc).kind == "f"
+    nb_acc = np.float64 if floats else np.int64
+    ident = {"sum": 0.0 if floats else 0,
+             "max": -math.inf if floats else np.iinfo(np.int64).min,
+             "min": math.inf if floats else np.iinfo(np.int64).max}[op]
+    comb, fold = tree.COMBINE[op], tree.fold(op, block)
 
     @cuda.jit
     def k(x, cols, chunk, out):
@@ -73,17 +56,10 @@ def _row_kernel(op: str, acc, block: int):
             acc_v = comb(acc_v, nb_acc(x[r * cols + j]))
             j += block
         sh[t] = acc_v
-        cuda.syncthreads()
-        h = block // 2
-        while h > 0:
-            if t < h:
-                sh[t] = comb(sh[t], sh[t + h])
-            cuda.syncthreads()
-            h //= 2
+        fold(sh, t)
         if t == 0:
             out[r * cuda.gridDim.x + s] = sh[0]
 
-    _KERNELS[key] = k
     return k
 
 
@@ -117,8 +93,7 @@ def to_rows(x: CudaArray, axis: tuple) -> tuple[CudaArray, int, int, tuple]:
         cols *= x.shape[d]
     rows = x.size // cols if cols else int(np.prod(kept, dtype=np.int64))
     if perm != list(range(nd)):
-        v = View.of(x)
-        x = copy_view(View(x, [x.shape[d] for d in perm], [v.strides[d] for d in perm], 0))
+        x = copy_view(View.of(x).permuted(perm))
     return x, rows, cols, kept
 
 
@@ -141,11 +116,8 @@ def reduce(op: str, x: CudaArray, axis: tuple, keepdims: bool, out_dtype) -> Cud
 
 
 # --- argmax / argmin ----------------------------------------------------------------------------
+@functools.cache  # one kernel per argument set (each compiles on first launch)
 def _arg_kernel(op: str, block: int):
-    key = ("arg", op, block)
-    k = _KERNELS.get(key)
-    if k is not None:
-        return k
     sign = 1.0 if op == "argmax" else -1.0
 
     @cuda.jit
@@ -179,7 +151,6 @@ def _arg_kernel(op: str, block: int):
         if t == 0:
             out[r] = si[0]
 
-    _KERNELS[key] = k
     return k
 
 
@@ -196,11 +167,10 @@ def argreduce(op: str, x: CudaArray, axis: tuple, keepdims: bool) -> CudaArray:
 
 
 # --- softmax / log_softmax --------------------------------------------------------------------
+@functools.cache  # one kernel per argument set (each compiles on first launch)
 def _softmax_kernel(log: bool, block: int):
-    key = ("softmax", log, block)
-    k = _KERNELS.get(key)
-    if k is not None:
-        return k
+    fold_max, fold_sum, maximum = tree.fold("max", block), tree.fold("sum", block), tree.maximum
+
     @cuda.jit
     def k(x, cols, out):
         r = cuda.blockIdx.x
@@ -210,34 +180,19 @@ def _softmax_kernel(log: bool, block: int):
         m = -math.inf
         j = t
         while j < cols:
-            v = np.float64(x[base + j])
-            m = v if (v > m or v != v) else m
+            m = maximum(np.float64(x[base + j]), m)
             j += block
         sh[t] = m
-        cuda.syncthreads()
-        h = block // 2
-        while h > 0:
-            if t < h:
-                a = sh[t]
-                b = sh[t + h]
-                sh[t] = a if (a >= b or a != a) else b
-            cuda.syncthreads()
-            h //= 2
+        fold_max(sh, t)
         m = sh[0]
-        cuda.syncthreads()
+        cuda.syncthreads()  # every thread has read sh[0] before it is overwritten
         s = 0.0
         j = t
         while j < cols:
             s += math.exp(np.float64(x[base + j]) - m)
             j += block
         sh[t] = s
-        cuda.syncthreads()
-        h = block // 2
-        while h > 0:
-            if t < h:
-                sh[t] += sh[t + h]
-            cuda.syncthreads()
-            h //= 2
+        fold_sum(sh, t)
         s = sh[0]
         j = t
         if log:
@@ -250,7 +205,6 @@ def _softmax_kernel(log: bool, block: int):
                 out[base + j] = math.exp(np.float64(x[base + j]) - m) / s
                 j += block
 
-    _KERNELS[key] = k
     return k
 
 
@@ -260,8 +214,7 @@ def softmax(x: CudaArray, axis: int, log: bool) -> CudaArray:
     moved = axis != nd - 1
     if moved:
         perm = [d for d in range(nd) if d != axis] + [axis]
-        v = View.of(x)
-        xr = copy_view(View(x, [x.shape[d] for d in perm], [v.strides[d] for d in perm], 0))
+        xr = copy_view(View.of(x).permuted(perm))
     else:
         perm, xr = list(range(nd)), x
     cols = xr.shape[-1] if nd else 1
@@ -271,7 +224,5 @@ def softmax(x: CudaArray, axis: int, log: bool) -> CudaArray:
         block = block_size()
         _softmax_kernel(log, block)[rows, block](xr.dev.reshape(xr.size), cols, out.dev.reshape(out.size))
     if moved:
-        inv = [perm.index(d) for d in range(nd)]
-        v = View.of(out)
-        out = copy_view(View(out, [out.shape[d] for d in inv], [v.strides[d] for d in inv], 0))
+        out = copy_view(View.of(out).permuted([perm.index(d) for d in range(nd)]))
     return out

@@ -44,15 +44,3 @@ def device_function(prim: Primitive):
         f = load_cuda().jit(device=True)(cuda_scalar(prim))
         _DEVICE[prim.name] = f
     return f
-
-
-def identity(x):
-    return x
-
-
-def device_identity():
-    f = _DEVICE.get("__identity__")
-    if f is None:
-        f = load_cuda().jit(device=True)(identity)
-        _DEVICE["__identity__"] = f
-    return f
