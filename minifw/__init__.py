@@ -13,6 +13,7 @@ from minifw import (
     autograd,
     functional,
     ops,  # registers every primitive first
+    registry,
 )
 from minifw.autodiff.reverse import grad, value_and_grad, vjp
 from minifw.creation import arange, eye, full, ones, ones_like, zeros, zeros_like
@@ -36,8 +37,8 @@ from minifw.functional import (  # the ops that do more than bind; the others fo
     unsqueeze,
 )
 from minifw.jit import jit  # eager: the submodule minifw.jit would otherwise shadow the function once imported
-from minifw.ops.registry import ShapeError
 from minifw.random import manual_seed, rand, randn
+from minifw.registry import ShapeError
 
 __all__ = [
     # modules
@@ -67,7 +68,7 @@ def _hide(prim) -> None:
         __all__.remove(prim.name)
 
 
-ops.registry.subscribe(_expose, _hide)
+registry.subscribe(_expose, _hide)
 
 # Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
 _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",

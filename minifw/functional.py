@@ -24,10 +24,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from minifw.ops.registry import _REGISTRY as _P
-from minifw.ops.registry import ShapeError
-from minifw.ops.registry import subscribe as _subscribe
-from minifw.ops.shapes import normalize_axes
+from minifw.registry import _REGISTRY as _P
+from minifw.registry import ShapeError
+from minifw.registry import subscribe as _subscribe
+from minifw.shapes import normalize_axes
 
 _Number = (int, float, numbers.Number)
 _ndarray = np.ndarray

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from minifw.ops import get
-from minifw.ops.registry import all_primitives
+from minifw.registry import all_primitives
 
 UNARY = [p.name for p in all_primitives() if p.kind == "unary"]
 BINARY = [p.name for p in all_primitives() if p.kind in ("binary", "compare")]

@@ -6,7 +6,7 @@ import pytest
 import minifw as mf
 from minifw.nn import functional as NF
 from minifw.ops.conv import col2im, im2col
-from minifw.ops.registry import ShapeError, get
+from minifw.registry import ShapeError, get
 from minifw.testing import gradcheck
 
 CASES = [((3, 3), 1, 1), ((2, 2), 2, 0), ((3, 2), (2, 1), ((1, 0), (0, 2))), ((1, 1), 1, 0)]

@@ -44,7 +44,7 @@ import json
 import math
 import re
 
-from minifw.ops.registry import latex_words
+from minifw.registry import latex_words
 
 from .trace import TEXT, EvaluationTrace, Style, format_number
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from minifw.ops.registry import _REGISTRY as _P
 from minifw.ops.surface import attach
+from minifw.registry import _REGISTRY as _P
 
 _ADD, _MUL, _POW, _SQUARE = (_P[n] for n in ("add", "mul", "pow", "square"))
 _Num = (int, float)

@@ -19,8 +19,8 @@ from minifw.dtypes import default_float
 from minifw.kernels import dispatch
 from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
 from minifw.kernels.devices import route as _route
-from minifw.ops.registry import _REGISTRY as _P
-from minifw.ops.registry import ShapeError
+from minifw.registry import _REGISTRY as _P
+from minifw.registry import ShapeError
 
 from .grad_mode import STATE
 
@@ -367,7 +367,7 @@ _DEVICE_COPY = []
 def _device_copy_prim():
     """A tape entry for ``.to(device)``: its vjp moves the cotangent back."""
     if not _DEVICE_COPY:
-        from minifw.ops.registry import Primitive
+        from minifw.registry import Primitive
 
         def vjp(g, out, x, device):
             return _to_device_data(g.data if isinstance(g, Tensor) else g, device)

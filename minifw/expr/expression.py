@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from minifw.functional import bind
-from minifw.ops.registry import _REGISTRY
+from minifw.registry import _REGISTRY
 
 from .parser import CONSTANTS, Call, ExprError, Num, UnknownNameError, Var, parse_ast, suggest
 

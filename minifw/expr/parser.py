@@ -20,7 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from minifw.ops.registry import _REGISTRY
+from minifw.registry import _REGISTRY
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 ALIASES = {"ln": "log", "max": "maximum", "min": "minimum"}

@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from minifw.ops import scalar_math
-from minifw.ops.registry import Primitive, get
+from minifw.registry import Primitive, get
 
 
 # --- the specification of a group --------------------------------------------------------

@@ -21,7 +21,7 @@ from minifw.kernels import matmul as _mm
 from minifw.kernels import reductions as _red
 from minifw.kernels.codegen import domain_of, group_of_one
 from minifw.kernels.fusion import PARALLEL_MIN  # elements from which a kernel runs on all threads
-from minifw.ops.registry import Primitive
+from minifw.registry import Primitive
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _Scalar = (int, float, np.integer, np.floating)

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from minifw.ops.registry import all_primitives
+from minifw.registry import all_primitives, subscribe
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
 """Elements from which listed primitives run on numba kernels (below ~2^18 thread start-up and compile-cache
@@ -87,22 +87,30 @@ def _binary(prim, impl, dtypes):
     return run
 
 
+_WINS: list[dict] = [KERNEL_WINS]
+
+
+def _choose(p) -> None:
+    dtypes = _WINS[0].get(p.name)
+    if dtypes and p.kernel_scalar is not None and p.nin in (1, 2):
+        IMPL[p] = (_unary if p.nin == 1 else _binary)(p, p.impl, tuple(dtypes))
+    else:
+        IMPL[p] = p.impl
+
+
 def install(wins: dict[str, tuple] | None = None) -> None:
     """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`).
 
     ``install({})`` puts plain numpy back for every primitive.  The dict object
-    is updated in place, so modules that hold a reference to ``IMPL`` see it.
+    is updated in place, so modules that hold a reference to ``IMPL`` see it;
+    primitives registered later follow the same choice.
     """
-    wins = KERNEL_WINS if wins is None else wins
+    _WINS[0] = KERNEL_WINS if wins is None else wins
     for p in all_primitives():
-        dtypes = wins.get(p.name)
-        if dtypes and p.kernel_scalar is not None and p.nin in (1, 2):
-            IMPL[p] = (_unary if p.nin == 1 else _binary)(p, p.impl, tuple(dtypes))
-        else:
-            IMPL[p] = p.impl
+        _choose(p)
 
 
-install()
+subscribe(_choose, lambda p: IMPL.pop(p, None))  # every primitive, registered now or later
 
 
 def run(prim, args, params):

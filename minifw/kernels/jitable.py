@@ -25,7 +25,7 @@ import inspect
 
 from minifw.kernels.threads import load_numba
 from minifw.ops import scalar_math
-from minifw.ops.registry import subscribe
+from minifw.registry import subscribe
 
 numba = load_numba()
 from llvmlite import ir  # noqa: E402  (after numba, which loads llvmlite)

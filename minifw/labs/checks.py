@@ -108,7 +108,7 @@ def check_dual_rule(softplus_dual: Callable) -> bool:
 # --- lab 2 ------------------------------------------------------------------------------------
 def swish_primitive(vjp_rule: Callable):
     """A one-off (unregistered) ``swish`` primitive whose vjp is ``vjp_rule(g, out, x)``."""
-    from minifw.ops.registry import Primitive
+    from minifw.registry import Primitive
 
     def impl(x):
         x = np.asarray(x)

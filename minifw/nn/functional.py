@@ -14,8 +14,8 @@ import numpy as np
 from minifw import functional as F
 from minifw.eager.tensor import Tensor
 from minifw.ops.conv import col2im, im2col, normalize_padding  # noqa: F401  (re-exported)
-from minifw.ops.registry import ShapeError
 from minifw.random import generator
+from minifw.registry import ShapeError
 
 shape_of = F.shape_of
 

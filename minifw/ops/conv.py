@@ -29,8 +29,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from minifw import functional as F
-
-from .registry import Primitive, ShapeError, register
+from minifw.registry import Primitive, ShapeError, register
 
 
 def _out_size(n: int, k: int, s: int, p0: int, p1: int) -> int:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from minifw import functional as F
+from minifw import shapes
+from minifw.registry import Primitive, register
 
 from . import scalar_math as S
-from . import shapes
-from .registry import Primitive, register
 
 
 def _np_sigmoid(x):
@@ -76,7 +76,7 @@ def define(name: str, kind: str, impl, scalar, partials=None, notation: str = ""
     ``notation``/``partial_notation``/``latex`` are how the trace tables
     write it; ``method``/``operator``/``public`` make ``x.name()``,
     ``x <op> y`` and ``minifw.name`` (``minifw.functional.name`` always
-    exists).  Undo with :func:`minifw.ops.registry.unregister`.
+    exists).  Undo with :func:`minifw.registry.unregister`.
     """
     nin = 1 if kind == "unary" else 2
     prim = Primitive(

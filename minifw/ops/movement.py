@@ -10,8 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from minifw import functional as F
-
-from .registry import Primitive, ShapeError, register
+from minifw.registry import Primitive, ShapeError, register
 
 
 def _one_input(name, kind, impl, rule, vjp, jvp, notation, params):

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from minifw import functional as F
-
-from . import shapes
-from .registry import Primitive, register
+from minifw import shapes
+from minifw.registry import Primitive, register
 
 
 def _log_softmax(x, axis):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from minifw import functional as F
-
-from . import shapes
-from .registry import _REGISTRY, Primitive, register
+from minifw import shapes
+from minifw.registry import _REGISTRY, Primitive, register
 
 # The ufuncs' reduce methods directly: np.sum/np.max add ~1 µs of Python
 # wrapper per call, which the eager path pays on every small reduction.

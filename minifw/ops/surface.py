@@ -3,7 +3,7 @@
 Eager tensors and static symbols (through :class:`minifw._opsmixin.OpsMixin`)
 and the scalar engine's :class:`~minifw.autodiff.scalar.Scalar` each say how
 to run a row (``make``); :func:`attach` gives the class the row's method and
-operators (:meth:`~minifw.ops.registry.Primitive.attributes`) for every
+operators (:meth:`~minifw.registry.Primitive.attributes`) for every
 primitive registered now or later, and takes them away when it is
 unregistered.  So adding a primitive is its row: no class is edited.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .registry import Primitive, subscribe
+from minifw.registry import Primitive, subscribe
 
 
 def attach(cls: type, make: Callable[[Primitive, bool], Callable | None]) -> None:

@@ -54,7 +54,7 @@ def _seed(y: Symbol, g):
         return constant(np.ones(y.shape, dtype=y.dtype))
     s = as_symbol(g, y.graph)
     if s.shape != y.shape:
-        from minifw.ops.registry import ShapeError
+        from minifw.registry import ShapeError
 
         raise ShapeError(f"gradients: grad_ys has shape {s.shape} but {y.name!r} has shape {y.shape}")
     return s

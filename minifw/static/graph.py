@@ -30,7 +30,7 @@ import numpy as np
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
-from minifw.ops.registry import ShapeError
+from minifw.registry import ShapeError
 from minifw.sweep import toposort
 
 # Stand-in for a free dimension during shape inference: a large prime, so a

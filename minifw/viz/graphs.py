@@ -172,7 +172,7 @@ def draw_expression(expr, at=None, backward: bool = False) -> Digraph:
     n_in = len(ex.variables)
     for i, v in enumerate(ex.variables):
         nodes[("var", v)] = GraphNode(op=None, name=f"v_{i - n_in + 1} ({v})")
-    from minifw.ops.registry import _REGISTRY
+    from minifw.registry import _REGISTRY
 
     for k, st in enumerate(ex.steps):
         prim = _REGISTRY[st.prim]

@@ -6,7 +6,7 @@ from helpers import close
 
 import minifw as mf
 from minifw import functional as F
-from minifw.ops.registry import all_primitives, get
+from minifw.registry import all_primitives, get
 
 rng = np.random.default_rng(7)
 

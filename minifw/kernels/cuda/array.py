@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from minifw import functional as F  # a lower layer (and numba-free): the operators bind through it
-from minifw.ops.registry import get as _prim
+from minifw.registry import get as _prim
 
 
 class DeviceError(TypeError):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minifw.ops.registry import Primitive, all_primitives
+from minifw.registry import Primitive, all_primitives
 
 from . import elementwise as ew
 from . import fusion as cfusion

@@ -105,7 +105,7 @@ def reduce(op: str, x: CudaArray, axis: tuple, keepdims: bool, out_dtype) -> Cud
     base = "sum" if op == "mean" else op
     r = reduce_rows(xr, rows, cols, base, np.float64 if op == "mean" else out_dtype)
     if op == "mean":
-        from minifw.ops.registry import get
+        from minifw.registry import get
 
         from .elementwise import apply, constant
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 
 from minifw.ops import scalar_math
-from minifw.ops.registry import Primitive
+from minifw.registry import Primitive
 
 from .runtime import load_cuda
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minifw.ops.registry import get
+from minifw.registry import get
 
 from ..ir import IRGraph, Node, rewrite
 

@@ -1,7 +1,7 @@
 """Shape and dtype rules shared by the primitive definitions.
 
 Each rule takes ``(prim, shapes, dtypes, **params)`` and returns
-``(shape, dtype)`` or raises :class:`~minifw.ops.registry.ShapeError` naming
+``(shape, dtype)`` or raises :class:`~minifw.registry.ShapeError` naming
 the op and the shapes.  Static graphs call these when a node is built; the
 eager frontend calls them only to explain a failure (the happy path costs
 nothing).
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .registry import ShapeError
+from minifw.registry import ShapeError
 
 
 def normalize_axes(axis, ndim: int, opname: str = "op") -> tuple[int, ...]:
