@@ -93,3 +93,21 @@ def test_toposort_is_iterative_on_a_long_chain():
         y = y * 1.0
     y.backward()
     assert x.grad.item() == 1.0
+
+
+def test_backward_twice_needs_retain_graph():
+    import pytest
+
+    x = mf.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()  # the tape was kept: gradients accumulate, as in PyTorch
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])  # nothing was added by the refused sweep
+    z = (x * 3.0).sum()
+    (gx,) = mf.autograd.grad(z, [x])
+    with pytest.raises(RuntimeError, match="retain_graph=True"):
+        mf.autograd.grad(z, [x])
+    np.testing.assert_allclose(gx.numpy(), [3.0, 3.0])

@@ -86,7 +86,8 @@ class _Eager:
     def gradients(out, wrt, cotangent, nested):
         if not isinstance(out, Tensor) or not out.requires_grad:  # the output does not depend on the inputs
             return [None] * len(wrt)
-        return autograd_grad([out], wrt, [cotangent], create_graph=nested, allow_unused=True)
+        # vjp_fn may be called again (jacrev calls it once per output row): keep the tape
+        return autograd_grad([out], wrt, [cotangent], retain_graph=True, create_graph=nested, allow_unused=True)
 
     @staticmethod
     def zeros_like(x):

@@ -63,7 +63,27 @@ def _run_hooks(node, g):
 
 def _parents(t: Tensor) -> list:
     ctx = t._ctx
-    return () if ctx is None else [a for a in ctx[1] if isinstance(a, Tensor) and a.requires_grad]
+    if ctx is None:
+        return ()
+    if type(ctx) is _Spent:
+        raise RuntimeError(f"trying to backward through the graph a second time: the tape of {ctx[0].name} was "
+                           "freed by an earlier backward. Pass retain_graph=True to the first backward() or "
+                           "autograd.grad() if you need to go through it again")
+    return [a for a in ctx[1] if isinstance(a, Tensor) and a.requires_grad]
+
+
+class _Spent(tuple):
+    """A tape record a backward has used up: drawings still read it, a second backward is refused.
+
+    PyTorch frees the saved tensors instead; minifw keeps them, so the tape
+    can still be drawn with its values after ``backward()``."""
+
+
+def _free(order) -> None:
+    for t in order:
+        ctx = t._ctx
+        if ctx is not None and type(ctx) is not _Spent:
+            t._ctx = _Spent(ctx)
 
 
 def tape(roots) -> list:
@@ -91,9 +111,20 @@ def _fit_tensor(ct, a: Tensor):
     return ct if isinstance(ct, Tensor) else _wrap(np.broadcast_to(np.asarray(ct, dtype=a.data.dtype), a.data.shape))
 
 
-def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None) -> dict:
-    """``{id: (tensor, gradient)}`` for the leaves reached and the tensors in ``wanted``."""
+def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_graph=None) -> dict:
+    """``{id: (tensor, gradient)}`` for the leaves reached and the tensors in ``wanted``.
+
+    Unless ``retain_graph`` (default: ``create_graph``, as in PyTorch) the tape is freed afterwards."""
     order = tape(roots)
+    if not (create_graph if retain_graph is None else retain_graph):
+        try:
+            return _sweep_order(order, roots, seeds, create_graph, wanted)
+        finally:
+            _free(order)
+    return _sweep_order(order, roots, seeds, create_graph, wanted)
+
+
+def _sweep_order(order, roots, seeds, create_graph, wanted):
     hooks = _run_hooks if _HOOKS else None
     cot: dict = {}
     for r, s in zip(roots, seeds):
@@ -131,14 +162,14 @@ def _owned(g: Tensor, create_graph: bool) -> Tensor:
     return _wrap(d)
 
 
-def backward(output: Tensor, gradient=None, create_graph: bool = False, inputs=None) -> None:
+def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
     """PyTorch's ``Tensor.backward``: accumulate into leaves' ``.grad``."""
     if not output.requires_grad:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(did you forget requires_grad=True, or run under no_grad()?)")
     seed = _seed(output, gradient)
     wanted = None if inputs is None else {id(t) for t in inputs}
-    grads = _sweep([output], [seed], create_graph, wanted)
+    grads = _sweep([output], [seed], create_graph, wanted, retain_graph)
     for t, g in grads.values():
         if inputs is None and t._ctx is not None:
             continue
@@ -164,7 +195,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         if not o.requires_grad:
             raise RuntimeError("grad: an output does not require grad (no input it depends on requires grad)")
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs)]
-    grads = _sweep(outputs, seeds, create_graph, {id(t) for t in inputs})
+    grads = _sweep(outputs, seeds, create_graph, {id(t) for t in inputs}, retain_graph)
     result = []
     for i, t in enumerate(inputs):
         g = grads.get(id(t), (None, None))[1]

@@ -151,7 +151,7 @@ class Tensor(OpsMixin):
         """Accumulate d self / d leaf into every leaf's ``.grad``."""
         from .backward import backward  # (the module imports this one)
 
-        backward(self, gradient, create_graph=create_graph, inputs=inputs)
+        backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> "Tensor":
         return _wrap(self.data)
