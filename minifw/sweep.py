@@ -29,11 +29,12 @@ def inputs_of(node) -> Sequence:
     return node.inputs
 
 
-def toposort(roots: Iterable, parents: Callable[[Any], Iterable] = inputs_of, seen: set[int] | None = None) -> list:
+def toposort(roots: Iterable, parents: Callable[[Any], Sequence] = inputs_of, seen: set[int] | None = None,
+             last_input_first: bool = False) -> list:
     """Nodes reachable from ``roots`` through ``parents``, each after its parents.
 
-    Depth first, inputs visited in order; ``seen`` (ids) may carry over from
-    an earlier call to append only what is new."""
+    Depth first, inputs visited in order (or last first); ``seen`` (ids) may
+    carry over from an earlier call to append only what is new."""
     order: list = []
     seen = set() if seen is None else seen
     for root in roots:
@@ -49,7 +50,7 @@ def toposort(roots: Iterable, parents: Callable[[Any], Iterable] = inputs_of, se
                 continue
             seen.add(id(node))
             stack.append((node, True))
-            for a in reversed(parents(node)):
+            for a in (parents(node) if last_input_first else reversed(parents(node))):
                 if id(a) not in seen:
                     stack.append((a, False))
     return order
@@ -61,7 +62,7 @@ def _same(node, inputs):
 
 def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] | None = None,
                   unpack: Callable = _same, fit: Callable | None = None,
-                  on_cotangent: Callable | None = None) -> dict[int, tuple[Any, Any]]:
+                  on_cotangent: Callable | None = None, live: set[int] | None = None) -> dict[int, tuple[Any, Any]]:
     """Propagate ``cotangents`` (``{id(node): cotangent}``, the seeds; consumed)
     backwards through ``order`` (from :func:`toposort`, inputs first).
 
@@ -76,9 +77,11 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
     ``unpack(node, inputs) -> (out, args)`` gives the values a vjp rule is
     called with (default: the nodes themselves); ``fit(ct, input)`` adapts a
     rule's result to its input; ``on_cotangent(node, ct) -> ct`` runs once a
-    node's cotangent is complete, before it is passed on.
+    node's cotangent is complete, before it is passed on; ``live``, the ids
+    of ``order`` when the caller has them already (toposort's ``seen``).
     """
-    live = {id(n) for n in order}
+    if live is None:
+        live = {id(n) for n in order}
     found: dict[int, tuple[Any, Any]] = {}
     for node in reversed(order):
         g = cotangents.pop(id(node), None)

@@ -65,32 +65,31 @@ def _parents(t: Tensor) -> list:
     ctx = t._ctx
     if ctx is None:
         return ()
-    if type(ctx) is _Spent:
+    if len(ctx) == 4:  # spent by an earlier backward (_free)
         raise RuntimeError(f"trying to backward through the graph a second time: the tape of {ctx[0].name} was "
                            "freed by an earlier backward. Pass retain_graph=True to the first backward() or "
                            "autograd.grad() if you need to go through it again")
-    # Last operand first, the order the eager tape has always been swept in: on large arrays the order decides
-    # how many cotangent buffers are alive at once (7% of W2's backward at 2^22 elements, measured).
-    return [a for a in reversed(ctx[1]) if isinstance(a, Tensor) and a.requires_grad]
+    return [a for a in ctx[1] if isinstance(a, Tensor) and a.requires_grad]
 
 
-class _Spent(tuple):
-    """A tape record a backward has used up: drawings still read it, a second backward is refused.
-
-    PyTorch frees the saved tensors instead; minifw keeps them, so the tape
-    can still be drawn with its values after ``backward()``."""
+_SPENT = (True,)
 
 
 def _free(order) -> None:
+    """Mark the tape records a backward used up (a fourth element): drawings still read
+    ``(prim, inputs, params)``, a second backward is refused.  PyTorch frees the saved tensors
+    instead; minifw keeps them, so a tape can still be drawn with its values after ``backward()``."""
     for t in order:
         ctx = t._ctx
-        if ctx is not None and type(ctx) is not _Spent:
-            t._ctx = _Spent(ctx)
+        if ctx is not None and len(ctx) == 3:
+            t._ctx = ctx + _SPENT
 
 
-def tape(roots) -> list:
-    """The tensors ``roots`` were computed from (that require grad), inputs first."""
-    return toposort(roots, _parents)
+def tape(roots, seen: set[int] | None = None) -> list:
+    """The tensors ``roots`` were computed from (that require grad), inputs first; their ids go to ``seen``."""
+    # Last operand first, the order the eager tape has always been swept in: on large arrays the order decides
+    # how many cotangent buffers are alive at once (7% of W2's backward at 2^22 elements, measured).
+    return toposort(roots, _parents, seen, last_input_first=True)
 
 
 def _arrays(node, inputs):
@@ -99,6 +98,8 @@ def _arrays(node, inputs):
 
 def _fit_array(ct, a: Tensor):
     like = a.data
+    if type(ct) is np.ndarray and ct.shape == like.shape and ct.dtype == like.dtype:  # the common case
+        return ct
     if type(ct) is not np.ndarray and getattr(ct, "_mf_device", None):  # a cuda array: broadcast on the device
         if ct.shape != like.shape:
             ct = broadcast_to(ct, like.shape)
@@ -117,16 +118,17 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_gra
     """``{id: (tensor, gradient)}`` for the leaves reached and the tensors in ``wanted``.
 
     Unless ``retain_graph`` (default: ``create_graph``, as in PyTorch) the tape is freed afterwards."""
-    order = tape(roots)
+    live: set[int] = set()
+    order = tape(roots, live)
     if not (create_graph if retain_graph is None else retain_graph):
         try:
-            return _sweep_order(order, roots, seeds, create_graph, wanted)
+            return _sweep_order(order, live, roots, seeds, create_graph, wanted)
         finally:
             _free(order)
-    return _sweep_order(order, roots, seeds, create_graph, wanted)
+    return _sweep_order(order, live, roots, seeds, create_graph, wanted)
 
 
-def _sweep_order(order, roots, seeds, create_graph, wanted):
+def _sweep_order(order, live, roots, seeds, create_graph, wanted):
     hooks = _run_hooks if _HOOKS else None
     cot: dict = {}
     for r, s in zip(roots, seeds):
@@ -134,9 +136,9 @@ def _sweep_order(order, roots, seeds, create_graph, wanted):
         cot[id(r)] = s if id(r) not in cot else cot[id(r)] + s
     if create_graph:
         with set_grad_enabled(True):
-            return reverse_sweep(order, cot, wanted, fit=_fit_tensor, on_cotangent=hooks)
+            return reverse_sweep(order, cot, wanted, fit=_fit_tensor, on_cotangent=hooks, live=live)
     with set_grad_enabled(False), interpreter(run_array):
-        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=_fit_array, on_cotangent=hooks)
+        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=_fit_array, on_cotangent=hooks, live=live)
     return {k: (t, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
             for k, (t, g) in found.items()}
 

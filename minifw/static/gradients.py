@@ -77,7 +77,7 @@ def _sweep(ys: Sequence[Symbol], xs: Sequence[Symbol], grad_ys, nodes: Sequence[
             continue
         s = _seed(y, g)
         cot[id(y)] = s if id(y) not in cot else cot[id(y)] + s
-    found = reverse_sweep([n for n in nodes if id(n) in needs], cot, xset, fit=_fit)
+    found = reverse_sweep([n for n in nodes if id(n) in needs], cot, xset, fit=_fit, live=needs)
     return [found.get(id(x), (None, None))[1] for x in xs]
 
 
