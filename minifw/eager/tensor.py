@@ -267,7 +267,10 @@ def _bind(prim, args, params):
     """Run ``prim`` now; record it when an input needs a gradient."""
     arrays = [a.data if isinstance(a, Tensor) else a for a in args]
     try:
-        out = _route(arrays).impls[prim](*arrays, **params)  # the device router: where the arrays live
+        if len(arrays) == 1 and type(arrays[0]) is _ndarray:  # the router's answer for one host array, inlined (W5)
+            out = _IMPL[prim](arrays[0], **params)
+        else:
+            out = _route(arrays).impls[prim](*arrays, **params)  # the device router: where the arrays live
     except (ValueError, IndexError, TypeError) as e:
         raise _explain(prim, arrays, params, e) from None
     if type(out) is not _ndarray and type(out) is not _DEV:
