@@ -21,6 +21,7 @@ symbols (the primal ``bind`` stages a node, the jvp rule stages its tangent).
 from __future__ import annotations
 
 import itertools
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -48,6 +49,10 @@ def _lift(x):
 
 
 def _lower(x, kind: str):
+    if type(x) is complex:  # a float path met a power of a negative number: numpy's answer, as grad gives
+        warnings.warn("jvp: invalid value encountered (the result is not a real number)", RuntimeWarning,
+                      stacklevel=4)
+        return float("nan")
     if kind == "tensor" or not isinstance(x, Tensor) or x.requires_grad:
         return x  # a tensor on an enclosing transform's tape stays a tensor
     return x.data

@@ -283,7 +283,7 @@ def _bind(prim, args, params):
     t.name = None
     t._ctx = None
     t.requires_grad = False
-    if STATE.enabled and prim.differentiable:
+    if STATE.enabled and prim.differentiable and out.dtype.kind == "f":  # integer and bool results end the graph
         for a in args:
             if isinstance(a, Tensor) and a.requires_grad:
                 t.requires_grad = True
@@ -403,6 +403,10 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if isinstance(data, np.ndarray):
         return data.copy()
     arr = np.array(data)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"tensor: data must be numbers (or nested lists of numbers), got {arr.dtype} data "
+                        f"such as {arr.reshape(-1)[:1].tolist()!r}" if arr.size else
+                        f"tensor: data must be numbers, got {arr.dtype} data")
     if arr.dtype.kind == "f" and not isinstance(data, np.generic):
         arr = arr.astype(default_float(), copy=False)  # Python floats -> float32, as in PyTorch
     return arr

@@ -148,9 +148,10 @@ class Symbol(OpsMixin):
     @property
     def _ctx(self):
         """The node protocol of :mod:`minifw.sweep`: ``(primitive, inputs, params)``, or None for a leaf
-        (placeholders, variables, constants) and for ops with no derivative."""
-        prim = self.prim
-        return (prim, self.inputs, self.params) if prim is not None and prim.differentiable else None
+        (placeholders, variables, constants), for ops with no derivative and for integer or bool results."""
+        prim, dt = self.prim, self.dtype
+        differentiable = prim is not None and prim.differentiable and (dt is None or dt.kind == "f")
+        return (prim, self.inputs, self.params) if differentiable else None  # int and bool results end the graph
 
     # --- static facts ------------------------------------------------------------
     @property

@@ -1,0 +1,52 @@
+"""Silent wrong answers and late failures that careful users found (issue: Reliability), each pinned by a test."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import minifw as mf
+from minifw import static
+
+
+def test_a_cast_to_an_integer_type_ends_the_graph_eagerly():
+    x = mf.tensor([1.5, 2.5], requires_grad=True)
+    k = x.astype(mf.int64)
+    assert not k.requires_grad and k.grad_fn is None  # PyTorch: an integer result does not require grad
+    (x * k.astype(mf.float32)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0])  # d(x * const)/dx, no gradient through the cast
+    assert not (x > 2.0).requires_grad
+
+
+def test_a_cast_to_an_integer_type_ends_the_static_graph():
+    with static.Graph():
+        x = static.placeholder((2,), np.float64, name="x")
+        y = (x * mf.cast(mf.cast(x, np.int64), np.float64)).sum()
+        (g,) = static.gradients(y, [x])
+        got = static.Session().run(g, {x: np.array([1.5, 2.5])})
+    np.testing.assert_allclose(got, [1.0, 2.0])
+
+
+def test_jit_agrees_through_an_integer_cast():
+    f = mf.jit(mf.grad(lambda v: (v * mf.cast(mf.cast(v, np.int64), np.float64)).sum()))
+    np.testing.assert_allclose(f(np.array([1.5, 2.5])).numpy(), [1.0, 2.0])
+
+
+def test_forward_mode_on_floats_gives_nan_with_a_warning_like_grad():
+    with pytest.warns(RuntimeWarning):
+        y, t = mf.jvp(lambda x: x ** 0.5, (-4.0,), (1.0,))
+    assert isinstance(y, float) and math.isnan(y) and math.isnan(t)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert math.isnan(mf.jacfwd(lambda x: x ** 0.5)(-4.0))
+        assert math.isnan(mf.grad(lambda x: x ** 0.5)(-4.0))
+    assert mf.jvp(lambda x: x ** 0.5, (4.0,), (1.0,)) == (2.0, 0.25)
+
+
+@pytest.mark.parametrize("data", [["a"], [[1.0], ["x"]], [None], {"a": 1}])
+def test_non_numeric_data_is_refused_when_the_tensor_is_made(data):
+    with pytest.raises(TypeError, match="tensor: data must be numbers"):
+        mf.tensor(data)
