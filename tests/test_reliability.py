@@ -50,3 +50,30 @@ def test_forward_mode_on_floats_gives_nan_with_a_warning_like_grad():
 def test_non_numeric_data_is_refused_when_the_tensor_is_made(data):
     with pytest.raises(TypeError, match="tensor: data must be numbers"):
         mf.tensor(data)
+
+
+def test_symbols_from_two_graphs_do_not_combine():
+    with static.Graph():
+        a = static.placeholder((2,), name="a")
+    with static.Graph():
+        b = static.placeholder((2,), name="b")
+        with pytest.raises(static.GraphError, match="one graph"):
+            _ = a + b
+
+
+def test_feeds_fed_twice_from_another_graph_or_malformed_are_refused():
+    with static.Graph() as g:
+        x = static.placeholder((2,), name="x")
+        unused = static.placeholder((3,), name="unused")
+        y = x * 2.0
+    with static.Graph():
+        other = static.placeholder((2,), name="other")
+    sess = static.Session(g)
+    np.testing.assert_allclose(sess.run(y, {x: [1.0, 2.0]}), [2.0, 4.0])
+    with pytest.raises(static.FeedError, match="fed twice"):
+        sess.run(y, {x: [1.0, 2.0], "x": [3.0, 4.0]})
+    with pytest.raises(static.FeedError, match="belongs to"):
+        sess.run(y, {x: [1.0, 2.0], other: [1.0, 2.0]})
+    np.testing.assert_allclose(sess.run(y, {x: [1.0, 2.0], unused: [0.0, 0.0, 0.0]}), [2.0, 4.0])  # TF1 allows it
+    with pytest.raises(static.FeedError, match="expected shape"):
+        sess.run(y, {x: [1.0, 2.0], unused: [0.0]})  # ... but checks it

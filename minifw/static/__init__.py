@@ -25,6 +25,7 @@ from .function import Function, function
 from .gradients import gradients
 from .graph import (
     Graph,
+    GraphError,
     Symbol,
     TracingError,
     Variable,
@@ -39,7 +40,7 @@ from .passes import PASS_FUNCTIONS, PASSES
 from .session import FeedError, Session
 
 __all__ = [
-    "CompiledGraph", "FeedError", "Function", "Graph", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
+    "CompiledGraph", "FeedError", "Function", "Graph", "GraphError", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
     "TracingError", "Variable", "compile", "constant", "function", "get_default_graph",
     "global_variables_initializer", "gradients", "group", "lower", "placeholder", "reset_default_graph", "train",
 ]

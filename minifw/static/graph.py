@@ -38,6 +38,10 @@ from minifw.sweep import toposort
 FREE = 1_000_003
 
 
+class GraphError(ValueError):
+    """Symbols from different graphs were combined (TF1: "must be from the same graph")."""
+
+
 class TracingError(TypeError):
     """A symbol was asked for a concrete value while the graph is being built."""
 
@@ -339,6 +343,11 @@ def make_node(prim, args: Sequence[Any], params: dict, name: str | None = None) 
     """Add a node applying ``prim`` (shape-checked now, by its ``shape_rule``)."""
     first = next((a for a in args if isinstance(a, Symbol)), None)
     graph = _target(first)
+    if not _BUILD_INTO:  # (the compiler rebuilds a graph's symbols into a new one on purpose)
+        for a in args:
+            if isinstance(a, Symbol) and a.graph is not graph:
+                raise GraphError(f"{prim.name}: {a.name!r} belongs to {a.graph.name!r} and {first.name!r} to "
+                                 f"{graph.name!r}; an op's inputs must come from one graph")
     ins = [as_symbol(a, graph) for a in args]
     shape, dtype = infer(prim, ins, params)
     return graph._add(Symbol(prim.name, ins, params, shape, dtype, prim=prim), name)

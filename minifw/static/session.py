@@ -191,6 +191,7 @@ class Session:
         if self._closed:
             raise RuntimeError("this session is closed")
         prog, rebuild, where = self.program(fetches)
+        graph = next((s.graph for s in prog.outputs + [v for v, _ in prog.updates]), None)
         feeds = {}
         for k, v in (feed_dict or {}).items():
             if isinstance(k, str):
@@ -199,12 +200,20 @@ class Session:
                 raise FeedError(f"feed_dict keys must be placeholders (or their names), got {type(k).__name__}")
             if k.op != "placeholder":
                 raise FeedError(f"{k.name!r} is a {k.op}, not a placeholder: only placeholders can be fed")
+            if graph is not None and k.graph is not graph:
+                raise FeedError(f"placeholder {k.name!r} belongs to {k.graph.name!r}, the fetches to {graph.name!r}")
+            if id(k) in feeds:
+                raise FeedError(f"placeholder {k.name!r} is fed twice (as a symbol and by its name?)")
             feeds[id(k)] = (k, v)
         missing = [p.name for p in prog.inputs if id(p) not in feeds]
         if missing:
             raise FeedError(f"no value fed for placeholder {', '.join(map(repr, missing))}: "
                             f"pass it in feed_dict={{{missing[0]}: value}}")
         arrays = [check_feed(p, feeds[id(p)][1]) for p in prog.inputs]
+        needed = {id(p) for p in prog.inputs}
+        for k, v in feeds.values():  # a feed the fetches do not need is allowed (as in TF1), but still checked
+            if id(k) not in needed:
+                check_feed(k, v)
         outs = prog(arrays)
         return rebuild([None if w is None else outs[w] for w in where])
 
