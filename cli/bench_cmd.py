@@ -11,7 +11,7 @@ import sys
 from typing import List, Optional
 
 import typer
-from minifw_cli.common import console, fail, friendly
+from minifw_cli.common import check_output_path, console, fail, friendly
 from minifw_cli.main import app
 
 
@@ -35,6 +35,9 @@ def bench(
         return
     if device != "cpu":
         fail(f"unknown device {device!r}; use cpu or cuda")
+    for path, option in ((json_path, "--json"), (plot_path, "--plot")):
+        if path:
+            check_output_path(path, option)  # before the run, not after it
     from minifw.bench.harness import write_json
     from minifw.bench.report import plot as draw
     from minifw.bench.report import run_bench, summary_lines, table

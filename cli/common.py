@@ -21,6 +21,21 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)  # not typer.Exit: the fast `trace`/`grad` path never loads typer
 
 
+def check_output_path(path: str, option: str) -> None:
+    """Refuse an output file whose folder is missing or not writable now, before the work it would record."""
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_dir():
+        fail(f"{option} {path}: this is a folder; give a file name")
+    folder = p.parent
+    if not folder.is_dir():
+        fail(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        fail(f"{option} {path}: the folder {folder} is not writable")
+
+
 def _is_cli_control(e: BaseException) -> bool:
     """typer/click's own Exit and Abort pass through untouched (checked by
     module name so this file need not import typer)."""

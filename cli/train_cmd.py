@@ -17,7 +17,7 @@ import time
 from typing import Optional
 
 import typer
-from minifw_cli.common import console, err_console, fail, friendly
+from minifw_cli.common import check_output_path, console, err_console, fail, friendly
 from minifw_cli.main import app
 from rich.table import Table
 
@@ -141,6 +141,8 @@ def train(
         fail("--device cuda: training on the GPU is not available in this build yet; use --device cpu")
     if save and not save.endswith(".npz"):
         fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
+    if save:
+        check_output_path(save, "--save")
 
     from minifw.compat import styles
 

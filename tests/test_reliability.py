@@ -77,3 +77,35 @@ def test_feeds_fed_twice_from_another_graph_or_malformed_are_refused():
     np.testing.assert_allclose(sess.run(y, {x: [1.0, 2.0], unused: [0.0, 0.0, 0.0]}), [2.0, 4.0])  # TF1 allows it
     with pytest.raises(static.FeedError, match="expected shape"):
         sess.run(y, {x: [1.0, 2.0], unused: [0.0]})  # ... but checks it
+
+
+def _cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "minifw_cli", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [("train", "--epochs", "1", "--save", "/missing/dir/w.npz"),
+                                  ("bench", "W5", "--quick", "--json", "/missing/dir/b.json"),
+                                  ("bench", "W5", "--quick", "--plot", "/missing/dir/b.png")])
+def test_an_output_path_in_a_missing_folder_fails_at_once(args):
+    import time
+
+    t0 = time.perf_counter()
+    r = _cli(*args)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "/missing/dir" in r.stderr and "does not exist" in r.stderr, r.stderr
+    assert time.perf_counter() - t0 < 30  # refused before the training or the benchmark, not after
+
+
+def test_a_caffe_snapshot_folder_that_is_missing_fails_before_training(tmp_path):
+    from minifw.compat.caffe import examples
+    from minifw.compat.caffe.prototxt import PrototxtError
+    from minifw.compat.caffe.solver import Solver
+
+    solver_text = examples.MLP_SOLVER + 'snapshot: 45\nsnapshot_prefix: "missing/dir/mlp"\n'
+    s = Solver.from_text(solver_text, examples.MLP)
+    with pytest.raises(PrototxtError, match="snapshot folder"):
+        s.solve(max_iter=90)
+    assert s.iter == 0  # nothing was trained

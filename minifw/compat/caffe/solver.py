@@ -264,6 +264,11 @@ class Solver:
         interval = min(self.test_interval, max_iter) if max_iter else 1
         n_rounds = math.ceil((max_iter - self.iter) / interval) if max_iter > self.iter else 0
         snapshot = self.param.number("snapshot", 0, int)
+        if snapshot and n_rounds:  # a snapshot folder that is missing would fail after the first interval
+            folder = os.path.dirname(os.path.join(self.base_dir, f"{self.param.get('snapshot_prefix', 'snapshot')}_"))
+            if not os.path.isdir(folder or "."):
+                raise PrototxtError(f"{self.param.where('snapshot_prefix')}: the snapshot folder {folder} does not "
+                                    f"exist")
         for r in range(n_rounds):
             t0 = time.perf_counter()
             steps = min(interval, max_iter - self.iter)
