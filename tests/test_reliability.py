@@ -109,3 +109,19 @@ def test_a_caffe_snapshot_folder_that_is_missing_fails_before_training(tmp_path)
     with pytest.raises(PrototxtError, match="snapshot folder"):
         s.solve(max_iter=90)
     assert s.iter == 0  # nothing was trained
+
+
+def test_a_tf1_variable_read_before_its_initializer_is_refused():
+    from minifw.compat import tf1 as tf
+
+    with tf.Graph().as_default():
+        w = tf.Variable(tf.ones([2]), name="w")
+        y = w * 2.0
+        with tf.Session() as sess:
+            with pytest.raises(tf.FailedPreconditionError, match="'w'"):
+                sess.run(y)
+            sess.run(tf.global_variables_initializer())
+            np.testing.assert_allclose(sess.run(y), [2.0, 2.0])
+    with static.Graph():  # minifw's own static variables hold their value from the start (Theano's shape)
+        v = static.Variable(np.ones(2, np.float32), name="v")
+        np.testing.assert_allclose(static.Session().run(v * 3.0), [3.0, 3.0])

@@ -44,8 +44,10 @@ Graph = static.Graph
 get_default_graph = static.get_default_graph
 reset_default_graph = static.reset_default_graph
 global_variables_initializer = static.global_variables_initializer
+FailedPreconditionError = static.FailedPreconditionError
 __all__ = [
-    "Graph", "Session", "Variable", "argmax", "cast", "constant", "equal", "exp", "float32", "float64",
+    "FailedPreconditionError", "Graph", "Session", "Variable",
+    "argmax", "cast", "constant", "equal", "exp", "float32", "float64",
     "get_default_graph", "global_variables_initializer", "gradients", "group", "int32", "int64", "log", "matmul",
     "nn", "one_hot", "ones", "placeholder", "random_normal", "random_uniform", "reduce_max", "reduce_mean",
     "reduce_sum", "reset_default_graph", "reshape", "set_random_seed", "sqrt", "square", "tanh", "sigmoid", "train",
@@ -63,7 +65,11 @@ def placeholder(dtype=float32, shape: Sequence[int | None] | None = None, name: 
 
 
 def Variable(initial_value, name: str | None = None, trainable: bool = True, dtype=None):  # noqa: N802
-    return static.Variable(initial_value, name=name, dtype=dtype, trainable=trainable)
+    """TF1's variable: reading it before ``global_variables_initializer()`` has run raises
+    :class:`FailedPreconditionError` (minifw's static variables hold their value from the start)."""
+    v = static.Variable(initial_value, name=name, dtype=dtype, trainable=trainable)
+    v.params["initialized"] = False
+    return v
 
 
 def set_random_seed(seed: int) -> None:

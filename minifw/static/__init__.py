@@ -37,10 +37,11 @@ from .graph import (
     reset_default_graph,
 )
 from .passes import PASS_FUNCTIONS, PASSES
-from .session import FeedError, Session
+from .session import FailedPreconditionError, FeedError, Session
 
 __all__ = [
-    "CompiledGraph", "FeedError", "Function", "Graph", "GraphError", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
+    "CompiledGraph", "FailedPreconditionError",
+    "FeedError", "Function", "Graph", "GraphError", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
     "TracingError", "Variable", "compile", "constant", "function", "get_default_graph",
     "global_variables_initializer", "gradients", "group", "lower", "placeholder", "reset_default_graph", "train",
 ]

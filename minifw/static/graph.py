@@ -239,6 +239,8 @@ class Symbol(OpsMixin):
             raise ShapeError(f"load: value of shape {arr.shape} does not match variable {self.name!r} of shape "
                              f"{self.shape}")
         self.value[...] = arr
+        if "initialized" in self.params:
+            self.params["initialized"] = True
 
     @property
     def initial_value(self):

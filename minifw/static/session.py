@@ -26,6 +26,10 @@ class FeedError(ValueError):
     """A feed is missing, or has the wrong shape or dtype."""
 
 
+class FailedPreconditionError(RuntimeError):
+    """A TF1-style variable was read before its initializer ran (TF1's error of the same name)."""
+
+
 def check_feed(p: Symbol, value: Any) -> np.ndarray:
     """The fed value as an array of the placeholder's dtype, or a clear error."""
     if isinstance(value, Symbol):
@@ -73,6 +77,9 @@ class Program:
                                 f"not among the inputs")
         self.passes, self.memory_plan, self.concurrent = list(passes), memory_plan, concurrent
         self.specialise = needs_specialising(roots)
+        # TF1-door variables this program reads (an update's target alone is written, not read)
+        self.init_reads = [n for n in ancestors(self.outputs + [new for _, new in self.updates])
+                           if n.op == "variable" and "initialized" in n.params]
         self.compiled: dict[tuple, CompiledGraph] = {}
 
     def compiled_for(self, arrays: Sequence[np.ndarray]) -> CompiledGraph:
@@ -209,12 +216,19 @@ class Session:
         if missing:
             raise FeedError(f"no value fed for placeholder {', '.join(map(repr, missing))}: "
                             f"pass it in feed_dict={{{missing[0]}: value}}")
+        uninit = [v.name for v in prog.init_reads if not v.params["initialized"]]
+        if uninit:
+            raise FailedPreconditionError(f"attempting to use uninitialized variable(s) {', '.join(map(repr, uninit))}"
+                                          f": run tf.global_variables_initializer() in this session first")
         arrays = [check_feed(p, feeds[id(p)][1]) for p in prog.inputs]
         needed = {id(p) for p in prog.inputs}
         for k, v in feeds.values():  # a feed the fetches do not need is allowed (as in TF1), but still checked
             if id(k) not in needed:
                 check_feed(k, v)
         outs = prog(arrays)
+        for var, _ in prog.updates:
+            if "initialized" in var.params:
+                var.params["initialized"] = True
         return rebuild([None if w is None else outs[w] for w in where])
 
     def compiled(self, fetches, feed_dict: dict | None = None) -> CompiledGraph:
