@@ -125,3 +125,36 @@ def test_a_tf1_variable_read_before_its_initializer_is_refused():
     with static.Graph():  # minifw's own static variables hold their value from the start (Theano's shape)
         v = static.Variable(np.ones(2, np.float32), name="v")
         np.testing.assert_allclose(static.Session().run(v * 3.0), [3.0, 3.0])
+
+
+@pytest.mark.parametrize("text", ["(" * 197 + "x" + ")" * 197, "sin(" * 165 + "x" + ")" * 165, "-" * 500 + "x",
+                                  "x**" * 300 + "x"])
+def test_deep_nesting_is_refused_with_a_column_not_a_recursion_error(text):
+    from minifw.expr import parse
+    from minifw.expr.parser import MAX_DEPTH, ExprSyntaxError
+
+    with pytest.raises(ExprSyntaxError, match=f"nests deeper than {MAX_DEPTH} levels") as e:
+        parse(text)
+    assert e.value.column is not None and e.value.column > MAX_DEPTH
+
+
+def test_long_flat_sums_and_products_parse_and_trace():
+    from minifw.expr import parse, trace
+
+    assert parse("+".join(["x"] * 5000)).run({"x": 0.5}) == 2500.0
+    t = trace("*".join(["x"] * 2000), x=1.0)
+    assert t.value == 1.0 and t.gradient["x"] == 2000.0
+
+
+def test_a_number_that_overflows_is_refused():
+    from minifw.expr import parse
+    from minifw.expr.parser import ExprSyntaxError
+
+    with pytest.raises(ExprSyntaxError, match="too large for a float") as e:
+        parse("2 * 1e999 + x")
+    assert e.value.column == 5
+
+
+def test_the_cli_reports_deep_nesting_in_one_line():
+    r = _cli("trace", "sin(" * 165 + "x" + ")" * 165, "--at", "x=1")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "nests deeper" in r.stderr, r.stderr

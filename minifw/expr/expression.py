@@ -51,25 +51,23 @@ class Expression:
         self.result: tuple = self._lower()
 
     # --- lowering --------------------------------------------------------------------
-    def _collect(self, node) -> None:
-        if isinstance(node, Var):
-            if node.name not in self.variables:
-                self.variables.append(node.name)
-        elif isinstance(node, Call):
-            for a in node.args:
-                self._collect(a)
+    def _collect(self, root) -> None:
+        """The variables, in order of first appearance (iterative: a sum of 10,000 terms is 10,000 deep)."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, Var):
+                if node.name not in self.variables:
+                    self.variables.append(node.name)
+            elif isinstance(node, Call):
+                stack.extend(reversed(node.args))
 
     def _lower(self) -> tuple:
         steps: list[Step] = []
         memo: dict[tuple, int] = {}
         depth: list[int] = []
 
-        def visit(node) -> tuple:
-            if isinstance(node, Num):
-                return ("const", node.value)
-            if isinstance(node, Var):
-                return ("var", node.name)
-            args = tuple(visit(a) for a in node.args)
+        def visit(node, args: tuple) -> tuple:
             prim = _REGISTRY[node.prim]
             if all(a[0] == "const" for a in args):  # constant folding
                 try:
@@ -88,7 +86,21 @@ class Expression:
                 depth.append(1 + max((depth[a[1]] for a in args if a[0] == "step"), default=0))
             return ("step", memo[key])
 
-        result = visit(self.ast)
+        # Post-order with an explicit stack (a flat sum of n terms is a chain n deep): each node after its args.
+        done: dict[int, tuple] = {}
+        stack = [(self.ast, False)]
+        while stack:
+            node, ready = stack.pop()
+            if isinstance(node, Num):
+                done[id(node)] = ("const", node.value)
+            elif isinstance(node, Var):
+                done[id(node)] = ("var", node.name)
+            elif ready:
+                done[id(node)] = visit(node, tuple(done[id(a)] for a in node.args))
+            else:
+                stack.append((node, True))
+                stack.extend((a, False) for a in reversed(node.args))
+        result = done[id(self.ast)]
         # Level by level (stable): the order of the book's tables.
         order = sorted(range(len(steps)), key=depth.__getitem__)
         new = {old: i for i, old in enumerate(order)}

@@ -119,6 +119,10 @@ def tokenize(text: str) -> list[Tok]:
         pos = m.end()
 
 
+MAX_DEPTH = 100
+"""How deeply an expression may nest; deeper input is refused with its column (not a RecursionError)."""
+
+
 class Parser:
     def __init__(self, text: str):
         if not isinstance(text, str):
@@ -126,6 +130,7 @@ class Parser:
         self.text = text
         self.toks = tokenize(text)
         self.i = 0
+        self.depth = 0
         self.funcs = functions()
 
     @property
@@ -175,6 +180,18 @@ class Parser:
         return node
 
     def unary(self) -> Node:
+        # Every way to nest (parentheses, calls, signs, powers) passes here: bounding the depth keeps the
+        # recursive descent far from Python's recursion limit; flat sums and products do not nest.
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise ExprSyntaxError(f"the expression nests deeper than {MAX_DEPTH} levels (parentheses, calls, "
+                                      f"signs or powers)", self.text, self.tok.col)
+            return self._unary()
+        finally:
+            self.depth -= 1
+
+    def _unary(self) -> Node:
         t = self.tok
         if self.eat("-"):
             operand = self.unary()
@@ -199,7 +216,11 @@ class Parser:
         t = self.tok
         if t.kind == "num":
             self.i += 1
-            return Num(float(t.text), t.col, t.text)
+            value = float(t.text)
+            if math.isinf(value):
+                raise ExprSyntaxError(f"the number {t.text} is too large for a float (it would be inf)", self.text,
+                                      t.col)
+            return Num(value, t.col, t.text)
         if t.kind == "name":
             self.i += 1
             if self.eat("("):
