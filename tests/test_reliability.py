@@ -158,3 +158,33 @@ def test_a_number_that_overflows_is_refused():
 def test_the_cli_reports_deep_nesting_in_one_line():
     r = _cli("trace", "sin(" * 165 + "x" + ")" * 165, "--at", "x=1")
     assert r.returncode != 0 and "Traceback" not in r.stderr and "nests deeper" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("make", [lambda p: mf.optim.SGD(p, lr=float("nan")),
+                                  lambda p: mf.optim.SGD(p, lr=0.1, momentum=float("inf")),
+                                  lambda p: mf.optim.Adam(p, lr=1e-3, betas=(0.9, float("nan")))])
+def test_optimizers_refuse_non_finite_hyperparameters(make):
+    with pytest.raises(ValueError, match="must be finite|betas in"):
+        make([mf.tensor([1.0], requires_grad=True)])
+
+
+def test_keras_fit_stops_on_a_nan_loss_naming_where():
+    from minifw import keras
+
+    x = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    x[10, 2] = np.nan  # one bad value in the data
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(mf.optim.NonFiniteLossError, match="epoch 1, batch 1"):
+        model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
+
+
+def test_a_diverging_caffe_solver_stops_naming_the_iteration():
+    from minifw.compat.caffe import examples
+    from minifw.compat.caffe.solver import Solver
+
+    solver_text = examples.MLP_SOLVER.replace("base_lr: 0.05", "base_lr: 1e12")
+    s = Solver.from_text(solver_text, examples.MLP)
+    with pytest.raises(mf.optim.NonFiniteLossError, match=r"at iteration \d+: training stopped"):
+        s.solve(max_iter=200)

@@ -188,7 +188,7 @@ def run_pytorch(model: str = "mlp", epochs: int | None = None, seed: int = 0, re
             else:
                 loss = step(xb, yb)  # forward + backward in one compiled graph; sets .grad
             opt.step()
-            lv = float(loss.item())
+            lv = optim.check_loss(float(loss.item()), f"epoch {epoch + 1}, batch {i + 1}")
             result.batch_losses.append(lv)
             seen += len(yb)
             loss_sum += lv * len(yb)

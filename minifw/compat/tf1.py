@@ -32,6 +32,7 @@ import numpy as np
 
 from minifw import functional as F
 from minifw import static
+from minifw.optim import check_loss
 from minifw.optim.adam import adam_rule
 from minifw.random import generator, manual_seed
 from minifw.static import Session, constant, gradients, group
@@ -263,9 +264,9 @@ def run(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=N
             if reporter:
                 reporter.on_epoch_begin(epoch, epochs, len(loader))
             seen, loss_sum, n_correct = 0, 0.0, 0
-            for xb, yb in loader:
+            for i, (xb, yb) in enumerate(loader):
                 _, lv, c = sess.run([train_op, loss, correct], {x: xb.numpy(), y: yb.numpy()})
-                lv = float(lv)
+                lv = check_loss(float(lv), f"epoch {epoch + 1}, batch {i + 1}")
                 result.batch_losses.append(lv)
                 seen += len(yb)
                 loss_sum += lv * len(yb)

@@ -18,6 +18,7 @@ from minifw.checkpoint import save as _save
 from minifw.data.loader import DataLoader
 from minifw.eager.grad_mode import no_grad
 from minifw.eager.tensor import Tensor, tensor
+from minifw.optim import check_loss
 
 from . import losses as L
 from . import optimizers as O
@@ -208,6 +209,7 @@ class Sequential(nn.Module):
                 for cb in cbs:
                     cb.on_train_batch_begin(i)
                 loss, out = self._batch_step(xb, yb)
+                check_loss(loss, f"epoch {epoch + 1}, batch {i + 1}")
                 n = len(yb)
                 seen += n
                 loss_sum += loss * n

@@ -12,7 +12,8 @@ from __future__ import annotations
 from . import lr_scheduler
 from .adam import Adam, adam_rule
 from .lr_scheduler import InverseLR, LambdaLR, StepLR
-from .optimizer import Optimizer
+from .optimizer import NonFiniteLossError, Optimizer, check_loss
 from .sgd import SGD, sgd_rule
 
-__all__ = ["Optimizer", "SGD", "Adam", "sgd_rule", "adam_rule", "lr_scheduler", "StepLR", "LambdaLR", "InverseLR"]
+__all__ = ["NonFiniteLossError", "check_loss",
+           "Optimizer", "SGD", "Adam", "sgd_rule", "adam_rule", "lr_scheduler", "StepLR", "LambdaLR", "InverseLR"]

@@ -10,11 +10,31 @@ a graph (Theano's ``updates=``, a TensorFlow 1 ``train_op``).
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterable
 
 import numpy as np
 
 from minifw.eager.tensor import Tensor
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training met a NaN or infinite loss: every parameter would turn NaN from here on."""
+
+
+def check_loss(loss: float, where: str) -> float:
+    """``loss``, or :class:`NonFiniteLossError` naming ``where`` (the epoch and batch, or the iteration)."""
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(f"the loss became {loss} at {where}: training stopped (a learning rate too "
+                                 f"large, or NaN or inf in the data)")
+    return loss
+
+
+def _check_finite(owner: str, defaults: dict) -> None:
+    for k, v in defaults.items():
+        values = v if isinstance(v, tuple) else (v,)
+        if any(isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isfinite(x) for x in values):
+            raise ValueError(f"{owner}: {k} must be finite, got {v}")
 
 
 class Optimizer:
@@ -28,6 +48,7 @@ class Optimizer:
         if not params:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
+        _check_finite(type(self).__name__, defaults)  # SGD(lr=nan) passes `lr < 0` and poisons every step
         self.defaults = dict(defaults)
         self.param_groups: list[dict] = []
         for g in groups:

@@ -276,7 +276,7 @@ class Solver:
                 reporter.on_epoch_begin(r, n_rounds, steps)
             loss_sum, n = 0.0, 0
             for _ in range(steps):
-                loss = self.step()
+                loss = optim.check_loss(self.step(), f"iteration {self.iter}")
                 loss_sum, n = loss_sum + loss, n + 1
                 if reporter:
                     reporter.on_batch(loss_sum / n)
