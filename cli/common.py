@@ -21,6 +21,24 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)  # not typer.Exit: the fast `trace`/`grad` path never loads typer
 
 
+def strict_json(obj, indent: int | None = None) -> str:
+    """JSON that every parser reads: a non-finite number is written as the string "nan", "inf" or "-inf"
+    (as the trace tables' JSON does), never as the bare NaN / Infinity that strict parsers refuse."""
+    import json
+    import math
+
+    def clean(x):
+        if isinstance(x, float) and not math.isfinite(x):
+            return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [clean(v) for v in x]
+        return x
+
+    return json.dumps(clean(obj), indent=indent, allow_nan=False)
+
+
 def check_output_path(path: str, option: str) -> None:
     """Refuse an output file whose folder is missing or not writable now, before the work it would record."""
     import os

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from minifw_cli.common import console, fail
+from minifw_cli.common import console, fail, strict_json
 
 MODES = ("forward", "reverse", "both")
 TABLE_FORMATS = ("rich", "markdown", "latex", "csv", "json", "html")
@@ -90,7 +90,6 @@ def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional
 
 def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "rich") -> None:
     """The value and gradient (and Hessian) of an expression at a point."""
-    import json
 
     from minifw.expr import parse
 
@@ -104,7 +103,7 @@ def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "
         h = hess(ex.function(), tuple(range(len(names))))(*(t.point[n] for n in names))
         result["hessian"] = {a: {b: float(h[i][j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
     if fmt == "json":
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        sys.stdout.write(strict_json(result, indent=2) + "\n")
         return
     from rich.table import Table
 

@@ -11,13 +11,12 @@ accuracy and a confusion matrix at the end (or one JSON object with
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Optional
 
 import typer
-from minifw_cli.common import check_output_path, console, err_console, fail, friendly
+from minifw_cli.common import check_output_path, console, err_console, fail, friendly, strict_json
 from minifw_cli.main import app
 from rich.table import Table
 
@@ -184,7 +183,7 @@ def train(
         out = result.to_json()
         out.update(wall_seconds=time.perf_counter() - t0, load_average=list(load), cpus=os.cpu_count(),
                    checkpoint=save, tensorboard=tensorboard if writer is not None else None)
-        typer.echo(json.dumps(out))
+        typer.echo(strict_json(out))
         return
     _print_result(result, load)
     if save:

@@ -188,3 +188,12 @@ def test_a_diverging_caffe_solver_stops_naming_the_iteration():
     s = Solver.from_text(solver_text, examples.MLP)
     with pytest.raises(mf.optim.NonFiniteLossError, match=r"at iteration \d+: training stopped"):
         s.solve(max_iter=200)
+
+
+def test_grad_json_is_strict_json():
+    import json
+
+    r = _cli("grad", "x/y", "--at", "x=1", "--at", "y=1e-320", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert d["value"] == "inf" and d["gradient"]["y"] == "-inf"  # the trace tables' convention
