@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -54,12 +55,19 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: dict 
     meta = {"format": FORMAT, "version": VERSION, "keys": list(map(str, state_dict)), "metadata": metadata or {}}
     arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    prefix = "." + os.path.basename(path) + "."
+    for orphan in glob.glob(os.path.join(glob.escape(folder), glob.escape(prefix) + "*.tmp")):
+        try:  # a save that was killed left its temporary file: this save replaces it
+            os.unlink(orphan)
+        except OSError:
+            pass
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint gets the mode numpy's files get
         os.replace(tmp, path)  # atomic on POSIX and Windows: readers see the old file or the new one
     except BaseException:  # includes KeyboardInterrupt: never leave a half-written file behind
         try:
@@ -67,6 +75,42 @@ def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: dict 
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _check_sizes(path) -> None:
+    """Refuse, before anything is allocated, an entry whose array header claims more bytes than the entry
+    holds (a crafted shape of 10^13 elements) or that inflates far beyond its stored size (a zip bomb;
+    minifw writes entries uncompressed)."""
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            stored = info.compress_type == zipfile.ZIP_STORED
+            if not stored and info.file_size > _MAX_EXPANSION * max(info.compress_size, 1):
+                raise CheckpointError(f"{path}: entry {info.filename!r} would expand from {info.compress_size} to "
+                                      f"{info.file_size} bytes (refused: corrupt or crafted file)")
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+                if version not in read:
+                    raise CheckpointError(f"{path}: entry {info.filename!r} has .npy format {version}, which minifw "
+                                          f"does not write")
+                shape, _, dtype = read[version](f)
+                n = 1
+                for d in shape:
+                    n *= int(d)
+                if n * dtype.itemsize > info.file_size:
+                    raise CheckpointError(f"{path}: entry {info.filename!r} claims shape {shape} of {dtype} "
+                                          f"({n * dtype.itemsize} bytes) but holds {info.file_size} bytes")
+
+
+_MAX_EXPANSION = 100
 
 
 def _read_meta(z, path) -> dict:
@@ -78,7 +122,11 @@ def _read_meta(z, path) -> dict:
         raise CheckpointError(f"{path}: the checkpoint header is corrupt ({e})") from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a minifw checkpoint (format {meta.get('format')!r})")
-    if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
+    version = meta.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (format version {version!r} is not a "
+                              f"positive integer)")
+    if version > VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')} is newer than this "
                               f"minifw reads (version {VERSION}); upgrade minifw")
     return meta
@@ -93,6 +141,7 @@ def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.nd
         raise CheckpointError(f"{path}: not a minifw checkpoint (not an .npz archive, or truncated: "
                               f"{os.path.getsize(path)} bytes)")
     try:
+        _check_sizes(path)
         with np.load(path, allow_pickle=False) as z:
             meta = _read_meta(z, path)
             sd = OrderedDict()
@@ -103,7 +152,8 @@ def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.nd
                 sd[k] = z[name]
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, NotImplementedError,
+            TypeError, AttributeError) as e:  # whatever a crafted file makes numpy or zipfile raise
         raise CheckpointError(f"{path}: the checkpoint is corrupt or truncated ({type(e).__name__}: {e})") from None
     return sd, meta.get("metadata", {})
 

@@ -197,3 +197,74 @@ def test_grad_json_is_strict_json():
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert d["value"] == "inf" and d["gradient"]["y"] == "-inf"  # the trace tables' convention
+
+
+def _crafted(path, arrays: dict, meta: dict | None = None, compress: bool = False):
+    """A checkpoint-shaped .npz written by hand."""
+    import json
+    import zipfile
+
+    from minifw import checkpoint
+
+    meta = meta or {"format": checkpoint.FORMAT, "version": 1, "keys": [k for k in arrays], "metadata": {}}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as zf:
+        for k, raw in arrays.items():
+            zf.writestr(checkpoint._PREFIX + k + ".npy", raw)
+        m = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+        import io
+
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, m)
+        zf.writestr(checkpoint._META + ".npy", buf.getvalue())
+
+
+def _npy_header(shape, dtype="<f4") -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": dtype, "fortran_order": False, "shape": shape})
+    return buf.getvalue()
+
+
+def test_a_header_claiming_huge_arrays_is_refused_before_allocating(tmp_path):
+    from minifw.checkpoint import CheckpointError
+
+    p = tmp_path / "big.npz"
+    _crafted(p, {"w": _npy_header((10 ** 13,)) + b"\0" * 16})
+    with pytest.raises(CheckpointError, match="claims shape"):
+        mf.load(p)
+
+
+def test_a_zip_bomb_is_refused(tmp_path):
+    from minifw.checkpoint import CheckpointError
+
+    p = tmp_path / "bomb.npz"
+    _crafted(p, {"w": _npy_header((4_000_000,)) + b"\0" * 16_000_000}, compress=True)
+    assert p.stat().st_size < 100_000
+    with pytest.raises(CheckpointError, match="would expand"):
+        mf.load(p)
+
+
+def test_a_version_that_is_not_an_integer_is_called_corrupt(tmp_path):
+    from minifw import checkpoint
+
+    p = tmp_path / "v.npz"
+    _crafted(p, {}, meta={"format": checkpoint.FORMAT, "version": "1", "keys": [], "metadata": {}})
+    with pytest.raises(checkpoint.CheckpointError, match="not a positive integer"):
+        mf.load(p)
+
+
+def test_saving_cleans_orphans_and_uses_the_umask(tmp_path):
+    import os
+
+    p = tmp_path / "w.npz"
+    orphan = tmp_path / ".w.npz.abc123.tmp"
+    orphan.write_bytes(b"x" * 1000)  # what a killed save leaves
+    old = os.umask(0o022)
+    try:
+        mf.save({"w": np.ones(3, np.float32)}, p)
+    finally:
+        os.umask(old)
+    assert not orphan.exists()
+    assert (p.stat().st_mode & 0o777) == 0o644
+    np.testing.assert_allclose(mf.load(p)["w"], np.ones(3))
