@@ -268,3 +268,23 @@ def test_saving_cleans_orphans_and_uses_the_umask(tmp_path):
     assert not orphan.exists()
     assert (p.stat().st_mode & 0o777) == 0o644
     np.testing.assert_allclose(mf.load(p)["w"], np.ones(3))
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("kernel_size: 3", "kernel_size: 0", "'kernel_size' should be at least 1"),
+    ("stride: 1", "stride: 0", "'stride' should be at least 1"),
+    ("num_output: 20", "num_output: -5", "'num_output' should be at least 1"),
+    ("num_output: 20", "num_output: inf", "'num_output' should be a finite number"),
+    ("num_output: 20", "num_output: nan", "'num_output' should be a finite number"),
+    ("pad: 1", "pad: -1", "'pad' should be at least 0"),
+])
+def test_bad_caffe_layer_values_name_their_line(old, new, needle):
+    from minifw.compat.caffe import examples
+    from minifw.compat.caffe.prototxt import PrototxtError
+    from minifw.compat.caffe.solver import Solver
+
+    assert old in examples.LENET
+    net = examples.LENET.replace(old, new, 1)
+    with pytest.raises(PrototxtError, match=needle) as e:
+        Solver.from_text(examples.LENET_SOLVER, net)
+    assert str(e.value).startswith("<net>:")  # the file and line of the bad value

@@ -74,10 +74,11 @@ def in_phase(layer: Message, phase: str) -> bool:
 def _kernel(p: Message, where: str, prefix: str = "kernel"):
     """``kernel_size: 3`` or ``kernel_h/kernel_w`` (likewise stride, pad)."""
     default = {"kernel": None, "stride": 1, "pad": 0}[prefix]
+    least = 0 if prefix == "pad" else 1  # a zero kernel or stride divides by zero further on
     if p.has(f"{prefix}_h") or p.has(f"{prefix}_w"):
-        return (p.number(f"{prefix}_h", default, int), p.number(f"{prefix}_w", default, int))
+        return (p.number(f"{prefix}_h", default, int, least), p.number(f"{prefix}_w", default, int, least))
     key = "kernel_size" if prefix == "kernel" else prefix
-    v = p.number(key, default, int)
+    v = p.number(key, default, int, least)
     if v is None:
         raise PrototxtError(f"{where}: missing required key 'kernel_size'")
     return (v, v)
@@ -192,7 +193,7 @@ class CaffeNet(nn.Module):
             k, s, pad = _kernel(p, ly.where), _kernel(p, ly.where, "stride"), _kernel(p, ly.where, "pad")
             if len(bottom) != 4:
                 raise PrototxtError(f"{ly.where}: Convolution needs an (N, C, H, W) input, got shape {bottom}")
-            n_out = p.number("num_output", None, int)
+            n_out = p.number("num_output", None, int, 1)
             if n_out is None:
                 raise PrototxtError(f"{ly.where}: missing required key 'num_output' in convolution_param")
             if mod not in self._modules:
@@ -226,7 +227,7 @@ class CaffeNet(nn.Module):
         elif t == "InnerProduct":
             ly.need(1, 1)
             p = m.message("inner_product_param")
-            n_out = p.number("num_output", None, int)
+            n_out = p.number("num_output", None, int, 1)
             if n_out is None:
                 raise PrototxtError(f"{ly.where}: missing required key 'num_output' in inner_product_param")
             n_in = int(np.prod(bottom[1:]))

@@ -14,6 +14,7 @@ line and column.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -102,14 +103,19 @@ class Message:
             raise PrototxtError(f"{self.where(name)}: {name!r} should be a {{ ... }} block, got {v!r}")
         return v
 
-    def number(self, name: str, default=None, kind=float):
+    def number(self, name: str, default=None, kind=float, minimum=None):
+        """The number ``name`` (finite, an integer when ``kind`` is int, at least ``minimum``), or the error's line."""
         v = self.get(name, default)
         if v is None:
             return None
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise PrototxtError(f"{self.where(name)}: {name!r} should be a number, got {v!r}")
+        if not math.isfinite(v):
+            raise PrototxtError(f"{self.where(name)}: {name!r} should be a finite number, got {v!r}")
         if kind is int and float(v) != int(v):
             raise PrototxtError(f"{self.where(name)}: {name!r} should be an integer, got {v!r}")
+        if minimum is not None and v < minimum:
+            raise PrototxtError(f"{self.where(name)}: {name!r} should be at least {minimum}, got {v!r}")
         return kind(v)
 
     def __repr__(self) -> str:
