@@ -27,13 +27,15 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from minifw.errors import MinifwError
+
 FORMAT = "minifw-checkpoint"
 VERSION = 1
 _META = "__minifw__"
 _PREFIX = "state/"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(MinifwError, ValueError):
     """A checkpoint file cannot be read: it is truncated, foreign or too new."""
 
 

@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from minifw.errors import MinifwError
 
-class ShapeError(ValueError):
+
+class ShapeError(MinifwError, ValueError):
     """A primitive was given operands whose shapes (or dtypes) do not fit."""
 
 

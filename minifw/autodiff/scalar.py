@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from minifw.errors import MinifwError
 from minifw.ops.surface import attach
 from minifw.registry import _REGISTRY as _P
 
@@ -31,7 +32,7 @@ _ADD, _MUL, _POW, _SQUARE = (_P[n] for n in ("add", "mul", "pow", "square"))
 _Num = (int, float)
 
 
-class DomainError(ValueError):
+class DomainError(MinifwError, ValueError):
     """A primitive was evaluated outside its domain (ln of a negative, 1/0...).
 
     ``prim`` and ``values`` say which operation on which numbers; callers

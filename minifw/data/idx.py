@@ -13,13 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from minifw.errors import MinifwError
+
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
           0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
 _CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
           np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D, np.dtype(np.float64): 0x0E}
 
 
-class IDXError(ValueError):
+class IDXError(MinifwError, ValueError):
     """A file is not a well-formed IDX file."""
 
 

@@ -20,6 +20,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from minifw.errors import MinifwError
 from minifw.registry import _REGISTRY
 
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -36,7 +37,7 @@ def functions() -> dict[str, object]:
     return out
 
 
-class ExprError(ValueError):
+class ExprError(MinifwError, ValueError):
     """A problem with an expression, located at ``column`` (1-based) of ``text``."""
 
     def __init__(self, message: str, text: str = "", column: int | None = None):

@@ -16,9 +16,10 @@ from typing import Callable, Iterable
 import numpy as np
 
 from minifw.eager.tensor import Tensor
+from minifw.errors import MinifwError
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(MinifwError, FloatingPointError):
     """Training met a NaN or infinite loss: every parameter would turn NaN from here on."""
 
 

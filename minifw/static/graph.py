@@ -30,6 +30,7 @@ import numpy as np
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
+from minifw.errors import MinifwError
 from minifw.registry import ShapeError
 from minifw.sweep import toposort
 
@@ -38,11 +39,11 @@ from minifw.sweep import toposort
 FREE = 1_000_003
 
 
-class GraphError(ValueError):
+class GraphError(MinifwError, ValueError):
     """Symbols from different graphs were combined (TF1: "must be from the same graph")."""
 
 
-class TracingError(TypeError):
+class TracingError(MinifwError, TypeError):
     """A symbol was asked for a concrete value while the graph is being built."""
 
 

@@ -16,17 +16,18 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from minifw import pytree
+from minifw.errors import MinifwError
 
 from .compiler import CompiledGraph, lower, resolve_passes
 from .graph import Graph, Symbol, ancestors, get_default_graph
 from .specialize import needs_specialising, specialize
 
 
-class FeedError(ValueError):
+class FeedError(MinifwError, ValueError):
     """A feed is missing, or has the wrong shape or dtype."""
 
 
-class FailedPreconditionError(RuntimeError):
+class FailedPreconditionError(MinifwError, RuntimeError):
     """A TF1-style variable was read before its initializer ran (TF1's error of the same name)."""
 
 

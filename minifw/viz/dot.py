@@ -15,10 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from minifw.errors import MinifwError
+
 FORMATS = ("svg", "png", "pdf", "dot")
 
 
-class GraphvizNotFound(RuntimeError):
+class GraphvizNotFound(MinifwError, RuntimeError):
     """No DOT renderer is installed; ``.source`` holds the DOT text."""
 
     def __init__(self, source: str):

@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from minifw.errors import MinifwError
+
 _TOKEN = re.compile(r"""
     (?P<ws>[ \t\r\n]+|\#[^\n]*)
   | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
@@ -28,7 +30,7 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 
 
-class PrototxtError(ValueError):
+class PrototxtError(MinifwError, ValueError):
     """A prototxt file cannot be read, or lacks something it needs."""
 
 

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from minifw import functional as F  # a lower layer (and numba-free): the operators bind through it
+from minifw.errors import MinifwError
 from minifw.registry import get as _prim
 
 
-class DeviceError(TypeError):
+class DeviceError(MinifwError, TypeError):
     """A computation mixed devices, or would have copied a cuda array to the host behind your back."""
 
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from minifw.errors import MinifwError
 
-class CudaUnavailable(RuntimeError):
+
+class CudaUnavailable(MinifwError, RuntimeError):
     """The ``cuda`` device was asked for and there is no GPU (and no simulator)."""
 
 
