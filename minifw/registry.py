@@ -61,6 +61,12 @@ class Primitive:
             underscores (``"add"``: ``x + y``; binary non-comparisons also get
             the reflected ``__radd__``).
         public: the row's functional op is also a top-level name (``mf.exp``).
+        saves: which values the vjp rules read, so an in-place change to them
+            after the op ran makes backward refuse (PyTorch's "saved tensors"):
+            ``"all"`` (every input and the output; the safe default),
+            ``"others"`` (input i's rule reads only the other inputs: ``mul``,
+            ``matmul``) or ``"none"`` (shapes and dtypes only: ``add``,
+            ``reshape``, ``sum``...).
     """
 
     name: str
@@ -83,6 +89,7 @@ class Primitive:
     method: bool = False
     operator: str = ""
     public: bool = False
+    saves: str = "all"
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -23,8 +23,8 @@ from minifw.functional import broadcast_to, interpreter
 from minifw.kernels.dispatch import run as run_array
 from minifw.sweep import reverse_sweep, toposort
 
-from .grad_mode import set_grad_enabled
-from .tensor import Tensor, _wrap, tensor
+from .grad_mode import STATE, set_grad_enabled
+from .tensor import InplaceError, Tensor, _wrap, modified_after, tensor
 
 # Hooks by tensor id, each with a weak reference to its tensor (a dict keyed by
 # tensors would compare them with ==, which is elementwise).
@@ -114,12 +114,46 @@ def _fit_tensor(ct, a: Tensor):
     return ct if isinstance(ct, Tensor) else _wrap(np.broadcast_to(np.asarray(ct, dtype=a.data.dtype), a.data.shape))
 
 
+def _saved(t: Tensor) -> list:
+    """The tensors whose values ``t``'s vjp rules read (``Primitive.saves``), for the live inputs."""
+    prim, args = t._ctx[0], t._ctx[1]
+    saves = getattr(prim, "saves", "all")
+    if saves == "none":
+        return []
+    if saves == "others":
+        live = [isinstance(a, Tensor) and a.requires_grad for a in args]
+        return [a for j, a in enumerate(args) if isinstance(a, Tensor)
+                and any(live[i] for i in range(len(args)) if i != j)]
+    return [a for a in args if isinstance(a, Tensor)] + [t]
+
+
+def check_versions(order) -> None:
+    """Refuse a backward through values changed in place after they were recorded (PyTorch's version counters)."""
+    epoch = STATE.epoch
+    if not epoch:
+        return
+    for t in order:
+        if t._ctx is None or t._ver >= epoch:
+            continue
+        for a in _saved(t):
+            how = modified_after(a.data, t._ver)
+            if how is not None:
+                prim = t._ctx[0].name
+                which = "its output" if a is t else f"its input {[id(b) for b in t._ctx[1]].index(id(a))}"
+                named = f" ({a.name!r})" if a.name else ""
+                raise InplaceError(f"one of the variables needed for gradient computation has been modified by an "
+                                   f"in-place operation: {which}{named}, shape {a.shape} {a.dtype}, was changed "
+                                   f"by {how} after {prim} used it, so its gradient would be wrong. Compute the "
+                                   f"graph again after the change, or change a .clone() instead")
+
+
 def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_graph=None) -> dict:
     """``{id: (tensor, gradient)}`` for the leaves reached and the tensors in ``wanted``.
 
     Unless ``retain_graph`` (default: ``create_graph``, as in PyTorch) the tape is freed afterwards."""
     live: set[int] = set()
     order = tape(roots, live)
+    check_versions(order)
     if not (create_graph if retain_graph is None else retain_graph):
         try:
             return _sweep_order(order, live, roots, seeds, create_graph, wanted)

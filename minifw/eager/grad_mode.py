@@ -6,7 +6,11 @@ import functools
 
 
 class _State:
-    enabled = True
+    __slots__ = ("enabled", "epoch")
+
+    def __init__(self):
+        self.enabled = True
+        self.epoch = 0  # in-place changes so far (minifw.eager.tensor.mark_modified)
 
 
 STATE = _State()

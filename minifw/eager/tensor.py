@@ -9,6 +9,7 @@ cycles and Python's garbage collector never has to scan it for them.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import numpy as np
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.dtypes import default_float
+from minifw.errors import MinifwError
 from minifw.kernels import dispatch
 from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
 from minifw.kernels.devices import route as _route
@@ -28,6 +30,11 @@ _ndarray = np.ndarray
 _asarray = np.asarray
 
 
+class InplaceError(MinifwError, RuntimeError):
+    """An in-place change that would make a gradient silently wrong (PyTorch: "one of the variables needed
+    for gradient computation has been modified by an inplace operation")."""
+
+
 class Tensor(OpsMixin):
     """An n-dimensional array that can record the operations applied to it.
 
@@ -38,7 +45,7 @@ class Tensor(OpsMixin):
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_ver", "name", "__weakref__")
     _mf_priority = 1
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None,
@@ -173,26 +180,40 @@ class Tensor(OpsMixin):
 
         register_hook(self, hook)
 
+    # --- in-place changes: refused where they would corrupt the tape, else recorded (see mark_modified) ---------
     def zero_(self) -> "Tensor":
-        self.data[...] = 0
+        _guard(self, "zero_")
+        _write(self, Ellipsis, 0, "zero_")
         return self
 
     def fill_(self, value) -> "Tensor":
-        self.data[...] = value
+        _guard(self, "fill_", value)
+        _write(self, Ellipsis, value, "fill_")
         return self
 
     def copy_(self, other) -> "Tensor":
-        self.data[...] = other.data if isinstance(other, Tensor) else other
+        _guard(self, "copy_", other)
+        _write(self, Ellipsis, other, "copy_")
         return self
 
     def clone(self) -> "Tensor":
         return self * 1.0 if self.requires_grad else _wrap(self.data.copy())
 
     def __setitem__(self, index, value):
-        if STATE.enabled and self.requires_grad:
-            raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt the tape; "
-                               "use minifw.no_grad() or .detach()")
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        _guard(self, "item assignment (x[...] = v)", value)
+        _write(self, index, value, "item assignment")
+
+    def __iadd__(self, o):
+        return _inplace(self, _ADD, o, "+=")
+
+    def __isub__(self, o):
+        return _inplace(self, _SUB, o, "-=")
+
+    def __imul__(self, o):
+        return _inplace(self, _MUL, o, "*=")
+
+    def __itruediv__(self, o):
+        return _inplace(self, _DIV, o, "/=")
 
     # --- conversion ------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
@@ -288,6 +309,7 @@ def _bind(prim, args, params):
             if isinstance(a, Tensor) and a.requires_grad:
                 t.requires_grad = True
                 t._ctx = (prim, args, params)
+                t._ver = STATE.epoch
                 break
     return t
 
@@ -317,10 +339,95 @@ def _binary(prim, a, b):
     if STATE.enabled and ((a_is and a.requires_grad) or (b_is and b.requires_grad)):
         t.requires_grad = True
         t._ctx = (prim, (a, b), _EMPTY)
+        t._ver = STATE.epoch
     else:
         t.requires_grad = False
         t._ctx = None
     return t
+
+
+# --- in-place changes and the tape ---------------------------------------------------------------------------
+# A global count of in-place changes (STATE.epoch) and, per changed memory (the root array of a view chain, so a
+# change through a view or a .detach()ed alias counts), the count at its last change.  A recorded node keeps
+# the count at its recording (``_ver``); backward refuses a node whose saved values changed after it.  Nothing
+# is paid per op but one stored int; backward checks only when some change happened after the oldest node.
+_MODIFIED: dict[int, tuple] = {}
+
+
+def _root(a):
+    b = getattr(a, "base", None)
+    while b is not None:
+        a, b = b, getattr(b, "base", None)
+    return a
+
+
+def mark_modified(t: "Tensor", how: str) -> None:
+    """Record that ``t``'s memory was changed in place (by ``how``): graphs recorded before refuse backward
+    through ops that saved it.  Optimisers and ``load_state_dict`` call this, as PyTorch's bump versions."""
+    STATE.epoch += 1
+    root = _root(t.data)
+    key = id(root)
+    try:
+        ref = weakref.ref(root, lambda _, k=key: _MODIFIED.pop(k, None))
+    except TypeError:  # memory owned by an object that takes no weak references (bytes): keep it alive
+        ref = (lambda r: lambda: r)(root)
+    _MODIFIED[key] = (ref, STATE.epoch, how)
+
+
+def modified_after(data, epoch: int) -> str | None:
+    """What changed ``data``'s memory in place after count ``epoch``, or None."""
+    root = _root(data)
+    e = _MODIFIED.get(id(root))
+    if e is not None and e[1] > epoch and e[0]() is root:
+        return e[2]
+    return None
+
+
+def _guard(t: "Tensor", how: str, other=None) -> None:
+    """Refuse an in-place change the tape cannot follow (PyTorch refuses the leaf case too)."""
+    if not STATE.enabled:
+        return
+    if t.requires_grad:
+        if t._ctx is None:
+            raise InplaceError(f"{how}: a leaf tensor that requires grad (shape {t.shape}) cannot take an in-place "
+                               "change while gradients are recorded (PyTorch refuses it too): do it under "
+                               "`with minifw.no_grad():`, as optimisers do, or on a .detach()ed copy")
+        raise InplaceError(f"{how}: this tensor (shape {t.shape}) was computed by {t._ctx[0].name} and requires "
+                           "grad; minifw records no in-place operations on the tape: write `y = y + v`-style code "
+                           "(a new tensor), or .clone() first")
+    if isinstance(other, Tensor) and other.requires_grad:
+        raise InplaceError(f"{how}: the value written requires grad but the tensor changed (shape {t.shape}) does "
+                           "not; minifw records no in-place operations on the tape: make a new tensor instead "
+                           "(e.g. `x = v.clone()` or `x = x + v`)")
+
+
+def _inplace(t: "Tensor", prim, o, how: str):
+    """``t op= o``: in place (PyTorch's semantics) unless the tape is involved; then a new tensor, so the name is
+    rebound and the tape stays right (a leaf that requires grad is refused, as in PyTorch)."""
+    if STATE.enabled and (t.requires_grad or (isinstance(o, Tensor) and o.requires_grad)):
+        if t.requires_grad and t._ctx is None:
+            _guard(t, how)
+        return _binary(prim, t, o)
+    res = _binary(prim, t, o).data
+    if res.shape != t.data.shape:
+        raise ShapeError(f"{how}: the result has shape {res.shape} but the tensor changed in place has shape "
+                         f"{t.data.shape} (an in-place op cannot grow its target)")
+    if res.dtype != t.data.dtype and not np.can_cast(res.dtype, t.data.dtype, "same_kind"):
+        raise ShapeError(f"{how}: the result is {res.dtype}, which cannot be stored in this {t.data.dtype} tensor "
+                         f"in place (PyTorch refuses it too); write `x = x {how[0]} v` for a new tensor")
+    _write(t, Ellipsis, res, how)
+    return t
+
+
+def _write(t: "Tensor", index, value, how: str) -> None:
+    src = value.data if isinstance(value, Tensor) else value
+    try:
+        t.data[index] = src
+    except (IndexError, ValueError, TypeError) as e:
+        where = "" if index is Ellipsis else f" at index {index!r}"
+        raise ShapeError(f"{how}: cannot write {np.shape(src)}-shaped {np.result_type(src)} data{where} into a "
+                         f"tensor of shape {t.shape} and dtype {t.dtype}: {e}") from None
+    mark_modified(t, how)
 
 
 def _weak_float(prim, out, arrays):
@@ -361,6 +468,7 @@ def _move(t: "Tensor", device: str) -> "Tensor":
     if t.requires_grad and STATE.enabled:
         out.requires_grad = True
         out._ctx = (_device_copy_prim(), (t,), {"device": "cpu" if type(data) is _DEV else "cuda"})
+        out._ver = STATE.epoch
     return out
 
 

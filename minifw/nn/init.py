@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from minifw.eager.tensor import Tensor
+from minifw.eager.tensor import Tensor, mark_modified
 from minifw.random import generator
 
 
@@ -46,6 +46,7 @@ def fans(shape) -> tuple[int, int]:
 
 def _fill(t: Tensor, values: np.ndarray) -> Tensor:
     t.data[...] = values.astype(t.data.dtype, copy=False)
+    mark_modified(t, "nn.init")
     return t
 
 
@@ -59,6 +60,7 @@ def normal_(t: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
 
 def constant_(t: Tensor, value: float) -> Tensor:
     t.data[...] = value
+    mark_modified(t, "nn.init")
     return t
 
 

@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from minifw.eager.grad_mode import no_grad
-from minifw.eager.tensor import Tensor
+from minifw.eager.tensor import Tensor, mark_modified
 
 from .parameter import Parameter
 
@@ -213,6 +213,7 @@ class Module:
             staged.append((t, v))
         for t, v in staged:
             t.data[...] = v.astype(t.data.dtype, copy=False)
+            mark_modified(t, "load_state_dict")
 
     # --- running ------------------------------------------------------------------------
     def forward(self, *args, **kwargs):

@@ -194,3 +194,8 @@ CAST = register(
         notation="({0}:{dtype})", params=("dtype",),
     )
 )
+
+# What the vjp rules read (an in-place change to it makes backward refuse; see Primitive.saves).
+for _p in (ADD, SUB, NEG, CAST):
+    _p.saves = "none"
+MUL.saves = "others"

@@ -58,3 +58,5 @@ MATMUL = register(
         vjps=[_vjp_a, _vjp_b], jvp=_jvp, notation="{0} @ {1}", operator="matmul", method=True, public=True,
     )
 )
+
+MATMUL.saves = "others"  # a's cotangent reads b, b's reads a (see Primitive.saves)

@@ -155,3 +155,7 @@ SCATTER_ADD = _one_input(
     lambda g, out, x, index, shape: F.getitem(g, index),
     lambda t, out, x, index, shape: F.scatter_add(t[0], index, shape),
     "scatter_add({0}, {index})", ("index", "shape"))
+
+# The vjps of moving data around read shapes only (see Primitive.saves).
+for _p in (RESHAPE, TRANSPOSE, BROADCAST_TO, CONCATENATE, GETITEM, SCATTER_ADD):
+    _p.saves = "none"

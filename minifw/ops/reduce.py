@@ -113,3 +113,6 @@ def _arg(fn):
 
 ARGMAX = _reduce("argmax", _arg(np.argmax), None, lambda t, out, x, axis, keepdims: None, "argmax {0}")
 ARGMIN = _reduce("argmin", _arg(np.argmin), None, lambda t, out, x, axis, keepdims: None, "argmin {0}")
+
+# sum and mean spread the cotangent by shape only (see Primitive.saves).
+SUM.saves = MEAN.saves = "none"

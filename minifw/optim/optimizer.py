@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from minifw.eager.tensor import Tensor
+from minifw.eager.tensor import Tensor, mark_modified
 from minifw.errors import MinifwError
 
 
@@ -92,6 +92,7 @@ class Optimizer:
                 st["step"] += 1
                 new_p, new_state = type(self).rule(p.data, p.grad.data, st, **hyper)
                 p.data[...] = new_p
+                mark_modified(p, f"{type(self).__name__}.step()")  # a graph recorded before refuses backward now
                 st.update(new_state)
 
     def state_dict(self) -> dict:
