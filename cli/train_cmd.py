@@ -122,6 +122,8 @@ def train(
     save: Optional[str] = typer.Option(None, "--save", help="Write the trained weights to this .npz checkpoint."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
     tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help="Write TensorBoard event files here."),
+    detect_anomaly: bool = typer.Option(False, "--detect-anomaly",
+                                        help="Stop at the first op that makes a NaN or inf, naming it (slower)."),
 ) -> None:
     """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
@@ -156,6 +158,9 @@ def train(
             writer = reporter = TensorBoardReporter(reporter, tensorboard, writer_cls)
 
     t0 = time.perf_counter()
+    from minifw.anomaly import set_detect_anomaly
+
+    set_detect_anomaly(detect_anomaly)
     try:
         if style == "caffe" and solver:
             from minifw.compat import caffe
@@ -169,6 +174,7 @@ def train(
         else:
             result = styles.run(style, model, epochs=epochs, seed=seed, reporter=reporter)
     finally:
+        set_detect_anomaly(False)
         if writer is not None:
             writer.close()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)

@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from minifw import pytree
+from minifw import anomaly, pytree
 from minifw.eager.tensor import _wrap
 from minifw.random import generator
 
@@ -111,6 +111,7 @@ class Jitted:
 
     def _entry(self, args, kwargs):
         leaves, key_t, rebuild = _flatten((args, kwargs))
+        key_t = (anomaly.STATE.enabled, key_t)  # anomaly mode compiles its own, checked graph
         entry = self.cache.get(key_t)
         if entry is None:
             entry = self._trace(rebuild, leaves)

@@ -19,6 +19,7 @@ import weakref
 
 import numpy as np
 
+from minifw import anomaly
 from minifw.functional import broadcast_to, interpreter
 from minifw.kernels.dispatch import run as run_array
 from minifw.sweep import reverse_sweep, toposort
@@ -162,17 +163,47 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_gra
     return _sweep_order(order, live, roots, seeds, create_graph, wanted)
 
 
+def _naming(hooks, fit):
+    """Anomaly mode: each node's vjp rules run with the node named (the op and the line that recorded it), and
+    what each rule returns is checked (a rule may compute on arrays directly, outside the checked ops)."""
+    incoming = [None]
+
+    def on_cotangent(node, g):
+        ctx = node._ctx
+        anomaly.STATE.backward_of = None if ctx is None else anomaly.describe_node(ctx[0].name, node.data)
+        g = g if hooks is None else hooks(node, g)
+        incoming[0] = g.data if isinstance(g, Tensor) else g
+        return g
+
+    def checked_fit(ct, a):
+        ct = fit(ct, a)
+        anomaly.check("its vjp rule", (incoming[0],), ct.data if isinstance(ct, Tensor) else ct)
+        return ct
+
+    return on_cotangent, checked_fit
+
+
 def _sweep_order(order, live, roots, seeds, create_graph, wanted):
     hooks = _run_hooks if _HOOKS else None
+    fit = _fit_tensor if create_graph else _fit_array
+    if anomaly.STATE.enabled:
+        try:
+            return _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, *_naming(hooks, fit))
+        finally:
+            anomaly.STATE.backward_of = None
+    return _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, hooks, fit)
+
+
+def _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, hooks, fit):
     cot: dict = {}
     for r, s in zip(roots, seeds):
         s = s if create_graph else s.data
         cot[id(r)] = s if id(r) not in cot else cot[id(r)] + s
     if create_graph:
         with set_grad_enabled(True):
-            return reverse_sweep(order, cot, wanted, fit=_fit_tensor, on_cotangent=hooks, live=live)
+            return reverse_sweep(order, cot, wanted, fit=fit, on_cotangent=hooks, live=live)
     with set_grad_enabled(False), interpreter(run_array):
-        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=_fit_array, on_cotangent=hooks, live=live)
+        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=fit, on_cotangent=hooks, live=live)
     return {k: (t, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
             for k, (t, g) in found.items()}
 

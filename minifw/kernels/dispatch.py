@@ -25,6 +25,7 @@ import os
 
 import numpy as np
 
+from minifw import anomaly
 from minifw.registry import all_primitives, subscribe
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
@@ -119,3 +120,35 @@ def run(prim, args, params):
     The reverse sweep runs vjp rules under it when no graph of the gradient
     is wanted (see :func:`minifw.functional.interpreter`)."""
     return IMPL[prim](*args, **params)
+
+
+# --- anomaly mode (minifw.anomaly): while it is on, every entry checks its result -------------------------------
+_PLAIN: dict = {}
+
+
+def _checked(prim, impl):
+    name = prim.name
+
+    def run(*args, **params):
+        out = impl(*args, **params)
+        anomaly.check(name, args, out)
+        anomaly.remember_site(out)
+        return out
+
+    run.__doc__ = f"{name}, checked for NaN and inf (anomaly mode)"
+    return run
+
+
+def _anomaly(on: bool) -> None:
+    if on:
+        for p in all_primitives():
+            if p not in _PLAIN and p.impl is not None:
+                _PLAIN[p] = IMPL[p]
+                IMPL[p] = _checked(p, _PLAIN[p])
+    else:
+        for p, f in _PLAIN.items():
+            IMPL[p] = f
+        _PLAIN.clear()
+
+
+anomaly.subscribe(_anomaly)

@@ -27,7 +27,8 @@ def check_loss(loss: float, where: str) -> float:
     """``loss``, or :class:`NonFiniteLossError` naming ``where`` (the epoch and batch, or the iteration)."""
     if not math.isfinite(loss):
         raise NonFiniteLossError(f"the loss became {loss} at {where}: training stopped (a learning rate too "
-                                 f"large, or NaN or inf in the data)")
+                                 f"large, or NaN or inf in the data; minifw.autograd.detect_anomaly(), or "
+                                 f"`minifw train --detect-anomaly`, names the first op that made it)")
     return loss
 
 

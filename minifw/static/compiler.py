@@ -18,6 +18,7 @@ from __future__ import annotations
 import time
 from typing import Iterable, Sequence
 
+from minifw import anomaly
 from minifw.kernels.devices import CPU, route
 
 from . import schedule as _schedule
@@ -79,7 +80,8 @@ class CompiledGraph:
     live on, with the same schedule and a memory plan in that device's buffers.
     """
 
-    def __init__(self, ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False):
+    def __init__(self, ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False,
+                 checked: bool = False):
         t0 = time.perf_counter()
         self.passes = list(passes)
         self.graphs_after_each_pass: list[tuple[str, IRGraph]] = [("lowered", ir)]
@@ -90,9 +92,9 @@ class CompiledGraph:
         self.graph = g
         self.levels = _schedule.levels(g)
         self.steps = [n for lv in self.levels for n in lv]
-        self.memory_plan, self.concurrent = memory_plan, concurrent
+        self.memory_plan, self.concurrent, self.checked = memory_plan, concurrent, checked
         self.warm()  # compile (or load from numba's cache) now, not on the first run
-        cpu_run = build(g, self.levels, CPU, memory_plan, concurrent)
+        cpu_run = build(g, self.levels, CPU, memory_plan, concurrent, checked=checked)
         self.buffers, self.memory = cpu_run.buffers, cpu_run.memory
         self.run = self._router(cpu_run)
         self.compile_seconds = time.perf_counter() - t0
@@ -108,7 +110,8 @@ class CompiledGraph:
             if backend is CPU:
                 return cpu_run(feeds)
             if backend not in runs:
-                runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent)
+                runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent,
+                                      checked=self.checked)
             return runs[backend](feeds)
 
         return run
@@ -163,7 +166,14 @@ def compile(outputs, updates: Sequence[tuple[Symbol, Symbol]] = (), inputs: Sequ
     for o in outs:
         if not isinstance(o, Symbol):
             raise TypeError(f"compile: outputs must be symbols, got {type(o).__name__}")
-    ir = lower(outs, updates, inputs)
-    return CompiledGraph(ir, resolve_passes(passes, disable), memory_plan, concurrent)
+    return compile_ir(lower(outs, updates, inputs), resolve_passes(passes, disable), memory_plan, concurrent)
+
+
+def compile_ir(ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False):
+    """The one place a compiled graph is made: in anomaly mode (:mod:`minifw.anomaly`) the graph as built, op by
+    op, unfused, each node's results checked for NaN and inf and the node named."""
+    if anomaly.STATE.enabled:
+        return CompiledGraph(ir, [], False, False, checked=True)
+    return CompiledGraph(ir, passes, memory_plan, concurrent)
 
 

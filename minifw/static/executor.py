@@ -17,14 +17,40 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
+from minifw import anomaly
+
 from .ir import IRGraph, Node
 from .memory import fused_outputs, plan, update_in_place, view_roots
 
 
+def _label(n: Node) -> tuple[str, str]:
+    """(op, how anomaly mode names the node)."""
+    if n.op == "fused":
+        return "a fused kernel", f"graph node {n.name!r} (fused group {n.params.get('group')}, shape {n.shape})"
+    return n.op, f"graph node {n.name!r} ({n.op}, shape {n.shape})"
+
+
+def _checked_call(labels):
+    """Anomaly mode's step runner: each step named while it runs, its results checked."""
+    def call(k, step, *args):
+        op, label = labels[k]
+        anomaly.STATE.node = label
+        try:
+            out = step(*args)
+            anomaly.check(op, args, out, label)
+        finally:
+            anomaly.STATE.node = None
+        return out
+
+    return call
+
+
 def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bool = True,
-          concurrent: bool = False, workers: int = 2) -> Callable:
-    """``run(feeds) -> (outputs, update values)`` on ``backend``; ``run.buffers``, ``run.memory``: its plan."""
-    concurrent = concurrent and backend.threads
+          concurrent: bool = False, workers: int = 2, checked: bool = False) -> Callable:
+    """``run(feeds) -> (outputs, update values)`` on ``backend``; ``run.buffers``, ``run.memory``: its plan.
+
+    ``checked``: anomaly mode's executor (each step's results checked for NaN and inf, the node named)."""
+    concurrent = concurrent and backend.threads and not checked
     steps = [n for lv in levels for n in lv]
     time_of = None
     if concurrent:
@@ -48,6 +74,9 @@ def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bo
         elif n.op == "constant":
             ns[f"C{n.id}"] = backend.constant(n.value, n.dtype)
             lines.append(f"    v{n.id} = C{n.id}")
+    labels = []
+    if checked:
+        ns["CALL"] = _checked_call(labels)
     k = 0
     for lv in levels:
         pooled, waits = concurrent and len(lv) > 1, []
@@ -61,7 +90,10 @@ def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bo
                 ns[f"S{k}"] = backend.step(s.prim, s.params, buffers.get(s.id))
                 targets = f"v{s.id}"
             args = "".join(f", v{i.id}" for i in s.inputs)
-            if pooled:
+            if checked:
+                labels.append(_label(s))
+                lines.append(f"    {targets} = CALL({k}, S{k}{args})")
+            elif pooled:
                 lines.append(f"    F{k} = POOL.submit(S{k}{args})")
                 waits.append(f"    {targets} = F{k}.result()")
             else:

@@ -15,10 +15,10 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from minifw import pytree
+from minifw import anomaly, pytree
 from minifw.errors import MinifwError
 
-from .compiler import CompiledGraph, lower, resolve_passes
+from .compiler import CompiledGraph, compile_ir, lower, resolve_passes
 from .graph import Graph, Symbol, ancestors, get_default_graph
 from .specialize import needs_specialising, specialize
 
@@ -84,7 +84,7 @@ class Program:
         self.compiled: dict[tuple, CompiledGraph] = {}
 
     def compiled_for(self, arrays: Sequence[np.ndarray]) -> CompiledGraph:
-        key = tuple(a.shape for a in arrays)
+        key = (anomaly.STATE.enabled,) + tuple(a.shape for a in arrays)
         c = self.compiled.get(key)
         if c is None:
             outs, upds, ins = self.outputs, self.updates, self.inputs
@@ -94,7 +94,7 @@ class Program:
                 outs = [memo[id(o)] for o in outs]
                 upds = [(memo[id(v)], memo[id(x)]) for v, x in upds]
                 ins = [memo[id(i)] for i in ins]
-            c = CompiledGraph(lower(outs, upds, ins), self.passes, self.memory_plan, self.concurrent)
+            c = compile_ir(lower(outs, upds, ins), self.passes, self.memory_plan, self.concurrent)
             self.compiled[key] = c
         return c
 
