@@ -4,8 +4,10 @@ before its fix."""
 
 import re
 
+import numpy as np
 import pytest
 
+import minifw as mf
 from minifw.compat.caffe import CaffeNet, PrototxtError, parse
 from minifw.errors import MinifwError
 
@@ -43,3 +45,32 @@ def test_a_number_too_long_to_convert_is_refused():
 
 def test_errors_at_the_end_of_the_file_give_a_column():
     _refused(lambda: parse('layer {\n  name: "a"', "<net>"), r"<net>:2:12: missing '\}'")
+
+
+# --- fillers ---------------------------------------------------------------------------------------------------
+def _ip_net(filler: str, name: str = "fc") -> str:
+    return ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 } } }\n'
+            f'layer {{ name: "{name}" type: "InnerProduct" bottom: "x" top: "y"\n'
+            f'  inner_product_param {{ num_output: 4\n    weight_filler {{ {filler} }} }} }}\n')
+
+
+@pytest.mark.parametrize("filler, needle", [
+    ('type: "gaussian" std: -1', r"<net>:4:\d+: 'std' should be at least 0, got -1"),
+    ('type: "uniform" min: 2 max: 1', r"<net>:4:\d+: uniform filler 'max' \(1.0\) should be at least 'min' \(2.0\)"),
+    ('type: "uniform" min: -1e308 max: 1e308', r"<net>:4:\d+: .*range .* too wide"),
+    ('type: "constant" value: 1e39', r"<net>:4:\d+: the constant filler's values overflow float32"),
+    ('type: 3', r"<net>:4:\d+: 'type' should be a string, got 3"),
+    ('type: "gaussian" std: "wide"', r"<net>:4:\d+: 'std' should be a number, got 'wide'"),
+    ('type: "xavier" variance_norm: SIDEWAYS', r"<net>:4:\d+: unknown variance_norm 'SIDEWAYS'"),
+])
+def test_bad_fillers_are_refused_with_their_location(filler, needle):
+    _refused(_ip_net(filler), needle)
+
+
+def test_good_fillers_still_fill():
+    mf.manual_seed(0)
+    net = CaffeNet(parse(_ip_net('type: "uniform" min: -0.5 max: 0.5')))
+    w = net.fc.weight.numpy()
+    assert w.shape == (4, 3) and (np.abs(w) <= 0.5).all() and w.std() > 0
+    net = CaffeNet(parse(_ip_net('type: "gaussian" std: 0')))
+    assert (net.fc.weight.numpy() == 0).all()

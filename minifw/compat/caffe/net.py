@@ -34,30 +34,43 @@ KNOWN_TYPES = DATA_TYPES + ("Convolution", "Pooling", "InnerProduct", "ReLU", "S
 def fill(t, filler: Message, where: str) -> None:
     """Caffe's fillers.  ``xavier`` is Caffe's: U(-a, a) with a = sqrt(3 / n),
     n = fan_in by default (``variance_norm: AVERAGE`` or ``FAN_OUT`` change n)."""
-    kind = filler.get("type", "constant")
+    kind = filler.string("type", "constant")
     shape = t.data.shape
     count = int(np.prod(shape))
     fan_in = count // shape[0] if shape else 1
     fan_out = count // shape[1] if len(shape) > 1 else count
-    norm = filler.get("variance_norm", "FAN_IN")
+    norm = filler.string("variance_norm", "FAN_IN")
     n = {"FAN_IN": fan_in, "FAN_OUT": fan_out, "AVERAGE": (fan_in + fan_out) / 2.0}.get(norm)
     if n is None:
-        raise PrototxtError(f"{where}: unknown variance_norm {norm!r} (FAN_IN, FAN_OUT or AVERAGE)")
+        raise PrototxtError(f"{filler.where('variance_norm')}: unknown variance_norm {norm!r} (FAN_IN, FAN_OUT or "
+                            f"AVERAGE) ({where})")
     rng = generator()
     if kind == "constant":
         vals = np.full(shape, filler.number("value", 0.0))
     elif kind == "gaussian":
-        vals = rng.normal(filler.number("mean", 0.0), filler.number("std", 1.0), shape)
+        vals = rng.normal(filler.number("mean", 0.0), filler.number("std", 1.0, minimum=0), shape)
     elif kind == "uniform":
-        vals = rng.uniform(filler.number("min", 0.0), filler.number("max", 1.0), shape)
+        low, high = filler.number("min", 0.0), filler.number("max", 1.0)
+        if low > high:
+            raise PrototxtError(f"{filler.where('max')}: uniform filler 'max' ({high!r}) should be at least "
+                                f"'min' ({low!r}) ({where})")
+        if not math.isfinite(high - low):
+            raise PrototxtError(f"{filler.where('max')}: the uniform filler's range {low!r} to {high!r} is too wide "
+                                f"for a float ({where})")
+        vals = rng.uniform(low, high, shape)
     elif kind == "xavier":
         a = math.sqrt(3.0 / n)
         vals = rng.uniform(-a, a, shape)
     elif kind == "msra":
         vals = rng.normal(0.0, math.sqrt(2.0 / n), shape)
     else:
-        raise PrototxtError(f"{where}: unknown filler type {kind!r} (constant, gaussian, uniform, xavier, msra)")
-    t.data[...] = vals.astype(t.data.dtype)
+        raise PrototxtError(f"{filler.where('type')}: unknown filler type {kind!r} (constant, gaussian, uniform, "
+                            f"xavier, msra) ({where})")
+    with np.errstate(over="ignore"):
+        vals = vals.astype(t.data.dtype)
+    if not np.isfinite(vals).all():
+        raise PrototxtError(f"{filler.where()}: the {kind} filler's values overflow {t.data.dtype} ({where})")
+    t.data[...] = vals
 
 
 def _module_name(layer_name: str) -> str:
