@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minifw as mf
-from minifw.compat.caffe import CaffeNet, PrototxtError, parse
+from minifw.compat.caffe import CaffeNet, PrototxtError, examples, parse
 from minifw.errors import MinifwError
 
 LOC = r"<net>:\d+:\d+"  # file:line:column
@@ -74,3 +74,123 @@ def test_good_fillers_still_fill():
     assert w.shape == (4, 3) and (np.abs(w) <= 0.5).all() and w.std() > 0
     net = CaffeNet(parse(_ip_net('type: "gaussian" std: 0')))
     assert (net.fc.weight.numpy() == 0).all()
+
+
+# --- layer names -----------------------------------------------------------------------------------------------
+TWO_FC = '''layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 10 } } }
+layer { name: "A" type: "InnerProduct" bottom: "x" top: "a" inner_product_param { num_output: 1 } }
+layer { name: "B" type: "InnerProduct" bottom: "x" top: "b" inner_product_param { num_output: 4 } }
+'''
+
+
+@pytest.mark.parametrize("a, b", [("fc-a", "fc_a"), ("fc_a", "fc-a"), ("fc.a", "fc/a"), ("layers", "training"),
+                                  ("_parameters", "forward")])
+def test_distinct_layer_names_get_distinct_weights(a, b):
+    net = CaffeNet(parse(TWO_FC.replace('"A"', f'"{a}"').replace('"B"', f'"{b}"')))
+    assert net.num_parameters() == (10 + 1) * 1 + (10 + 1) * 4  # both layers' weights and biases
+    ka, kb = net.module_names[a], net.module_names[b]
+    assert ka != kb and "." not in ka + kb
+    assert net._modules[ka].weight.shape == (1, 10) and net._modules[kb].weight.shape == (4, 10)
+    out = net.forward({"x": mf.tensor(np.ones((2, 10), np.float32))})
+    assert out["a"].shape == (2, 1) and out["b"].shape == (2, 4)
+    assert isinstance(net.layers, list) and net.training is True  # a layer named like an attribute clobbers none
+
+
+def test_a_layer_name_used_twice_in_one_phase_is_refused_naming_both_lines():
+    msg = _refused(TWO_FC.replace('"B"', '"A"'), r"<net>:3:1 \(layer 'A'\): the layer name 'A' is already used at "
+                                                 r"<net>:2:1 \(layer 'A'\) in the TRAIN phase")
+    assert "unique within a phase" in msg
+
+
+def test_one_name_in_two_phases_shares_weights_only_when_they_fit():
+    shared = TWO_FC.replace('"B"', '"A"').replace('top: "a"', 'top: "a" include { phase: TRAIN }')
+    shared = shared.replace('top: "b"', 'top: "b" include { phase: TEST }')
+    _refused(shared, r"<net>:3:1 \(layer 'A'\): layers named 'A' share weights across phases, .*\(4, 10\).*"
+                     r"<net>:2:1 \(layer 'A'\) .*\(1, 10\)")
+    net = CaffeNet(parse(shared.replace("num_output: 4", "num_output: 1")))
+    assert net.num_parameters() == 10 + 1  # the TRAIN and TEST layers are one set of weights, as in Caffe
+    mf.manual_seed(0)
+    assert len(CaffeNet(parse(examples.LENET), {"data": (1, 8, 8)}).shapes["TEST"]) > 0  # its two 'mnist' layers
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ('name: "A"', "name: 3", r"<net>:2:9: 'name' should be a string, got 3"),
+    ('name: "A"', 'name: ""', r"<net>:2:9: a layer's 'name' should not be empty"),
+    ('bottom: "x" top: "a"', 'bottom: { } top: "a"', r"<net>:2:40: 'bottom' should be a string, got a \{ ... \}"),
+    ('type: "InnerProduct" bottom: "x" top: "a"', 'type: FullyConnected bottom: "x" top: "a"',
+     r"<net>:2:19 \(layer 'A'\): unknown layer type 'FullyConnected'"),
+])
+def test_layer_names_types_and_blobs_must_be_strings(old, new, needle):
+    assert old in TWO_FC
+    _refused(TWO_FC.replace(old, new, 1), needle)
+
+
+# --- shapes -------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("old, new, needle", [
+    ("dim: 10", "dim: -1", r"<net>:1:\d+: 'dim' should be at least 1, got -1"),
+    ("dim: 10", "dim: 0", r"<net>:1:\d+: 'dim' should be at least 1, got 0"),
+    ("dim: 10", 'dim: "a"', r"<net>:1:\d+: 'dim' should be a number, got 'a'"),
+    ("dim: 10", "dim: 2.5", r"<net>:1:\d+: 'dim' should be an integer, got 2.5"),
+    ("dim: 10", "dim: nan", r"<net>:1:\d+: 'dim' should be a finite number"),
+    ("dim: 10", "dim: 100000 dim: 100000", r"<net>:1:1 \(layer 'in'\): the shape would have shape .* more than"),
+    ("shape { dim: 2 dim: 10 }", "shape: 7", r"<net>:1:\d+: 'shape' should be a \{ dim: ... \} block, got 7"),
+    ("num_output: 4", "num_output: 100000000", r"<net>:3:1 \(layer 'B'\): the weights would have shape"),
+])
+def test_bad_shapes_are_refused_with_their_location(old, new, needle):
+    assert old in TWO_FC
+    _refused(TWO_FC.replace(old, new, 1), needle)
+
+
+@pytest.mark.parametrize("header, needle", [
+    ('input: "x" input_shape { dim: 2 dim: -3 }', r"<net>:1:\d+: 'dim' should be at least 1, got -3"),
+    ('input: "x" input_shape { dim: 2 dim: "c" }', r"<net>:1:\d+: 'dim' should be a number, got 'c'"),
+    ('input: "x" input_dim: 2 input_dim: 10 input_dim: 1', r"<net>:1:\d+: 'input_dim' comes in fours"),
+    ('input: "x" input_dim: 2 input_dim: -1 input_dim: 1 input_dim: 1', r"<net>:1:\d+: 'input_dim' should be at "
+                                                                         r"least 1, got -1"),
+])
+def test_legacy_input_shapes_are_checked_too(header, needle):
+    body = 'layer { name: "A" type: "InnerProduct" bottom: "x" top: "a" inner_product_param { num_output: 1 } }'
+    _refused(header + "\n" + body, needle)
+
+
+CONV = '''layer { name: "in" type: "Input" top: "x" top: "y" input_param { shape { dim: 2 dim: 1 dim: 8 dim: 8 }
+                                                                     shape { dim: 2 } } }
+layer { name: "pool" type: "Pooling" bottom: "x" top: "p" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "fc" type: "InnerProduct" bottom: "p" top: "s" inner_product_param { num_output: 3 } }
+layer { name: "drop" type: "Dropout" bottom: "s" top: "s" dropout_param { dropout_ratio: 0.5 } }
+layer { name: "prob" type: "Softmax" bottom: "s" top: "prob" softmax_param { axis: 1 } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "s" bottom: "y" top: "loss" }
+'''
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("kernel_size: 2", "kernel_size: 20", r"<net>:3:1 \(layer 'pool'\): pooling kernel \(20, 20\) does not fit"),
+    ("stride: 2", "stride: 2 pad: 2", r"<net>:3:\d+: pooling 'pad' \(2, 2\) should be smaller than the kernel"),
+    ("pool: MAX", "pool: MIN", r"<net>:3:\d+: pool 'MIN' is not supported"),
+    ("pool: MAX", "pool: MAX global_pooling: 1", r"<net>:3:\d+: 'global_pooling' should be true or false, got 1"),
+    ("kernel_size: 2", "kernel_h: 2", r"<net>:3:\d+: kernel_h and kernel_w go together"),
+    ("dropout_ratio: 0.5", "dropout_ratio: 1", r"<net>:5:\d+: 'dropout_ratio' should be less than 1, got 1"),
+    ("dropout_ratio: 0.5", "dropout_ratio: -0.1", r"<net>:5:\d+: 'dropout_ratio' should be at least 0"),
+    ("axis: 1", "axis: 5", r"<net>:6:\d+: softmax 'axis' 5 is outside the input's 2 axes"),
+    ("axis: 1", "axis: 1.5", r"<net>:6:\d+: 'axis' should be an integer, got 1.5"),
+    ("num_output: 3 }", "num_output: 3 bias_term: 0 }", r"<net>:4:\d+: 'bias_term' should be true or false"),
+    ('bottom: "s" bottom: "y"', 'bottom: "s" bottom: "x"', r"<net>:7:1 \(layer 'loss'\): SoftmaxWithLoss needs "
+                                                           r"\(N, classes\) scores and \(N,\) labels"),
+    ('bottom: "s" top: "prob"', 'bottom: "loss" top: "prob"', r"<net>:6:1 \(layer 'prob'\): bottom blob 'loss' is"),
+])
+def test_bad_layer_parameters_are_refused_with_their_location(old, new, needle):
+    assert old in CONV
+    _refused(CONV.replace(old, new, 1), needle)
+
+
+def test_a_layer_on_a_scalar_blob_is_refused():
+    net = CONV + 'layer { name: "after" type: "InnerProduct" bottom: "loss" top: "z" inner_product_param { ' \
+                 'num_output: 2 } }\n'
+    _refused(net, r"<net>:8:1 \(layer 'after'\): InnerProduct needs an \(N, ...\) input, got shape \(\)")
+    net = CONV + 'layer { name: "after" type: "Softmax" bottom: "loss" top: "z" }\n'
+    _refused(net, r"<net>:8:1: softmax 'axis' 1 is outside the input's 0 axes \(shape \(\)\)")
+
+
+def test_a_negative_lr_mult_is_refused():
+    net = CONV.replace('top: "s" inner_product_param', 'top: "s" param { lr_mult: -1 } inner_product_param')
+    _refused(net, r"<net>:4:\d+: 'lr_mult' should be at least 0, got -1")
