@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import minifw as mf
-from minifw.compat.caffe import CaffeNet, PrototxtError, examples, parse
+from minifw.compat.caffe import CaffeNet, PrototxtError, Solver, examples, learning_rate, parse
 from minifw.errors import MinifwError
 
 LOC = r"<net>:\d+:\d+"  # file:line:column
@@ -194,3 +194,66 @@ def test_a_layer_on_a_scalar_blob_is_refused():
 def test_a_negative_lr_mult_is_refused():
     net = CONV.replace('top: "s" inner_product_param', 'top: "s" param { lr_mult: -1 } inner_product_param')
     _refused(net, r"<net>:4:\d+: 'lr_mult' should be at least 0, got -1")
+
+
+# --- the solver ------------------------------------------------------------------------------------------------
+def _solver(old, new):
+    assert old in examples.LENET_SOLVER
+    return lambda: Solver(parse(examples.LENET_SOLVER.replace(old, new, 1), "<solver>"), parse(examples.LENET))
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("max_iter: 540", 'max_iter: 0\nlr_policy: "poly"', r"<solver>:\d+:1: 'max_iter' should be at least 1, got 0"),
+    ("max_iter: 540", "max_iter: -5", r"<solver>:\d+:1: 'max_iter' should be at least 0, got -5"),
+    ("max_iter: 540", "max_iter: 1.5", r"<solver>:\d+:1: 'max_iter' should be an integer, got 1.5"),
+    ("max_iter: 540", 'max_iter: "many"', r"<solver>:\d+:1: 'max_iter' should be a number, got 'many'"),
+    ("power: 0.75", "power: -0.75", r"<solver>:\d+:1: 'power' should be at least 0, got -0.75"),
+    ("gamma: 0.0001", "gamma: -0.0001", r"<solver>:\d+:1: 'gamma' should be at least 0, got -0.0001"),
+    ('"inv"', '"step"\nstepsize: 0', r"<solver>:\d+:1: 'stepsize' should be at least 1, got 0"),
+    ('"inv"', '"step"\nstepsize: -10', r"<solver>:\d+:1: 'stepsize' should be at least 1, got -10"),
+    ('"inv"', '"step"', r"<solver>:1:1: lr_policy 'step' needs a positive 'stepsize'"),
+    ('"inv"', '"multistep"\nstepvalue: 10 stepvalue: "x"', r"<solver>:\d+:15: 'stepvalue' should be a number"),
+    ('"inv"', "3", r"<solver>:\d+:1: 'lr_policy' should be a string, got 3"),
+    ('"inv"', '"cosine"', r"<solver>:\d+:1: unknown lr_policy 'cosine'"),
+    ('"inv"\ngamma: 0.0001', '"exp"\ngamma: 10',
+     r"<solver>:\d+:1: lr_policy 'exp' gives a learning rate of inf at iteration 539"),
+    ("base_lr: 0.01", "base_lr: -0.01", r"<solver>:\d+:1: 'base_lr' should be at least 0, got -0.01"),
+    ("momentum: 0.9", "momentum: -0.9", r"<solver>:\d+:1: 'momentum' should be at least 0, got -0.9"),
+    ("momentum: 0.9", "momentum: 0.9\ntype: \"Adam\" momentum2: 1", r"<solver>:\d+:\d+: 'momentum2' should be less "
+                                                                  r"than 1, got 1"),
+    ("momentum: 0.9", "momentum: 1.5\ntype: \"Adam\"", r"<solver>:\d+:1: 'momentum' should be less than 1, got 1.5"),
+    ("momentum: 0.9", "momentum: 0\ntype: \"Nesterov\"", r"<solver>:\d+:1: the Nesterov solver needs a 'momentum'"),
+    ("momentum: 0.9", "momentum: 0.9\ntype: \"RMSProp\"", r"<solver>:\d+:1: solver type 'RMSProp' is not supported"),
+    ("weight_decay: 0.0005", "weight_decay: -1", r"<solver>:\d+:1: 'weight_decay' should be at least 0"),
+    ("test_iter: 4", "test_iter: -4", r"<solver>:\d+:1: 'test_iter' should be at least 0, got -4"),
+    ("test_interval: 45", "test_interval: -45", r"<solver>:\d+:1: 'test_interval' should be at least 0"),
+    ("display: 45", "display: 4.5", r"<solver>:\d+:1: 'display' should be an integer, got 4.5"),
+    ("display: 45", "display: 45\nsnapshot: -1", r"<solver>:\d+:1: 'snapshot' should be at least 0, got -1"),
+    ("display: 45", "display: 45\nrandom_seed: 1.5", r"<solver>:\d+:1: 'random_seed' should be an integer"),
+    ('net: "lenet_train_test.prototxt"', "net: 3", r"<solver>:\d+:1: 'net' should be a string, got 3"),
+])
+def test_bad_solver_values_are_refused_at_read_time(old, new, needle):
+    _refused(_solver(old, new), needle, "<solver>")
+
+
+def test_poly_past_max_iter_stays_at_zero_and_a_negative_seed_means_unseeded():
+    s = parse('base_lr: 0.1 lr_policy: "poly" power: 0.5 max_iter: 10')
+
+    assert [learning_rate(s, i) for i in (0, 10, 20)] == pytest.approx([0.1, 0.0, 0.0])  # 20 gave a complex rate
+    Solver(parse(examples.LENET_SOLVER + "random_seed: -1"), parse(examples.LENET))  # Caffe's default: no seed
+
+
+@pytest.mark.parametrize("old, new, needle", [
+    ("batch_size: 64", "batch_size: 0", r"<net>:\d+:\d+: 'batch_size' should be at least 1, got 0"),
+    ('source: "digits" batch_size: 64', 'source: 7 batch_size: 64', r"<net>:\d+:\d+: 'source' should be a string"),
+    ('source: "digits" batch_size: 64', 'source: "mnist:/no/such/dir" batch_size: 64',
+     r"<net>:\d+:\d+: cannot read data source 'mnist:/no/such/dir'"),
+    ('  top: "data"\n  top: "label"\n  include { phase: TRAIN }', "  include { phase: TRAIN }",
+     r"<net>:2:1 \(layer 'mnist'\): a Data layer needs 0 bottom and 1 top"),
+    ("num_output: 10", "num_output: 5", r"<net>:\d+:1 \(layer 'loss'\): the labels of 'digits' run from 0 to 9, but "
+                                        r"'ip2' scores 5 classes"),
+])
+def test_bad_data_layers_are_refused_when_the_solver_is_built(old, new, needle):
+    assert old in examples.LENET
+    _refused(lambda: Solver(parse(examples.LENET_SOLVER), parse(examples.LENET.replace(old, new, 1), "<net>")),
+             needle)
