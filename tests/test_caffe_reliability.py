@@ -186,7 +186,8 @@ def test_bad_layer_parameters_are_refused_with_their_location(old, new, needle):
 def test_a_layer_on_a_scalar_blob_is_refused():
     net = CONV + 'layer { name: "after" type: "InnerProduct" bottom: "loss" top: "z" inner_product_param { ' \
                  'num_output: 2 } }\n'
-    _refused(net, r"<net>:8:1 \(layer 'after'\): InnerProduct needs an \(N, ...\) input, got shape \(\)")
+    _refused(net, r"<net>:8:1 \(layer 'after'\): InnerProduct needs an \(N, ...\) input of at least 2 "
+                  r"axes, got shape \(\)")
     net = CONV + 'layer { name: "after" type: "Softmax" bottom: "loss" top: "z" }\n'
     _refused(net, r"<net>:8:1: softmax 'axis' 1 is outside the input's 0 axes \(shape \(\)\)")
 
@@ -257,3 +258,25 @@ def test_bad_data_layers_are_refused_when_the_solver_is_built(old, new, needle):
     assert old in examples.LENET
     _refused(lambda: Solver(parse(examples.LENET_SOLVER), parse(examples.LENET.replace(old, new, 1), "<net>")),
              needle)
+
+
+# --- found by tests/test_fuzz_prototxt.py -----------------------------------------------------------------------
+DATA = 'layer { name: "d" type: "Data" top: "data" top: "label" data_param { batch_size: 4 } }\n'
+
+
+@pytest.mark.parametrize("layer, needle", [
+    # An InnerProduct "in place" on data changed the blob's recorded shape; forward then raised a ShapeError.
+    ('layer { name: "a" type: "InnerProduct" bottom: "data" top: "data" inner_product_param { num_output: 2 } }',
+     r"<net>:2:1 \(layer 'a'\): a InnerProduct layer cannot work in place on 'data': it changes its shape"),
+    ('layer { name: "a" type: "Sigmoid" bottom: "label" top: "data" }',
+     r"<net>:2:1 \(layer 'a'\): top blob 'data' is already produced by an earlier layer"),
+    ('layer { name: "a" type: "Sigmoid" bottom: "data" top: "x" top: "x" }',
+     r"<net>:2:1 \(layer 'a'\): top blob 'x' is named twice"),
+    # An InnerProduct on the (N,) labels was built with one input feature; forward raised a ShapeError.
+    ('layer { name: "a" type: "InnerProduct" bottom: "label" top: "x" inner_product_param { num_output: 1 } }',
+     r"<net>:2:1 \(layer 'a'\): InnerProduct needs an \(N, ...\) input of at least 2 axes, got shape \(4,\)"),
+    ('layer { name: "a" type: "ReLU" bottom: "data" top: "data" relu_param { negative_slope: -1e300 } }',
+     r"<net>:2:\d+: 'negative_slope' should be at least -3.40\d*e\+38"),
+])
+def test_what_the_fuzzer_found_is_refused(layer, needle):
+    _refused(lambda: CaffeNet(parse(DATA + layer, "<net>"), {"data": (1, 8, 8)}), needle)

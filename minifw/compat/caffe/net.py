@@ -257,8 +257,21 @@ class CaffeNet(nn.Module):
                 if b not in shapes:
                     raise PrototxtError(f"{ly.where}: bottom blob {b!r} is not produced by any earlier layer "
                                         f"in the {phase} phase")
+            in_place = {}
+            for i, top in enumerate(ly.tops):
+                if top in ly.tops[:i]:
+                    raise PrototxtError(f"{ly.where}: top blob {top!r} is named twice")
+                if i < len(ly.bottoms) and ly.bottoms[i] == top:
+                    in_place[top] = shapes[top]
+                elif top in shapes:  # Caffe: "Top blob produced by multiple sources"
+                    raise PrototxtError(f"{ly.where}: top blob {top!r} is already produced by an earlier layer in the "
+                                        f"{phase} phase (a layer may reuse a name only in place, as the top of the "
+                                        f"same-numbered bottom)")
             self._infer(ly, shapes)
             for top in ly.tops:
+                if top in in_place and shapes.get(top) != in_place[top]:
+                    raise PrototxtError(f"{ly.where}: a {ly.type} layer cannot work in place on {top!r}: it changes "
+                                        f"its shape from {in_place[top]} to {shapes.get(top)}")
                 if top in shapes:
                     _check_size(ly.where, f"blob {top!r}", shapes[top])
         return shapes
@@ -326,8 +339,9 @@ class CaffeNet(nn.Module):
             n_out = p.number("num_output", None, int, 1, MAX_ELEMENTS)
             if n_out is None:
                 raise PrototxtError(f"{ly.where}: missing required key 'num_output' in inner_product_param")
-            if len(bottom) < 1:
-                raise PrototxtError(f"{ly.where}: InnerProduct needs an (N, ...) input, got shape {bottom}")
+            if len(bottom) < 2:  # the features are the axes after the batch: there must be some
+                raise PrototxtError(f"{ly.where}: InnerProduct needs an (N, ...) input of at least 2 axes, got shape "
+                                    f"{bottom}")
             n_in = math.prod(bottom[1:])
             bias = p.flag("bias_term", True)
 
@@ -343,7 +357,8 @@ class CaffeNet(nn.Module):
         elif t in ("ReLU", "Sigmoid", "TanH", "Dropout", "Softmax"):
             ly.need(1, 1)
             if t == "ReLU":
-                m.message("relu_param").number("negative_slope", 0.0)
+                big = float(np.finfo(np.float32).max)  # the slope multiplies float32 values
+                m.message("relu_param").number("negative_slope", 0.0, minimum=-big, maximum=big)
             elif t == "Dropout":
                 m.message("dropout_param").number("dropout_ratio", 0.5, minimum=0, below=1)
             elif t == "Softmax":
@@ -355,8 +370,9 @@ class CaffeNet(nn.Module):
             shapes[ly.tops[0]] = bottom
         elif t == "Flatten":
             ly.need(1, 1)
-            if len(bottom) < 1:
-                raise PrototxtError(f"{ly.where}: Flatten needs an (N, ...) input, got shape {bottom}")
+            if len(bottom) < 2:  # the features are the axes after the batch: there must be some
+                raise PrototxtError(f"{ly.where}: Flatten needs an (N, ...) input of at least 2 axes, got shape "
+                                    f"{bottom}")
             shapes[ly.tops[0]] = (bottom[0], math.prod(bottom[1:]))
         elif t in ("SoftmaxWithLoss", "Accuracy"):
             ly.need(2, 1)
