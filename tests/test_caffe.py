@@ -56,7 +56,7 @@ def test_parse_errors_name_the_line(text, line, what):
 
 def test_unknown_layer_type_and_missing_keys_are_reported():
     bad = TINY_NET.replace('type: "TanH"', 'type: "LSTM"')
-    with pytest.raises(PrototxtError, match=r"<net>:\d+ \(layer 'act'\): unknown layer type 'LSTM'"):
+    with pytest.raises(PrototxtError, match=r"<net>:\d+:\d+ \(layer 'act'\): unknown layer type 'LSTM'"):
         caffe.Solver.from_text(TINY_SOLVER, bad, sources=_toy())
     with pytest.raises(PrototxtError, match="missing required key 'base_lr'"):
         caffe.Solver.from_text("max_iter: 10", TINY_NET, sources=_toy())

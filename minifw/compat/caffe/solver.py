@@ -26,8 +26,9 @@ import numpy as np
 import minifw as mf
 from minifw import optim
 from minifw.checkpoint import save as save_checkpoint
+from minifw.errors import MinifwError
 
-from .net import CaffeNet, in_phase, layers_of
+from .net import MAX_ELEMENTS, CaffeNet, in_phase, layers_of
 from .prototxt import Message, PrototxtError, parse, parse_file
 
 
@@ -61,13 +62,23 @@ class DataFeed:
     (Caffe reads its database in order)."""
 
     def __init__(self, layer, phase: str, sources: dict | None):
+        layer.need(0, 1)
         dp = layer.msg.message("data_param")
         tp = layer.msg.message("transform_param")
         self.tops = layer.tops
-        self.batch = dp.number("batch_size", None, int)
-        if self.batch is None or self.batch < 1:
+        self.batch = dp.number("batch_size", None, int, 1, MAX_ELEMENTS)
+        if self.batch is None:
             raise PrototxtError(f"{layer.where}: data_param needs a positive batch_size")
-        self.x, self.y = load_source(dp.require("source", f"layer {layer.name!r}"), phase, sources)
+        self.source = dp.string("source", required=f"layer {layer.name!r}")
+        try:
+            self.x, self.y = load_source(self.source, phase, sources)
+        except MinifwError:
+            raise
+        except (OSError, ValueError) as e:  # a missing MNIST folder, a malformed file
+            raise PrototxtError(f"{dp.where('source')}: cannot read data source {self.source!r} ({layer.where}): "
+                                f"{e}") from None
+        if not len(self.y):
+            raise PrototxtError(f"{dp.where('source')}: data source {self.source!r} holds no examples")
         self.scale = tp.number("scale", 1.0)
         self.mean = tp.number("mean_value", 0.0)
         self.pos = 0
@@ -101,29 +112,45 @@ class CaffeSGD(optim.Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay))
 
 
+POLICIES = ("fixed", "step", "multistep", "inv", "exp", "poly")
+
+
 def learning_rate(solver: Message, it: int) -> float:
-    """The rate at iteration ``it`` under ``lr_policy``."""
-    base = solver.number("base_lr")
-    policy = solver.get("lr_policy", "fixed")
-    gamma = solver.number("gamma", 1.0)
-    power = solver.number("power", 1.0)
-    if policy == "fixed":
-        return base
-    if policy == "step":
-        stepsize = solver.number("stepsize", None, int)
-        if not stepsize:
-            raise PrototxtError(f"{solver.where()}: lr_policy 'step' needs a positive 'stepsize'")
-        return base * gamma ** (it // stepsize)
-    if policy == "multistep":
-        return base * gamma ** sum(1 for v in solver.all("stepvalue") if it >= v)
-    if policy == "inv":
-        return base * (1.0 + gamma * it) ** (-power)
-    if policy == "exp":
-        return base * gamma ** it
-    if policy == "poly":
-        return base * (1.0 - it / solver.number("max_iter")) ** power
-    raise PrototxtError(f"{solver.where('lr_policy')}: unknown lr_policy {policy!r} "
-                        "(fixed, step, multistep, inv, exp, poly)")
+    """The rate at iteration ``it`` under ``lr_policy``.  Every field the policy reads is checked (a negative
+    gamma or power, a stepsize below 1, a poly max_iter of 0 are refused with their file:line:column), and a
+    rate that overflows is refused naming the iteration."""
+    solver.require("base_lr", "the solver")
+    base = solver.number("base_lr", minimum=0)
+    policy = solver.string("lr_policy", "fixed")
+    if policy not in POLICIES:
+        raise PrototxtError(f"{solver.where('lr_policy')}: unknown lr_policy {policy!r} ({', '.join(POLICIES)})")
+    gamma = solver.number("gamma", 1.0, minimum=0)
+    power = solver.number("power", 1.0, minimum=0)
+    try:
+        if policy == "fixed":
+            rate = base
+        elif policy == "step":
+            stepsize = solver.number("stepsize", None, int, 1)
+            if stepsize is None:
+                raise PrototxtError(f"{solver.where()}: lr_policy 'step' needs a positive 'stepsize'")
+            rate = base * gamma ** (it // stepsize)
+        elif policy == "multistep":
+            rate = base * gamma ** sum(1 for v in solver.numbers("stepvalue", int, 0) if it >= v)
+        elif policy == "inv":
+            rate = base * (1.0 + gamma * it) ** (-power)
+        elif policy == "exp":
+            rate = base * gamma ** it
+        else:  # poly; past max_iter (solve() given more iterations) the rate stays at 0, as it reaches there
+            max_iter = solver.number("max_iter", None, int, 1)
+            if max_iter is None:
+                raise PrototxtError(f"{solver.where()}: lr_policy 'poly' needs a positive 'max_iter'")
+            rate = base * max(0.0, 1.0 - it / max_iter) ** power
+    except (OverflowError, ZeroDivisionError):
+        rate = math.inf
+    if not math.isfinite(rate):
+        raise PrototxtError(f"{solver.where('lr_policy')}: lr_policy {policy!r} gives a learning rate of {rate} "
+                            f"at iteration {it} (base_lr {base}, gamma {gamma}, power {power})")
+    return float(rate)
 
 
 class Solver:
@@ -135,11 +162,12 @@ class Solver:
         self.param, self.base_dir = solver, base_dir
         for key in self.REQUIRED:
             solver.require(key, "the solver")
-        for key in ("base_lr", "max_iter", "momentum", "weight_decay", "test_iter", "test_interval", "display"):
-            solver.number(key, 0)  # type-check now: a string here is a clear error, not a crash later
-        learning_rate(solver, 0)  # validates lr_policy and its keys
-        if solver.has("random_seed"):
-            mf.manual_seed(solver.number("random_seed", 0, int))
+        self._check(solver)
+        for it in (0, max(solver.number("max_iter", 0, int) - 1, 0)):  # the policies are monotonic: a rate that
+            learning_rate(solver, it)  # overflows before max_iter does so at its end (this validates the keys too)
+        seed = solver.number("random_seed", -1, int)
+        if seed >= 0:  # Caffe's default, -1, means "do not seed"
+            mf.manual_seed(seed)
         self.feeds = {}
         shapes = {}
         for phase in ("TRAIN", "TEST"):  # the data layers' arrays give the input shapes
@@ -151,6 +179,7 @@ class Solver:
         if "TRAIN" not in self.feeds:
             raise PrototxtError(f"{net.source}: the network has no Data layer for the TRAIN phase")
         self.net = CaffeNet(net, shapes)
+        self._check_labels()
         self.max_iter = solver.number("max_iter", None, int)
         self.test_interval = solver.number("test_interval", 0, int) or self.max_iter
         self.test_iter = solver.number("test_iter", 0, int)
@@ -159,12 +188,52 @@ class Solver:
         self.iter = 0
         self.history: list[dict] = []
 
+    @staticmethod
+    def _check(p: Message) -> None:
+        """Type- and range-check every solver field now: a bad value is a clear error naming its file:line:column,
+        not a crash (or a silently empty run) later."""
+        p.number("base_lr", minimum=0)
+        for key in ("max_iter", "test_iter", "test_interval", "display", "snapshot"):
+            p.number(key, 0, int, 0)
+        p.number("momentum", 0.0, minimum=0)
+        p.number("weight_decay", 0.0, minimum=0)
+        p.number("momentum2", 0.999, minimum=0, below=1)
+        p.number("delta", 1e-8, minimum=0)
+        for key in ("net", "snapshot_prefix"):
+            p.string(key)
+        kind = p.string("type", p.string("solver_type", "SGD"))
+        if kind not in ("SGD", "Nesterov", "Adam"):
+            field = "type" if p.has("type") else "solver_type"
+            raise PrototxtError(f"{p.where(field)}: solver type {kind!r} is not supported (SGD, Nesterov, Adam)")
+        if kind == "Adam":
+            p.number("momentum", 0.0, minimum=0, below=1)
+        if kind == "Nesterov" and not p.number("momentum", 0.0):
+            raise PrototxtError(f"{p.where('momentum')}: the Nesterov solver needs a 'momentum' above 0")
+
+    def _check_labels(self) -> None:
+        """Each loss or accuracy layer fed labels by a data source must score every class in it: a label of 9
+        with 5 scores would fail with an index error mid-training."""
+        for phase, feeds in self.feeds.items():
+            for feed in feeds:
+                if len(feed.tops) < 2 or not len(feed.y):
+                    continue
+                for ly in self.net.layers:
+                    if ly.type not in ("SoftmaxWithLoss", "Accuracy") or not in_phase(ly.msg, phase):
+                        continue
+                    if ly.bottoms[1] != feed.tops[1]:
+                        continue
+                    classes = self.net.shapes[phase][ly.bottoms[0]][1]
+                    low, high = int(feed.y.min()), int(feed.y.max())
+                    if low < 0 or high >= classes:
+                        raise PrototxtError(f"{ly.where}: the labels of {feed.source!r} run from {low} to {high}, "
+                                            f"but {ly.bottoms[0]!r} scores {classes} classes (0 to {classes - 1})")
+
     @classmethod
     def from_files(cls, solver_path, net_path=None, sources: dict | None = None) -> "Solver":
         solver = parse_file(solver_path)
         base = os.path.dirname(os.path.abspath(solver_path))
         if net_path is None:
-            name = solver.require("net", "the solver")
+            name = solver.string("net", required="the solver")
             net_path = name if os.path.exists(name) else os.path.join(base, name)
         return cls(solver, parse_file(net_path), sources, base)
 
@@ -174,7 +243,7 @@ class Solver:
 
     def _optimizer(self):
         p = self.param
-        kind = p.get("type", p.get("solver_type", "SGD"))
+        kind = p.string("type", p.string("solver_type", "SGD"))
         base, mom, wd = p.number("base_lr"), p.number("momentum", 0.0), p.number("weight_decay", 0.0)
         groups = {}
         for prm in self.net.parameters():
