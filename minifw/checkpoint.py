@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections import OrderedDict
 from typing import Any, Mapping
 
@@ -33,6 +34,7 @@ FORMAT = "minifw-checkpoint"
 VERSION = 1
 _META = "__minifw__"
 _PREFIX = "state/"
+_NUMERIC = "biufc"  # bool, signed, unsigned, float, complex: what a checkpoint holds
 
 
 class CheckpointError(MinifwError, ValueError):
@@ -42,8 +44,9 @@ class CheckpointError(MinifwError, ValueError):
 def _as_array(v) -> np.ndarray:
     data = getattr(v, "data", v)
     a = np.asarray(data)
-    if a.dtype == object:
-        raise TypeError(f"checkpoints hold numeric arrays only, got an object array ({type(v).__name__})")
+    if a.dtype.kind not in _NUMERIC or a.dtype.names is not None:  # load refuses the rest: save them never
+        raise TypeError(f"checkpoints hold numeric arrays only, got an array of dtype {a.dtype} "
+                        f"({type(v).__name__})")
     return a
 
 
@@ -88,12 +91,21 @@ def _umask() -> int:
 def _check_sizes(path) -> None:
     """Refuse, before anything is allocated, an entry whose array header claims more bytes than the entry
     holds (a crafted shape of 10^13 elements) or that inflates far beyond its stored size (a zip bomb;
-    minifw writes entries uncompressed)."""
+    minifw writes entries uncompressed); also an encrypted entry, and an array header that lies: a shape that
+    is not a tuple of sizes, a dtype that is not numbers (strings, dates, Python objects, which would need
+    unpickling), or a size that differs from the bytes the entry holds."""
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
+            where = f"{path}: entry {info.filename!r}"
+            if info.flag_bits & 0x1:  # else zipfile asks for a password (RuntimeError)
+                raise CheckpointError(f"{where} is marked encrypted, which minifw never writes (corrupt or "
+                                      f"crafted file)")
             stored = info.compress_type == zipfile.ZIP_STORED
+            if stored and info.file_size != info.compress_size:
+                raise CheckpointError(f"{where} is stored uncompressed but its sizes differ ({info.compress_size} "
+                                      f"stored, {info.file_size} claimed): corrupt file")
             if not stored and info.file_size > _MAX_EXPANSION * max(info.compress_size, 1):
-                raise CheckpointError(f"{path}: entry {info.filename!r} would expand from {info.compress_size} to "
+                raise CheckpointError(f"{where} would expand from {info.compress_size} to "
                                       f"{info.file_size} bytes (refused: corrupt or crafted file)")
             if not info.filename.endswith(".npy"):
                 continue
@@ -101,27 +113,48 @@ def _check_sizes(path) -> None:
                 version = np.lib.format.read_magic(f)
                 read = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
                 if version not in read:
-                    raise CheckpointError(f"{path}: entry {info.filename!r} has .npy format {version}, which minifw "
-                                          f"does not write")
+                    raise CheckpointError(f"{where} has .npy format {version}, which minifw does not write")
                 shape, _, dtype = read[version](f)
-                n = 1
-                for d in shape:
-                    n *= int(d)
-                if n * dtype.itemsize > info.file_size:
-                    raise CheckpointError(f"{path}: entry {info.filename!r} claims shape {shape} of {dtype} "
-                                          f"({n * dtype.itemsize} bytes) but holds {info.file_size} bytes")
+                start = f.tell()
+            if not all(type(d) is int and d >= 0 for d in shape):
+                raise CheckpointError(f"{where} claims shape {shape}, which is not a tuple of sizes (corrupt file)")
+            if dtype.hasobject:
+                raise CheckpointError(f"{where} holds Python objects (dtype {dtype}): checkpoints hold numbers "
+                                      f"only, and minifw never unpickles")
+            if dtype.kind not in _NUMERIC or dtype.names is not None:
+                raise CheckpointError(f"{where} holds dtype {dtype}: checkpoints hold numbers only")
+            n = 1
+            for d in shape:
+                n *= d
+            if start + n * dtype.itemsize != info.file_size:
+                raise CheckpointError(f"{where} claims shape {shape} of {dtype} ({n * dtype.itemsize} bytes) "
+                                      f"but holds {info.file_size - start} bytes")
 
 
 _MAX_EXPANSION = 100
+
+try:  # what a damaged compressed entry makes the decompressor raise (bzip2's is an OSError)
+    from lzma import LZMAError as _LZMAError
+except ImportError:  # a Python built without lzma: zipfile then refuses such entries itself
+    _LZMAError = zlib.error
 
 
 def _read_meta(z, path) -> dict:
     if _META not in z.files:
         raise CheckpointError(f"{path}: not a minifw checkpoint (no {_META} record; is it a plain numpy .npz?)")
+    raw = z[_META]
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (expected JSON text as bytes, got "
+                              f"{getattr(raw, 'dtype', type(raw).__name__)} of shape {getattr(raw, 'shape', '?')})")
     try:
-        meta = json.loads(bytes(z[_META]).decode("utf-8"))
+        meta = json.loads(raw.tobytes().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: the checkpoint header is corrupt ({e})") from None
+    except RecursionError:  # json recurses once per level: "[[[[...]]]]" deep enough exhausts the stack
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (JSON nested too deeply)") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (a JSON {type(meta).__name__}, not an "
+                              f"object)")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a minifw checkpoint (format {meta.get('format')!r})")
     version = meta.get("version")
@@ -131,7 +164,19 @@ def _read_meta(z, path) -> dict:
     if version > VERSION:
         raise CheckpointError(f"{path}: checkpoint format version {meta.get('version')} is newer than this "
                               f"minifw reads (version {VERSION}); upgrade minifw")
+    keys = meta.get("keys")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (its 'keys' should be a list of names, "
+                              f"got {_brief(keys)})")
+    if len(set(keys)) != len(keys):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        raise CheckpointError(f"{path}: the checkpoint header is corrupt (it lists {_brief(twice)} twice)")
     return meta
+
+
+def _brief(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.ndarray]", dict]:
@@ -151,11 +196,14 @@ def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.nd
                 name = _PREFIX + k
                 if name not in z.files:
                     raise CheckpointError(f"{path}: entry {k!r} listed in the header is missing (corrupt file)")
-                sd[k] = z[name]
+                value = z[name]
+                if not isinstance(value, np.ndarray):  # numpy returns a member that is not .npy as raw bytes
+                    raise CheckpointError(f"{path}: entry {k!r} is not an array (corrupt file)")
+                sd[k] = value
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError, MemoryError, NotImplementedError,
-            TypeError, AttributeError) as e:  # whatever a crafted file makes numpy or zipfile raise
+            TypeError, AttributeError, zlib.error, _LZMAError) as e:  # what a crafted file makes numpy/zipfile raise
         raise CheckpointError(f"{path}: the checkpoint is corrupt or truncated ({type(e).__name__}: {e})") from None
     return sd, meta.get("metadata", {})
 

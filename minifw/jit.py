@@ -121,6 +121,11 @@ class Jitted:
     def _trace(self, rebuild, leaves):
         from minifw import static
 
+        for k, a in enumerate(leaves):  # else numpy fails mid-run with "no loop matching ... <U3"
+            if a.dtype.kind not in "biufc":
+                raise static.FeedError(f"jit {getattr(self.fn, '__name__', 'fn')}: argument arg{k} (shape "
+                                       f"{a.shape}) has dtype {a.dtype}; minifw computes on numbers (bool, int, "
+                                       f"float, complex)")
         self.trace_count += 1
         randoms: list = []
         _TRACING.append(randoms)

@@ -58,6 +58,10 @@ def reduce_rule(prim, shapes, dtypes, axis=(), keepdims=False, **params):
     for a in axis:
         if a >= len(shape) and len(shape):
             raise prim.shape_error(shapes, f"axis {a} out of range")
+    if prim.name in ("max", "min", "argmax", "argmin"):  # numpy: "zero-size array ... has no identity"
+        empty = [a for a in axis if a < len(shape) and shape[a] == 0]
+        if empty:
+            raise prim.shape_error(shapes, f"cannot take the {prim.name} over an empty axis (axis {empty[0]})")
     if keepdims:
         out = tuple(1 if i in axis else d for i, d in enumerate(shape))
     else:

@@ -85,4 +85,6 @@ def test_a_failed_save_of_bad_values_changes_nothing(tmp_path):
     mf.save({"w": np.ones(2)}, path)
     with pytest.raises(TypeError, match="numeric arrays only"):
         mf.save({"w": np.array([object()])}, path)
+    with pytest.raises(TypeError, match="numeric arrays only, got an array of dtype <U3"):
+        mf.save({"w": np.array(["abc"])}, path)  # load refuses strings, so save never writes them
     np.testing.assert_array_equal(mf.load(path)["w"], np.ones(2))

@@ -32,11 +32,11 @@ from .layers import (
     Softmax,
     Tanh,
 )
-from .module import Module, assign_buffer
+from .module import Module, StateDictError, assign_buffer
 from .parameter import Parameter
 
 __all__ = [
     "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "BatchNorm1d",
     "BatchNorm2d", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Identity", "Sequential",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init", "assign_buffer",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init", "assign_buffer", "StateDictError",
 ]

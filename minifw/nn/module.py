@@ -27,8 +27,16 @@ import numpy as np
 
 from minifw.eager.grad_mode import no_grad
 from minifw.eager.tensor import Tensor, mark_modified
+from minifw.errors import MinifwError
 
 from .parameter import Parameter
+
+
+class StateDictError(MinifwError, KeyError, ValueError):
+    """A state dict does not fit the module: keys missing or unexpected (a ``KeyError``, as before), or an
+    entry's shape differs (a ``ValueError``, as before)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's repr of it
 
 
 class Module:
@@ -187,9 +195,9 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True) -> None:
         """Copy values into this module's parameters and buffers in place.
 
-        Raises ``KeyError`` naming missing/unexpected keys (when ``strict``)
-        and ``ValueError`` naming a key whose shape differs; nothing is
-        changed unless every entry fits.
+        Raises :class:`StateDictError` (a ``KeyError`` and a ``ValueError``)
+        naming missing/unexpected keys (when ``strict``) or a key whose
+        shape differs; nothing is changed unless every entry fits.
         """
         own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [k for k in own if k not in state_dict]
@@ -200,7 +208,7 @@ class Module:
                 parts.append(f"missing keys {missing}")
             if unexpected:
                 parts.append(f"unexpected keys {unexpected}")
-            raise KeyError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
+            raise StateDictError(f"load_state_dict for {type(self).__name__}: " + "; ".join(parts))
         staged = []
         for k, t in own.items():
             if k not in state_dict:
@@ -208,7 +216,7 @@ class Module:
             v = state_dict[k]
             v = np.asarray(v.data if isinstance(v, Tensor) else v)
             if v.shape != t.data.shape:
-                raise ValueError(f"load_state_dict for {type(self).__name__}: {k!r} has shape {v.shape} in the "
+                raise StateDictError(f"load_state_dict for {type(self).__name__}: {k!r} has shape {v.shape} in the "
                                  f"state dict but {t.data.shape} in the model")
             staged.append((t, v))
         for t, v in staged:

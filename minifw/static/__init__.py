@@ -26,6 +26,7 @@ from .gradients import gradients
 from .graph import (
     Graph,
     GraphError,
+    NoSuchNodeError,
     Symbol,
     TracingError,
     Variable,
@@ -37,11 +38,11 @@ from .graph import (
     reset_default_graph,
 )
 from .passes import PASS_FUNCTIONS, PASSES
-from .session import FailedPreconditionError, FeedError, Session
+from .session import FailedPreconditionError, FeedError, FetchError, Session
 
 __all__ = [
-    "CompiledGraph", "FailedPreconditionError",
-    "FeedError", "Function", "Graph", "GraphError", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
+    "CompiledGraph", "FailedPreconditionError", "FeedError", "FetchError", "Function", "Graph", "GraphError",
+    "NoSuchNodeError", "PASSES", "PASS_FUNCTIONS", "Session", "Symbol",
     "TracingError", "Variable", "compile", "constant", "function", "get_default_graph",
     "global_variables_initializer", "gradients", "group", "lower", "placeholder", "reset_default_graph", "train",
 ]

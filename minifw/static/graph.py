@@ -43,6 +43,12 @@ class GraphError(MinifwError, ValueError):
     """Symbols from different graphs were combined (TF1: "must be from the same graph")."""
 
 
+class NoSuchNodeError(GraphError, KeyError):
+    """No node of that name in the graph (a ``KeyError`` too, as ``Graph.get`` raised before)."""
+
+    __str__ = Exception.__str__  # the message as written, not KeyError's repr of it
+
+
 class TracingError(MinifwError, TypeError):
     """A symbol was asked for a concrete value while the graph is being built."""
 
@@ -102,7 +108,7 @@ class Graph:
         for n in self._nodes:
             if n.name == name:
                 return n
-        raise KeyError(f"no node named {name!r} in {self.name}")
+        raise NoSuchNodeError(f"no node named {name!r} in {self.name}")
 
     def __len__(self) -> int:
         return len(self._nodes)

@@ -17,6 +17,7 @@ import numpy as np
 
 from minifw import anomaly, pytree
 from minifw.errors import MinifwError
+from minifw.registry import ShapeError
 
 from .compiler import CompiledGraph, compile_ir, lower, resolve_passes
 from .graph import Graph, Symbol, ancestors, get_default_graph
@@ -25,6 +26,10 @@ from .specialize import needs_specialising, specialize
 
 class FeedError(MinifwError, ValueError):
     """A feed is missing, or has the wrong shape or dtype."""
+
+
+class FetchError(MinifwError, TypeError):
+    """A fetch is not a symbol (or a name, or a list/tuple/dict of them) of the session's graph."""
 
 
 class FailedPreconditionError(MinifwError, RuntimeError):
@@ -41,18 +46,41 @@ def check_feed(p: Symbol, value: Any) -> np.ndarray:
                 e is None or e == a for e, a in zip(p.shape, data.shape))):
             raise FeedError(f"feed for placeholder {p.name!r}: expected shape {tuple(p.shape)}, got {data.shape}")
         return data if data.dtype == p.dtype else data.astype(p.dtype)
-    arr = np.asarray(data)
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError, OverflowError) as e:  # a ragged nested list, an object that fails to convert
+        raise FeedError(f"feed for placeholder {p.name!r}: cannot be read as an array of {p.dtype} "
+                        f"({type(e).__name__}: {e})") from None
     if arr.dtype != p.dtype:
         plain = not isinstance(data, (np.ndarray, np.generic))  # Python numbers and lists take the placeholder's
         if not (plain and arr.dtype.kind in "biuf") and not np.can_cast(arr.dtype, p.dtype, "same_kind"):
             raise FeedError(f"feed for placeholder {p.name!r}: expected dtype {p.dtype}, got {arr.dtype} "
                             f"(cannot be cast without changing its kind)")
+        if p.dtype.kind in "iu" and arr.size:
+            _check_int_range(p, arr)
         arr = arr.astype(p.dtype)
     shape = tuple(p.shape)
     if arr.ndim != len(shape) or any(e is not None and e != a for e, a in zip(shape, arr.shape)):
         want = "(" + ", ".join("None" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
         raise FeedError(f"feed for placeholder {p.name!r}: expected shape {want}, got {arr.shape}")
     return arr
+
+
+def _check_int_range(p: Symbol, arr: np.ndarray) -> None:
+    """An integer placeholder takes only values it can hold: astype would turn nan into -2**63 and wrap 2**40
+    around an int32, silently."""
+    info = np.iinfo(p.dtype)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise FeedError(f"feed for placeholder {p.name!r}: nan or inf cannot be fed as {p.dtype}")
+        lo, hi = arr.min(), arr.max()
+        bad = lo <= float(info.min) - 1 or hi >= float(info.max) + 1  # float(2**63 - 1) is 2**63: compare past it
+    else:
+        lo, hi = arr.min(), arr.max()
+        bad = int(lo) < info.min or int(hi) > info.max
+    if bad:
+        raise FeedError(f"feed for placeholder {p.name!r}: values from {lo} to {hi} do not fit in {p.dtype} "
+                        f"({info.min} to {info.max})")
 
 
 class Program:
@@ -89,8 +117,12 @@ class Program:
         if c is None:
             outs, upds, ins = self.outputs, self.updates, self.inputs
             if self.specialise:
-                memo = specialize(outs + [v for pair in upds for v in pair] + ins,
-                                  {id(p): a.shape for p, a in zip(ins, arrays)})
+                try:  # the shape rules run again with the fed sizes: feeds that fit each placeholder, not each other
+                    memo = specialize(outs + [v for pair in upds for v in pair] + ins,
+                                      {id(p): a.shape for p, a in zip(ins, arrays)})
+                except ShapeError as e:
+                    fed = ", ".join(f"{p.name!r}: {a.shape}" for p, a in zip(ins, arrays))
+                    raise FeedError(f"the fed shapes ({fed}) do not fit the graph: {e}") from None
                 outs = [memo[id(o)] for o in outs]
                 upds = [(memo[id(v)], memo[id(x)]) for v, x in upds]
                 ins = [memo[id(i)] for i in ins]
@@ -113,10 +145,16 @@ def _flatten(fetches, graph: Graph | None) -> tuple[list, Any]:
 
     def by_name(x):
         if isinstance(x, str):
-            return (graph or get_default_graph()).get(x)
-        raise TypeError(f"cannot fetch {type(x).__name__}: fetch symbols, or lists/tuples/dicts of them")
+            return (graph or get_default_graph()).get(x)  # NoSuchNodeError names it
+        raise FetchError(f"cannot fetch {_brief(x)} (a {type(x).__name__}): fetch symbols, their names, or "
+                         f"lists/tuples/dicts of them")
 
     return pytree.flatten(fetches, lambda x: isinstance(x, Symbol), on_static=by_name)
+
+
+def _brief(x) -> str:
+    text = repr(x)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def split_ops(leaves: Sequence[Symbol]) -> tuple[list, list[tuple[Symbol, Symbol]], list]:
@@ -183,6 +221,10 @@ class Session:
 
     def program(self, fetches) -> tuple[Program, Any, list]:
         leaves, rebuild = _flatten(fetches, self.graph)
+        for s in leaves:
+            if s.graph is not self.graph:  # TF1: "Tensor ... is not an element of this graph"
+                raise FetchError(f"cannot fetch {s.name!r}: it belongs to graph {s.graph.name!r}, this session "
+                                 f"runs graph {self.graph.name!r}")
         key = tuple(id(s) for s in leaves)
         hit = self._programs.get(key)
         if hit is None or hit[3] != leaves:
@@ -199,17 +241,20 @@ class Session:
         if self._closed:
             raise RuntimeError("this session is closed")
         prog, rebuild, where = self.program(fetches)
-        graph = next((s.graph for s in prog.outputs + [v for v, _ in prog.updates]), None)
+        graph = self.graph  # every fetch is of it (program() checks); with no fetch at all, a feed still must be
         feeds = {}
+        if feed_dict is not None and not hasattr(feed_dict, "items"):
+            raise FeedError(f"feed_dict must be a dict {{placeholder or name: value}}, got {type(feed_dict).__name__}")
         for k, v in (feed_dict or {}).items():
             if isinstance(k, str):
-                k = self.graph.get(k)
+                k = self._by_name(k)
             if not isinstance(k, Symbol):
                 raise FeedError(f"feed_dict keys must be placeholders (or their names), got {type(k).__name__}")
             if k.op != "placeholder":
                 raise FeedError(f"{k.name!r} is a {k.op}, not a placeholder: only placeholders can be fed")
-            if graph is not None and k.graph is not graph:
-                raise FeedError(f"placeholder {k.name!r} belongs to {k.graph.name!r}, the fetches to {graph.name!r}")
+            if k.graph is not graph:
+                raise FeedError(f"placeholder {k.name!r} belongs to graph {k.graph.name!r}, this session runs graph "
+                                f"{graph.name!r}")
             if id(k) in feeds:
                 raise FeedError(f"placeholder {k.name!r} is fed twice (as a symbol and by its name?)")
             feeds[id(k)] = (k, v)
@@ -231,6 +276,12 @@ class Session:
             if "initialized" in var.params:
                 var.params["initialized"] = True
         return rebuild([None if w is None else outs[w] for w in where])
+
+    def _by_name(self, name: str) -> Symbol:
+        try:
+            return self.graph.get(name)
+        except KeyError:
+            raise FeedError(f"feed_dict key {name!r}: no placeholder of that name in {self.graph.name!r}") from None
 
     def compiled(self, fetches, feed_dict: dict | None = None) -> CompiledGraph:
         """The compiled graph a run with these fetches and feeds uses (to inspect)."""
