@@ -147,3 +147,4 @@ def test_minifw_train_detect_anomaly_trains_without_false_alarms(style):
                         "--detect-anomaly", "--json"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["test_accuracy"] > 0.5
+

@@ -288,3 +288,13 @@ def test_bad_caffe_layer_values_name_their_line(old, new, needle):
     with pytest.raises(PrototxtError, match=needle) as e:
         Solver.from_text(examples.LENET_SOLVER, net)
     assert str(e.value).startswith("<net>:")  # the file and line of the bad value
+
+
+def test_optimizer_settings_are_refused_with_minifws_error():
+    p = [mf.nn.Parameter(mf.zeros(2))]
+    for make in (lambda: mf.optim.SGD(p, lr=-1.0), lambda: mf.optim.Adam(p, betas=(1.5, 0.9)),
+                 lambda: mf.optim.SGD([], lr=0.1), lambda: mf.optim.SGD([np.zeros(2)], lr=0.1),
+                 lambda: mf.optim.SGD(p, lr=float("inf"))):
+        with pytest.raises(mf.optim.OptimizerError) as e:
+            make()
+        assert isinstance(e.value, mf.MinifwError) and isinstance(e.value, ValueError)

@@ -12,8 +12,8 @@ from __future__ import annotations
 from . import lr_scheduler
 from .adam import Adam, adam_rule
 from .lr_scheduler import InverseLR, LambdaLR, StepLR
-from .optimizer import NonFiniteLossError, Optimizer, check_loss
+from .optimizer import NonFiniteLossError, Optimizer, OptimizerError, check_loss
 from .sgd import SGD, sgd_rule
 
-__all__ = ["NonFiniteLossError", "check_loss",
+__all__ = ["NonFiniteLossError", "OptimizerError", "check_loss",
            "Optimizer", "SGD", "Adam", "sgd_rule", "adam_rule", "lr_scheduler", "StepLR", "LambdaLR", "InverseLR"]

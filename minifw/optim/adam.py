@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, OptimizerError
 
 
 def adam_rule(p, g, state, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -27,6 +27,6 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         if lr < 0 or eps < 0 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: need lr >= 0, eps >= 0 and betas in [0, 1), got lr={lr}, eps={eps}, "
+            raise OptimizerError(f"Adam: need lr >= 0, eps >= 0 and betas in [0, 1), got lr={lr}, eps={eps}, "
                              f"betas={betas}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))

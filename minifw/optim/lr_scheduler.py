@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, OptimizerError
 
 
 class LambdaLR:
@@ -42,7 +42,7 @@ class StepLR(LambdaLR):
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
         if step_size < 1:
-            raise ValueError(f"StepLR: step_size must be >= 1, got {step_size}")
+            raise OptimizerError(f"StepLR: step_size must be >= 1, got {step_size}")
         self.step_size, self.gamma = int(step_size), float(gamma)
         super().__init__(optimizer, lambda s: self.gamma ** (s // self.step_size))
 

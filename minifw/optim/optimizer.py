@@ -23,6 +23,11 @@ class NonFiniteLossError(MinifwError, FloatingPointError):
     """Training met a NaN or infinite loss: every parameter would turn NaN from here on."""
 
 
+class OptimizerError(MinifwError, ValueError, TypeError):
+    """An optimiser or scheduler was given settings it cannot use (a negative or non-finite rate, no parameters,
+    something not a tensor); a ``ValueError`` (and ``TypeError``) as before."""
+
+
 def check_loss(loss: float, where: str) -> float:
     """``loss``, or :class:`NonFiniteLossError` naming ``where`` (the epoch and batch, or the iteration)."""
     if not math.isfinite(loss):
@@ -36,7 +41,7 @@ def _check_finite(owner: str, defaults: dict) -> None:
     for k, v in defaults.items():
         values = v if isinstance(v, tuple) else (v,)
         if any(isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isfinite(x) for x in values):
-            raise ValueError(f"{owner}: {k} must be finite, got {v}")
+            raise OptimizerError(f"{owner}: {k} must be finite, got {v}")
 
 
 class Optimizer:
@@ -48,7 +53,7 @@ class Optimizer:
     def __init__(self, params: Iterable, defaults: dict):
         params = list(params)
         if not params:
-            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+            raise OptimizerError(f"{type(self).__name__} got an empty parameter list")
         groups = params if isinstance(params[0], dict) else [{"params": params}]
         _check_finite(type(self).__name__, defaults)  # SGD(lr=nan) passes `lr < 0` and poisons every step
         self.defaults = dict(defaults)
@@ -58,7 +63,7 @@ class Optimizer:
             g["params"] = list(g["params"])
             for p in g["params"]:
                 if not isinstance(p, Tensor):
-                    raise TypeError(f"{type(self).__name__} can only optimise tensors, got {type(p).__name__}")
+                    raise OptimizerError(f"{type(self).__name__} can only optimise tensors, got {type(p).__name__}")
             for k, v in self.defaults.items():
                 g.setdefault(k, v)
             self.param_groups.append(g)
@@ -107,7 +112,7 @@ class Optimizer:
     def load_state_dict(self, sd: dict) -> None:
         flat = [p for g in self.param_groups for p in g["params"]]
         if len(sd["param_groups"]) != len(self.param_groups):
-            raise ValueError("load_state_dict: the number of parameter groups differs")
+            raise OptimizerError("load_state_dict: the number of parameter groups differs")
         for g, saved in zip(self.param_groups, sd["param_groups"], strict=False):
             g.update(saved)
         self.state = {id(flat[int(i)]): dict(s) for i, s in sd["state"].items()}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, OptimizerError
 
 
 def sgd_rule(p, g, state, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
@@ -29,8 +29,8 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False):
         if lr < 0 or momentum < 0 or weight_decay < 0:
-            raise ValueError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, "
+            raise OptimizerError(f"SGD: lr, momentum and weight_decay must be >= 0 (got {lr}, {momentum}, "
                              f"{weight_decay})")
         if nesterov and not momentum:
-            raise ValueError("SGD: Nesterov momentum needs momentum > 0")
+            raise OptimizerError("SGD: Nesterov momentum needs momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
