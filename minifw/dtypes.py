@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from minifw.errors import MinifwError
+
+
+class DTypeError(MinifwError, TypeError):
+    """Data of a kind minifw does not compute with (strings, objects, dates): refused when a tensor is made."""
+
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
 int32 = np.dtype(np.int32)

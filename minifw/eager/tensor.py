@@ -16,7 +16,7 @@ import numpy as np
 
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
-from minifw.dtypes import default_float
+from minifw.dtypes import DTypeError, default_float
 from minifw.errors import MinifwError
 from minifw.kernels import dispatch
 from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class only
@@ -507,17 +507,30 @@ def _to_array(data, dtype=None) -> np.ndarray:
     if type(data) is _DEV:
         return data.copy() if dtype is None else data.astype(dtype)
     if dtype is not None:
-        return np.array(data, dtype=np.dtype(dtype))
+        dt = np.dtype(dtype)
+        _numeric(dt, data)
+        try:
+            return np.array(data, dtype=dt)
+        except (ValueError, TypeError) as e:
+            raise DTypeError(f"tensor: cannot make {dt} data from {type(data).__name__}: {e}") from None
     if isinstance(data, np.ndarray):
+        _numeric(data.dtype, data)
         return data.copy()
-    arr = np.array(data)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"tensor: data must be numbers (or nested lists of numbers), got {arr.dtype} data "
-                        f"such as {arr.reshape(-1)[:1].tolist()!r}" if arr.size else
-                        f"tensor: data must be numbers, got {arr.dtype} data")
+    try:
+        arr = np.array(data)
+    except ValueError as e:  # ragged nested lists
+        raise ShapeError(f"tensor: nested lists must be rectangular: {e}") from None
+    _numeric(arr.dtype, arr)
     if arr.dtype.kind == "f" and not isinstance(data, np.generic):
         arr = arr.astype(default_float(), copy=False)  # Python floats -> float32, as in PyTorch
     return arr
+
+
+def _numeric(dt: np.dtype, data) -> None:
+    if dt.kind not in "biuf":
+        arr = data if isinstance(data, np.ndarray) else None
+        example = f" such as {arr.reshape(-1)[:1].tolist()!r}" if arr is not None and arr.size else ""
+        raise DTypeError(f"tensor: data must be numbers (or nested lists of numbers), got {dt} data{example}")
 
 
 def tensor(data, dtype=None, requires_grad: bool = False, name: str | None = None,
