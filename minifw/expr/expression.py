@@ -183,6 +183,14 @@ class Expression:
                                    f"{suggest(extra[0], self.variables)} (its variables: "
                                    f"{', '.join(self.variables) or 'none'})", self.text, None)
 
+    def hessian(self, at: Mapping[str, Any]):
+        """The matrix of second derivatives at a point (values may be numbers or constant expressions):
+        an ``(n, n)`` numpy array, rows and columns in :attr:`variables` order, by forward over reverse
+        in one pass for all ``n`` directions (:mod:`minifw.expr.hessian`)."""
+        from .hessian import hessian
+
+        return hessian(self, {k: constant(v) for k, v in at.items()})
+
     # --- the tables -------------------------------------------------------------------------
     def trace(self, at: Mapping[str, Any], *, mode: str = "both", seed=None):
         """The evaluation-trace tables at a point (values may be numbers or
