@@ -67,6 +67,26 @@ def test_domain_errors():
         parse("1 / x").trace({"x": 0})
 
 
+@pytest.mark.parametrize("call,col,what", [
+    (lambda: parse("1 + sqrt(x)").trace({"x": 0.0}), 5, "derivative is undefined here"),  # 0.5/√0
+    (lambda: parse("y * x**0.5").trace({"x": 0.0, "y": 1.0}), 6, "derivative is undefined here"),
+    (lambda: parse("0**x").trace({"x": 0.0}), 2, "derivative is undefined here"),  # ln 0 in the partial
+    (lambda: parse("2 + 3").trace({}), 1, "the constant 5"),
+    (lambda: constant("2 * pi * r"), 10, "'r' is a variable"),
+])
+def test_refusals_found_by_the_fuzzer_point_at_a_column(call, col, what):
+    """Each once escaped without a column (a DomainError, a bare ValueError); tests/test_fuzz_expr.py found them."""
+    with pytest.raises(ExprError, match=what) as e:
+        call()
+    assert e.value.column == col
+
+
+def test_an_unknown_seed_is_named():
+    with pytest.raises(UnknownNameError, match=r"seed 'x3' is not an input \(did you mean 'x[12]'\?\) "
+                                               r"\(inputs: x1, x2\)"):
+        parse("x1 * x2").trace({"x1": 1.0, "x2": 2.0}, seed="x3")
+
+
 def test_never_uses_eval():
     with pytest.raises(ExprError):
         parse("__import__('os')")
