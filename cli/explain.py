@@ -39,7 +39,8 @@ def trace(
 def grad(
     expression: str = typer.Argument(..., help="e.g. 'x*y + exp(x*y)'"),
     at: List[str] = typer.Option([], "--at", help=AT_HELP),
-    hessian: bool = typer.Option(False, "--hessian", help="Also the matrix of second derivatives."),
+    hessian: bool = typer.Option(False, "--hessian", help="Also the matrix of second derivatives (forward over "
+                                 "reverse, one pass; at most 500 variables)."),
     fmt: GradFormat = typer.Option("rich", "--format", "-f", help="rich or json."),
 ) -> None:
     """The value and gradient (and Hessian) of an expression at a point."""

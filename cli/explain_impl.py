@@ -94,13 +94,15 @@ def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "
     from minifw.expr import parse
 
     ex = parse(expression)
+    if hessian:
+        from minifw.expr.hessian import check_size
+
+        check_size(ex)  # at once, before the point is read or anything runs
     t = ex.trace(_point(at), mode="reverse")
     result = {"expression": ex.text, "point": t.point, "value": t.value, "gradient": t.gradient}
     if hessian:
-        from minifw.autodiff.forward import hessian as hess
-
         names = ex.variables
-        h = hess(ex.function(), tuple(range(len(names))))(*(t.point[n] for n in names))
+        h = ex.hessian(t.point)
         result["hessian"] = {a: {b: float(h[i][j]) for j, b in enumerate(names)} for i, a in enumerate(names)}
     if fmt == "json":
         sys.stdout.write(strict_json(result, indent=2) + "\n")

@@ -111,3 +111,14 @@ def test_fresh_process_does_not_import_numba():
             "print('NUMBA' if 'numba' in sys.modules else 'NO-NUMBA')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("NO-NUMBA"), out.stdout + out.stderr
+
+
+def test_grad_hessian_refuses_too_many_variables_at_once_and_says_so_in_help():
+    from minifw.expr.hessian import MAX_HESSIAN_VARIABLES
+
+    n = MAX_HESSIAN_VARIABLES + 1
+    r = run("grad", " + ".join(f"v{i}" for i in range(n)), "--hessian")  # no --at: refused before the point
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert f"limited to {MAX_HESSIAN_VARIABLES} variables; this expression has {n}" in r.output
+    r = run("grad", "--help")
+    assert f"at most {MAX_HESSIAN_VARIABLES} variables" in " ".join(r.output.replace("│", " ").split())

@@ -36,11 +36,13 @@ class DomainError(MinifwError, ValueError):
     """A primitive was evaluated outside its domain (ln of a negative, 1/0...).
 
     ``prim`` and ``values`` say which operation on which numbers; callers
-    that know the row (the trace tables) add it to the message.
+    that know the row (the trace tables) add it to the message, and ``node``
+    (the :class:`Scalar` whose row failed, when known) lets the parser's
+    front door point at the column the row came from.
     """
 
-    def __init__(self, prim, values, cause: str = "", where: str = ""):
-        self.prim, self.values, self.cause, self.where = prim, tuple(values), cause, where
+    def __init__(self, prim, values, cause: str = "", where: str = "", node=None):
+        self.prim, self.values, self.cause, self.where, self.node = prim, tuple(values), cause, where, node
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -52,7 +54,7 @@ class DomainError(MinifwError, ValueError):
 
     def at(self, where: str) -> "DomainError":
         """The same error, located (e.g. ``at row v_3 = ln v_2``)."""
-        return DomainError(self.prim, self.values, self.cause, where)
+        return DomainError(self.prim, self.values, self.cause, where, self.node)
 
 
 def _fmt(v) -> str:
@@ -260,7 +262,7 @@ def sweep(order: list[Scalar]) -> None:
                     a.grad += g * parts[0](a.value, node.value)
     except (ValueError, ZeroDivisionError, OverflowError) as e:
         vals = [a.value if type(a) is Scalar else a for a in node.args]
-        raise DomainError(node.prim, vals, f"its derivative is undefined here: {e}") from None
+        raise DomainError(node.prim, vals, f"its derivative is undefined here: {e}", node=node) from None
 
 
 def zero_grad(nodes: Iterable[Scalar]) -> None:

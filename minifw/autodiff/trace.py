@@ -329,7 +329,7 @@ def build(inputs: Sequence[tuple[str, Scalar]], output: Scalar, *, expression: s
                 p = float(prim.partials[i](*vals, node.value))
             except (ValueError, ZeroDivisionError, OverflowError) as e:
                 raise DomainError(prim, vals, f"its derivative is undefined here: {e}",
-                                  f"at row {row.formula()}") from None
+                                  f"at row {row.formula()}", node) from None
             row.partials.append(p)
         rows.append(row)
     out_name = rowname[output]

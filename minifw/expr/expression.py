@@ -46,6 +46,7 @@ class Expression:
         self.text = text
         self.ast = parse_ast(text)
         self.variables: list[str] = []
+        self._columns: dict[str, int] = {}  # where each variable first appears
         self._collect(self.ast)
         self.steps: list[Step] = []
         self.result: tuple = self._lower()
@@ -59,6 +60,7 @@ class Expression:
             if isinstance(node, Var):
                 if node.name not in self.variables:
                     self.variables.append(node.name)
+                    self._columns[node.name] = node.col
             elif isinstance(node, Call):
                 stack.extend(reversed(node.args))
 
@@ -183,19 +185,37 @@ class Expression:
                                    f"{suggest(extra[0], self.variables)} (its variables: "
                                    f"{', '.join(self.variables) or 'none'})", self.text, None)
 
+    def hessian(self, at: Mapping[str, Any]):
+        """The matrix of second derivatives at a point (values may be numbers or constant expressions):
+        an ``(n, n)`` numpy array, rows and columns in :attr:`variables` order, by forward over reverse
+        in one pass for all ``n`` directions (:mod:`minifw.expr.hessian`)."""
+        from .hessian import hessian
+
+        return hessian(self, {k: constant(v) for k, v in at.items()})
+
     # --- the tables -------------------------------------------------------------------------
     def trace(self, at: Mapping[str, Any], *, mode: str = "both", seed=None):
         """The evaluation-trace tables at a point (values may be numbers or
         constant expressions such as ``"pi/16"``)."""
-        from minifw.autodiff.scalar import Scalar
+        from minifw.autodiff.scalar import DomainError, Scalar
         from minifw.autodiff.trace import build
 
         point = {k: constant(v) for k, v in at.items()}
         self.check_point(point)
+        if isinstance(seed, str) and seed not in self.variables:
+            raise UnknownNameError(f"seed {seed!r} is not an input{suggest(seed, self.variables)} (inputs: "
+                                   f"{', '.join(self.variables) or 'none'})", self.text, None)
+        if not self.variables:
+            raise ExprError(f"the expression is the constant {self.run({}):g}: it has no variable to differentiate "
+                            f"by", self.text, 1)
         inputs = [(v, Scalar(point[v])) for v in self.variables]
         made: list = []
         out = self.run(dict(inputs), on_step=lambda k, v: made.append(v))
-        return build(inputs, out, expression=self.text, mode=mode, seed=seed, ops=made)
+        try:
+            return build(inputs, out, expression=self.text, mode=mode, seed=seed, ops=made)
+        except DomainError as e:  # a derivative undefined at the point: point at the row's column
+            k = next((k for k, node in enumerate(made) if node is e.node), None)
+            raise ExprError(str(e), self.text, None if k is None else self.steps[k].col) from None
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -214,8 +234,9 @@ def constant(value) -> float:
         raise TypeError(f"expected a number or a constant expression, got {type(value).__name__}")
     ex = Expression(value)
     if ex.variables:
-        raise ExprError(f"a value must be a constant expression, but {ex.variables[0]!r} is a variable "
-                        f"(known constants: {', '.join(CONSTANTS)})", value, None)
+        first = ex.variables[0]
+        raise ExprError(f"a value must be a constant expression, but {first!r} is a variable "
+                        f"(known constants: {', '.join(CONSTANTS)})", value, ex._columns[first])
     return float(ex.run({}))
 
 
