@@ -295,6 +295,7 @@ def _raw_header():
     return st.one_of(deep, deep_obj, garbage, latin1, as_float, as_2d, scalar)
 
 
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, **FUZZ)
 @given(data=st.data(), which=st.sampled_from(sorted(CASES)))
 def test_crafted_header(saved, victim, data, which):
@@ -345,6 +346,7 @@ def _expected_member(descr: str, shape: str, fortran: bool, payload: bytes):
     return np.frombuffer(payload, dtype).reshape(dims, order="F" if fortran else "C")
 
 
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=600, **FUZZ)
 @given(data=st.data(), which=st.sampled_from(sorted(CASES)))
 def test_crafted_members(saved, victim, data, which):

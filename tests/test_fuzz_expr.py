@@ -237,6 +237,7 @@ def _derivative_by_differences(f, point, v, same_pieces):
 
 
 # 500 expressions with points
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
           deadline=None, derandomize=True)
 @given(expressions())
@@ -267,6 +268,7 @@ def test_gradient_and_hessian_match_central_differences(case):
 
 
 # 500 expressions with points
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
           deadline=None, derandomize=True)
 @given(expressions())
@@ -310,6 +312,7 @@ def mutants(draw):
 
 # 2500 inputs: half soups of up to 24 tokens (numbers at the edges of float, every function, operators, parens)
 # glued with or without spaces, half mutants of well-formed expressions
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=2500, **FUZZ)
 @given(st.one_of(st.tuples(st.lists(st.sampled_from(TOKENS), max_size=24), st.sampled_from(["", " "]))
                  .map(lambda t: t[1].join(t[0])), mutants()), VALUES)

@@ -243,6 +243,7 @@ def _reference(names: list[str], feeds: dict):
         return [ZOO.nodes[n][2](feeds) for n in names]
 
 
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=1500, **FUZZ)
 @given(fetch=fetches(), feed=feed_dicts())
 def test_session_run(fetch, feed):

@@ -14,6 +14,7 @@ any known type wired through a few blob names, with random parameters), ``NET_MU
 import re
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -216,12 +217,14 @@ def test_token_soup(tokens, as_solver):
         _check_net(text)
 
 
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=RANDOM_NETS, deadline=None, derandomize=True, suppress_health_check=SLOW_OK)
 @given(random_net())
 def test_random_nets(text):
     _check_net(text)
 
 
+@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=NET_MUTATIONS, deadline=None, derandomize=True, suppress_health_check=SLOW_OK)
 @given(mutated(NETS), st.booleans())
 def test_mutated_nets(text, with_solver):
