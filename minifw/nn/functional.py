@@ -67,7 +67,8 @@ def conv2d(x, weight, bias=None, stride=1, padding=0):
     o, c, kh, kw = ws
     cols = im2col(x, (kh, kw), stride, padding)  # (N, OH, OW, C, kh, kw)
     n, oh, ow = shape_of(cols)[:3]
-    y = F.matmul(F.reshape(cols, (n * oh * ow, c * kh * kw)), F.transpose(F.reshape(weight, (o, c * kh * kw))))
+    rows = (n * oh * ow,) if n is not None else (n, oh * ow)  # a static graph's free batch (None) stays its own axis
+    y = F.matmul(F.reshape(cols, rows + (c * kh * kw,)), F.transpose(F.reshape(weight, (o, c * kh * kw))))
     if bias is not None:
         y = y + bias
     return F.permute(F.reshape(y, (n, oh, ow, o)), (0, 3, 1, 2))
