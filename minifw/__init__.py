@@ -78,7 +78,7 @@ _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forw
                "Dual": "minifw.autodiff.dual"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
-         "load": "minifw.checkpoint"}
+         "load": "minifw.checkpoint", "onnx": "minifw.onnx"}
 
 
 def __getattr__(name: str):
