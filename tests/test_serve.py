@@ -1,0 +1,161 @@
+"""`minifw serve` speaks TensorFlow Serving's REST API: the tests start uvicorn on 127.0.0.1 on a free port in a
+subprocess, talk HTTP to it with httpx as a TF Serving client would, and stop it."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import minifw as mf
+from minifw import nn
+
+httpx = pytest.importorskip("httpx", reason="the server tests talk HTTP with httpx (the test extra)")
+pytest.importorskip("uvicorn", reason="minifw serve runs on uvicorn (the test extra)")
+pytest.importorskip("onnx", reason="served models are ONNX files (the test extra)")
+
+
+def _mlp(seed: int):
+    mf.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from minifw.serve import export_version
+
+    base = tmp_path_factory.mktemp("models") / "mlp"
+    model = _mlp(0)
+    export_version(model, np.zeros((1, 4), np.float32), base)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "minifw_cli", "serve", "--model_name", "mlp", "--model_base_path",
+                             str(base), "--rest_api_port", str(port), "--file_system_poll_wait_seconds", "0.2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1/models/mlp"
+    client = httpx.Client(timeout=30)
+    deadline = time.time() + 60
+    while True:
+        try:
+            if client.get(url).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"minifw serve did not start: {proc.stdout.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    try:
+        yield {"url": url, "client": client, "base": base, "model": model}
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_status_reports_the_version_available(server):
+    r = server["client"].get(server["url"])
+    status = r.json()["model_version_status"]
+    assert r.status_code == 200 and {"version": "1", "state": "AVAILABLE"}.items() <= status[-1].items()
+
+
+def test_metadata_gives_the_signature(server):
+    r = server["client"].get(server["url"] + "/metadata").json()
+    sig = r["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["inputs"]["x"]["dtype"] == "DT_FLOAT"
+    assert [d["size"] for d in sig["inputs"]["x"]["tensor_shape"]["dim"]] == ["-1", "4"]
+    assert list(sig["outputs"]) == ["output"]
+
+
+def test_predict_row_and_columnar_formats_give_the_models_numbers(server):
+    x = np.random.default_rng(0).random((3, 4), dtype=np.float32)
+    want = server["model"](mf.tensor(x)).numpy()
+    rows = server["client"].post(server["url"] + ":predict", json={"instances": x.tolist()}).json()
+    np.testing.assert_allclose(np.array(rows["predictions"]), want, atol=1e-5)
+    cols = server["client"].post(server["url"] + ":predict", json={"inputs": {"x": x.tolist()}}).json()
+    np.testing.assert_allclose(np.array(cols["outputs"]), want, atol=1e-5)
+    named = server["client"].post(server["url"] + "/versions/1:predict", json={"instances": [{"x": x[0].tolist()}]})
+    np.testing.assert_allclose(np.array(named.json()["predictions"]), want[:1], atol=1e-5)
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"{not json", 400, "JSON"),
+    (b'{"instances": [[1, 2, 3]]}', 400, "expects x: float32 (-1, 4)"),
+    (b'{"instances": [["a", "b", "c", "d"]]}', 400, "float32"),
+    (b'{"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}', 400, "exactly one"),
+    (b"[1, 2]", 400, "JSON object"),
+])
+def test_bad_requests_get_tf_servings_error_shape(server, body, status, words):
+    r = server["client"].post(server["url"] + ":predict", content=body)
+    assert r.status_code == status and words in r.json()["error"]
+
+
+def test_unknown_model_or_version_is_404(server):
+    c, url = server["client"], server["url"]
+    assert c.get(url.replace("/mlp", "/nope")).status_code == 404
+    r = c.post(url + "/versions/9:predict", json={"instances": [[0, 0, 0, 0]]})
+    assert r.status_code == 404 and "error" in r.json()
+
+
+def test_new_version_is_picked_up_without_restart_and_serves_by_default(server):
+    from minifw.serve import export_version
+
+    c, url = server["client"], server["url"]
+    newer = _mlp(7)
+    export_version(newer, np.zeros((1, 4), np.float32), server["base"])
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if any(s["version"] == "2" and s["state"] == "AVAILABLE" for s in c.get(url).json()["model_version_status"]):
+            break
+        time.sleep(0.1)
+    x = np.ones((1, 4), np.float32)
+    latest = c.post(url + ":predict", json={"instances": x.tolist()}).json()["predictions"]
+    np.testing.assert_allclose(np.array(latest), newer(mf.tensor(x)).numpy(), atol=1e-5)
+    old = c.post(url + "/versions/1:predict", json={"instances": x.tolist()}).json()["predictions"]
+    np.testing.assert_allclose(np.array(old), server["model"](mf.tensor(x)).numpy(), atol=1e-5)
+
+
+def test_400_concurrent_requests_are_all_answered(server):
+    url = server["url"] + "/versions/1:predict"
+    x = np.random.default_rng(1).random((1, 4), dtype=np.float32)
+    want = server["model"](mf.tensor(x)).numpy()
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=32)) as c:
+        def ask(_):
+            return c.post(url, json={"instances": x.tolist()})
+        with ThreadPoolExecutor(32) as pool:
+            answers = list(pool.map(ask, range(400)))
+    assert all(a.status_code == 200 for a in answers)
+    np.testing.assert_allclose(np.array([a.json()["predictions"][0] for a in answers]), np.repeat(want, 400, 0),
+                               atol=1e-5)
+
+
+def test_serve_refuses_a_missing_folder_in_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "serve", "--model_name", "m", "--model_base_path",
+                        str(tmp_path / "nope")], capture_output=True, text=True)
+    assert r.returncode != 0 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_train_export_writes_the_next_version_in_tf_servings_layout(tmp_path):
+    import json
+
+    from minifw_cli.main import app
+    from typer.testing import CliRunner
+
+    base = tmp_path / "digits"
+    for version in (1, 2):
+        r = CliRunner().invoke(app, ["train", "--style", "pytorch", "--model", "mlp", "--epochs", "1", "--json",
+                                     "--export", str(base)])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["export"] == str(base / str(version) / "model.onnx")
+    loaded = mf.onnx.load(base / "2" / "model.onnx")
+    assert loaded(np.zeros((3, 64), np.float32)).shape == (3, 10)
