@@ -124,6 +124,9 @@ def train(
     tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help="Write TensorBoard event files here."),
     detect_anomaly: bool = typer.Option(False, "--detect-anomaly",
                                         help="Stop at the first op that makes a NaN or inf, naming it (slower)."),
+    export: Optional[str] = typer.Option(None, "--export",
+                                         help="Write the model as ONNX to DIR/<next version>/model.onnx (for "
+                                              "minifw serve, in TF Serving's layout)."),
 ) -> None:
     """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
@@ -144,6 +147,8 @@ def train(
         fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
     if save:
         check_output_path(save, "--save")
+    if export:
+        _check_export_dir(export)
 
     from minifw.compat import styles
 
@@ -185,14 +190,48 @@ def train(
         mf.save(result.module.state_dict(), save, metadata={
             "style": result.style, "model": result.model, "epochs": len(result.epochs),
             "test_accuracy": result.test_accuracy, "seed": seed})
+    exported = _export(result, style, model, export) if export else None
     if as_json:
         out = result.to_json()
         out.update(wall_seconds=time.perf_counter() - t0, load_average=list(load), cpus=os.cpu_count(),
                    checkpoint=save, tensorboard=tensorboard if writer is not None else None)
+        if export:
+            out["export"] = exported
         typer.echo(strict_json(out))
         return
     _print_result(result, load)
     if save:
         console.print(f"saved weights to {save}", highlight=False)
+    if exported:
+        console.print(f"exported ONNX to {exported}", highlight=False)
     if writer is not None:
         console.print(f"TensorBoard events in {tensorboard} (tensorboard --logdir {tensorboard})", highlight=False)
+
+
+def _check_export_dir(path: str) -> None:
+    """Refuse an --export folder that cannot be written, before training."""
+    from pathlib import Path
+
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        fail(f"--export {path}: this is a file; give a folder (versions go in DIR/1, DIR/2, ...)")
+    parent = p.absolute()
+    while not parent.exists():  # the folders that are missing are made
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        fail(f"--export {path}: {parent} is not a writable folder")
+
+
+def _export(result, style: str, model: str, base: str) -> str:
+    """The trained model as ONNX in ``base/<next version>/model.onnx``; an example batch gives the input's shape."""
+    import numpy as np
+
+    from minifw.compat.styles import digits_for
+    from minifw.serve import export_version
+
+    (x, _), _ = digits_for(model, "nhwc" if style == "keras" else "nchw")
+    if style == "caffe":  # the net's data blob holds images (N, C, H, W) after the data layer's transform
+        feed = result.module.data_layers("TEST") or result.module.data_layers("TRAIN")
+        shape = result.module.shapes["TEST"].get(feed[0].tops[0]) if feed else None
+        x = np.zeros((1,) + tuple(shape[1:]), np.float32) if shape else x
+    return str(export_version(result.module, x[:1].astype(np.float32), base))
