@@ -148,6 +148,9 @@ def train(
     if save:
         check_output_path(save, "--save")
     if export:
+        if style == "keras" and model == "cnn":  # refused now, not after the training run
+            fail("--export: the Keras-style CNN cannot be exported to ONNX yet (its NHWC convolution has no ONNX "
+                 "translation); export the same network with --style pytorch, or the Keras MLP")
         _check_export_dir(export)
 
     from minifw.compat import styles
