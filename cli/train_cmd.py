@@ -124,6 +124,8 @@ def train(
     tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help="Write TensorBoard event files here."),
     detect_anomaly: bool = typer.Option(False, "--detect-anomaly",
                                         help="Stop at the first op that makes a NaN or inf, naming it (slower)."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Train data-parallel on N MPI ranks (same global batch)."),
 ) -> None:
     """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
@@ -144,6 +146,18 @@ def train(
         fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
     if save:
         check_output_path(save, "--save")
+    if workers is not None:
+        from minifw_cli import train_workers
+
+        train_workers.check(style, config, solver, tensorboard, workers)
+        from minifw.distributed.launch import is_worker
+
+        if not is_worker():
+            return train_workers.launch(workers)
+        from minifw.anomaly import set_detect_anomaly
+
+        set_detect_anomaly(detect_anomaly)
+        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter)
 
     from minifw.compat import styles
 
