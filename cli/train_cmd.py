@@ -127,6 +127,8 @@ def train(
     export: Optional[str] = typer.Option(None, "--export",
                                          help="Write the model as ONNX to DIR/<next version>/model.onnx (for "
                                               "minifw serve, in TF Serving's layout)."),
+    workers: Optional[int] = typer.Option(None, "--workers",
+                                          help="Train data-parallel on N MPI ranks (same global batch)."),
 ) -> None:
     """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
@@ -151,7 +153,22 @@ def train(
         if style == "keras" and model == "cnn":  # refused now, not after the training run
             fail("--export: the Keras-style CNN cannot be exported to ONNX yet (its NHWC convolution has no ONNX "
                  "translation); export the same network with --style pytorch, or the Keras MLP")
+        if workers is not None:
+            fail("--export with --workers is not available yet: train on one process to export, or --save a "
+                 "checkpoint from the workers")
         _check_export_dir(export)
+    if workers is not None:
+        from minifw_cli import train_workers
+
+        train_workers.check(style, config, solver, tensorboard, workers)
+        from minifw.distributed.launch import is_worker
+
+        if not is_worker():
+            return train_workers.launch(workers)
+        from minifw.anomaly import set_detect_anomaly
+
+        set_detect_anomaly(detect_anomaly)
+        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter)
 
     from minifw.compat import styles
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from .digits import digits_attribution, load_digits
 from .idx import IDXError, load_mnist, read_idx, write_idx
 from .loader import DataLoader, TensorDataset
+from .sampler import DistributedSampler
 from .synthetic import make_moons, make_spirals
 
 __all__ = ["load_digits", "digits_attribution", "read_idx", "write_idx", "load_mnist", "IDXError",
-           "make_moons", "make_spirals", "DataLoader", "TensorDataset"]
+           "make_moons", "make_spirals", "DataLoader", "TensorDataset",
+           "DistributedSampler"]

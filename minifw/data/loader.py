@@ -44,24 +44,30 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 32, shuffle: bool = False, drop_last: bool = False,
-                 seed: int | None = None):
+                 seed: int | None = None, sampler=None):
         if isinstance(dataset, (tuple, list)):
             dataset = TensorDataset(*dataset)
         if not hasattr(dataset, "arrays"):
             raise TypeError("DataLoader takes a TensorDataset or a tuple of arrays")
         if batch_size < 1:
             raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
         self.dataset, self.batch_size = dataset, int(batch_size)
         self.shuffle, self.drop_last = shuffle, drop_last
+        self.sampler = sampler  # any sized iterable of row indices, e.g. a DistributedSampler
         self._rng = None if seed is None else np.random.default_rng(seed)
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, ...]]:
         n = len(self.dataset)
-        if self.shuffle:
+        if self.sampler is not None:
+            order = np.fromiter(iter(self.sampler), dtype=np.int64)
+            n = len(order)
+        elif self.shuffle:
             order = (self._rng or generator()).permutation(n)
         else:
             order = None

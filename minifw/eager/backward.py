@@ -10,7 +10,10 @@ The tape is the tensors' ``_ctx`` records; the walk is minifw's one
   the end; with it, they run on tensors and are recorded, so the gradient can
   be differentiated again;
 * hooks (``Tensor.register_hook``, ``retain_grad``) run as a tensor's
-  gradient is complete, and leaves accumulate into ``.grad``.
+  gradient is complete, and leaves accumulate into ``.grad``;
+* callbacks queued during a backward (:func:`queue_callback`, PyTorch's
+  ``Variable._execution_engine.queue_callback``) run once it has finished
+  accumulating: DistributedDataParallel waits for its allreduces there.
 """
 
 from __future__ import annotations
@@ -38,6 +41,21 @@ def register_hook(t: Tensor, hook) -> None:
     if entry is None or entry[0]() is not t:
         entry = _HOOKS[id(t)] = (weakref.ref(t, lambda _, k=id(t), hooks=_HOOKS: hooks.pop(k, None)), [])
     entry[1].append(hook)
+
+
+# Callbacks queued while a backward runs; it calls them, in order, after the leaves' .grad are set.
+_CALLBACKS: list = []
+
+
+def queue_callback(fn) -> None:
+    """Run ``fn()`` once, when the backward now running has set every leaf's ``.grad`` (PyTorch's
+    ``queue_callback``).  Hooks use it to finish work they started, such as gradient allreduces."""
+    _CALLBACKS.append(fn)
+
+
+def _run_callbacks() -> None:
+    while _CALLBACKS:
+        _CALLBACKS.pop(0)()
 
 
 def retain_grad(t: Tensor) -> None:
@@ -238,7 +256,11 @@ def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: boo
                            "(did you forget requires_grad=True, or run under no_grad()?)")
     seed = _seed(output, gradient)
     wanted = None if inputs is None else {id(t) for t in inputs}
-    grads = _sweep([output], [seed], create_graph, wanted, retain_graph)
+    try:
+        grads = _sweep([output], [seed], create_graph, wanted, retain_graph)
+    except BaseException:
+        _CALLBACKS.clear()
+        raise
     for t, g in grads.values():
         if inputs is None and t._ctx is not None:
             continue
@@ -247,6 +269,7 @@ def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: boo
             t.grad = g
         else:
             t.grad = t.grad + g if create_graph else _wrap(t.grad.data + g.data)
+    _run_callbacks()
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -264,7 +287,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         if not o.requires_grad:
             raise RuntimeError("grad: an output does not require grad (no input it depends on requires grad)")
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs)]
-    grads = _sweep(outputs, seeds, create_graph, {id(t) for t in inputs}, retain_graph)
+    try:
+        grads = _sweep(outputs, seeds, create_graph, {id(t) for t in inputs}, retain_graph)
+    except BaseException:
+        _CALLBACKS.clear()
+        raise
+    _run_callbacks()
     result = []
     for i, t in enumerate(inputs):
         g = grads.get(id(t), (None, None))[1]
@@ -278,4 +306,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return tuple(result)
 
 
-__all__ = ["backward", "grad", "register_hook", "retain_grad", "tape"]
+__all__ = ["backward", "grad", "queue_callback", "register_hook", "retain_grad", "tape"]

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from . import functional, init
+from . import functional, init, parallel
 from .layers import (
     AvgPool2d,
     BatchNorm1d,
@@ -38,5 +38,5 @@ from .parameter import Parameter
 __all__ = [
     "Module", "Parameter", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "Dropout", "BatchNorm1d",
     "BatchNorm2d", "ReLU", "Tanh", "Sigmoid", "Softmax", "LogSoftmax", "Identity", "Sequential",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init", "assign_buffer", "StateDictError",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "functional", "init", "parallel", "assign_buffer", "StateDictError",
 ]

@@ -1,0 +1,72 @@
+"""``minifw train --workers N``: the same training, data-parallel over N MPI ranks.
+
+The command relaunches itself under the ``mpich`` wheel's ``mpiexec`` (one
+compute thread per rank); each rank runs :func:`minifw.compat.data_parallel.run_ddp`
+and only rank 0 prints, reports progress and writes the checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from minifw_cli.common import console, fail, strict_json
+
+
+def check(style: str, config, solver, tensorboard, workers: int) -> None:
+    if workers < 1:
+        fail(f"--workers {workers}: give at least 1")
+    if style != "pytorch" or config or solver:
+        fail(f"--workers trains with PyTorch's DistributedDataParallel; it cannot be used with --style {style} "
+             "or Caffe files (use --style pytorch)")
+    if tensorboard:
+        fail("--workers with --tensorboard is not supported yet; train without one of them")
+
+
+def launch(workers: int) -> None:
+    """In the command the user typed: start the ranks, each running this same command line."""
+    from minifw.distributed import launch as L
+
+    L.run([sys.executable, "-m", "minifw_cli", *sys.argv[1:]], workers,
+          keep_banner="--debug" in sys.argv)
+
+
+def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls) -> None:
+    """In each rank: train data-parallel; rank 0 alone prints and saves."""
+    import minifw as mf
+    import minifw.distributed as dist
+    from minifw.compat.data_parallel import run_ddp
+
+    t0 = time.perf_counter()
+    dist.init_process_group()
+    try:
+        rank = dist.get_rank()
+        reporter = reporter_cls("Epoch") if rank == 0 and not as_json else None
+        result, figures = run_ddp(model, epochs=epochs, seed=seed, reporter=reporter)
+        if rank != 0:
+            return
+        if save:
+            dist.set_activity(f"rank 0 writing {save}")
+            mf.save(result.module.state_dict(), save, metadata={
+                "style": "pytorch", "model": model, "epochs": len(result.epochs),
+                "test_accuracy": result.test_accuracy, "seed": seed, "world_size": figures["world_size"]})
+        if as_json:
+            out = result.to_json()
+            out.update(figures, wall_seconds=time.perf_counter() - t0, cpus=os.cpu_count(), checkpoint=save)
+            print(strict_json(out), flush=True)
+            return
+        from minifw_cli.train_cmd import _print_result
+
+        load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+        _print_result(result, load)
+        sps = figures["samples_per_second_per_rank"]
+        console.print(f"{figures['world_size']} ranks · global batch {figures['global_batch']} "
+                      f"({figures['batch_per_rank']} per rank) · samples/s per rank "
+                      f"{', '.join(f'{v:.0f}' for v in sps)} · communication "
+                      f"{', '.join(f'{v:.2f}' for v in figures['comm_seconds_per_rank'])} s per rank",
+                      highlight=False)
+        if save:
+            console.print(f"saved weights to {save}", highlight=False)
+    finally:
+        dist.destroy_process_group()

@@ -1,0 +1,100 @@
+"""The PyTorch style, data-parallel: ``DistributedDataParallel`` + ``DistributedSampler`` on every rank.
+
+Run by each rank of ``minifw train --workers N`` (under ``mpiexec``).  The
+global batch is the recipe's (32): each rank takes ``32 / N`` rows of it, so
+with the same seed ``--workers 1`` and ``--workers 2`` see the same batches and
+follow the same loss curve (up to float32 rounding of the sums).  The last
+incomplete global batch of an epoch is dropped, for both.  Test accuracy is
+computed data-parallel too: each rank scores its share of the test split and
+the counts are summed.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+import minifw as mf
+from minifw import distributed as dist
+from minifw import optim
+from minifw.data import DataLoader, DistributedSampler, TensorDataset
+from minifw.nn import functional as NF
+from minifw.nn.parallel import DistributedDataParallel
+
+from .styles import MLP, MODELS, RECIPES, LeNet, RunResult, _finish, _predict, digits_for
+
+
+def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=None) -> tuple[RunResult, dict]:
+    """Train on this rank of the default process group; the result (full on rank 0) and the job's figures:
+    ``world_size``, ``final_loss``, per-rank ``samples_per_second`` and ``comm_seconds``."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    r = RECIPES[model]
+    if r.batch_size % world:
+        raise dist.DistributedError(f"{world} workers cannot share the global batch of {r.batch_size} equally; "
+                                    f"choose a number of workers that divides {r.batch_size}")
+    epochs = r.epochs if epochs is None else epochs
+    mf.manual_seed(seed)
+    net = MLP() if model == "mlp" else LeNet()
+    ddp = DistributedDataParallel(net)
+    train, test = digits_for(model, "nchw", seed)
+    opt = optim.Adam(ddp.parameters(), lr=r.lr)
+    sched = optim.StepLR(opt, r.step_size, r.gamma) if r.step_size else None
+    sampler = DistributedSampler(TensorDataset(*train), world, rank, shuffle=True, seed=seed, drop_last=True)
+    loader = DataLoader(train, batch_size=r.batch_size // world, sampler=sampler, drop_last=True)
+    test_share = np.array_split(np.arange(len(test[1])), world)[rank]  # no padding: each test row scored once
+    result = RunResult("pytorch", model)
+    t_start, train_seconds, samples = time.perf_counter(), 0.0, 0
+    comm0 = dist.comm_seconds()
+    for epoch in range(epochs):
+        t0 = time.perf_counter()
+        sampler.set_epoch(epoch)
+        ddp.train()
+        if reporter:
+            reporter.on_epoch_begin(epoch, epochs, len(loader))
+        seen, loss_sum, correct = 0, 0.0, 0
+        for i, (xb, yb) in enumerate(loader):
+            opt.zero_grad()
+            logits = ddp(xb)
+            loss = NF.cross_entropy(logits, yb)
+            loss.backward()
+            opt.step()
+            correct += int((logits.numpy().argmax(-1) == yb.numpy()).sum())
+            lv = optim.check_loss(float(loss.item()), f"rank {rank}, epoch {epoch + 1}, batch {i + 1}")
+            result.batch_losses.append(lv)
+            seen += len(yb)
+            loss_sum += lv * len(yb)
+            if reporter:
+                reporter.on_batch(loss_sum / seen)
+        train_seconds += time.perf_counter() - t0
+        samples += seen
+        if sched:
+            sched.step()
+        dist.set_activity(f"scoring its share of the test split after epoch {epoch + 1}")
+        pred = _predict(net, test[0][test_share]).argmax(-1)
+        sums = mf.tensor(np.array([loss_sum, seen, correct, np.sum(pred == test[1][test_share]), len(pred)],
+                                  dtype=np.float64))
+        dist.all_reduce(sums)
+        loss_sum_global, seen_g, correct_g, right_g, scored_g = sums.numpy().tolist()
+        metrics = {"epoch": epoch + 1, "loss": loss_sum_global / seen_g, "accuracy": correct_g / seen_g,
+                   "test_accuracy": right_g / scored_g, "seconds": time.perf_counter() - t0}
+        result.epochs.append(metrics)
+        if reporter:
+            reporter.on_epoch_end(epoch, metrics)
+    mine = mf.tensor(np.array([samples / max(train_seconds, 1e-12), dist.comm_seconds() - comm0, train_seconds]))
+    everyone = [mf.zeros(3, dtype=mf.float64) for _ in range(world)]
+    dist.all_gather(everyone, mine)
+    figures = {"world_size": world, "global_batch": r.batch_size, "batch_per_rank": r.batch_size // world,
+               "final_loss": result.epochs[-1]["loss"] if result.epochs else None,
+               "samples_per_second_per_rank": [float(e.numpy()[0]) for e in everyone],
+               "comm_seconds_per_rank": [float(e.numpy()[1]) for e in everyone],
+               "train_seconds_per_rank": [float(e.numpy()[2]) for e in everyone],
+               "gradient_buckets": len(ddp.bucket_sizes)}
+    if rank == 0:  # the confusion matrix and the final test accuracy over the whole split, on rank 0 alone
+        _finish(result, net, lambda x: _predict(net, x), test, t_start)
+    return result, figures
+
+
+__all__ = ["run_ddp"]

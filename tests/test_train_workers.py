@@ -1,0 +1,78 @@
+"""``minifw train --workers N``: data-parallel training over MPI ranks started by the mpich wheel's mpiexec."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import minifw as mf
+from minifw import distributed as dist
+
+needs_mpi = pytest.mark.skipif(not dist.is_available(),
+                               reason="mpi4py is not installed (pip install 'minifw[distributed]')")
+
+
+def _run(*args, timeout=120, env=None):
+    return subprocess.run([sys.executable, "-m", "minifw_cli", "train", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@needs_mpi
+def test_two_workers_follow_one_worker_on_the_same_global_batch(tmp_path):
+    ck = tmp_path / "w2.npz"
+    one = _run("--workers", "1", "--epochs", "2", "--json")
+    two = _run("--workers", "2", "--epochs", "2", "--json", "--save", str(ck))
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    a, b = json.loads(one.stdout), json.loads(two.stdout)  # only rank 0 prints: one JSON object
+    assert (a["world_size"], b["world_size"]) == (1, 2) and b["batch_per_rank"] == 16 and a["global_batch"] == 32
+    assert b["final_loss"] == pytest.approx(a["final_loss"], rel=1e-3)  # measured: ~1e-8
+    assert abs(b["test_accuracy"] - a["test_accuracy"]) <= 1 / 360 and b["test_accuracy"] > 0.8
+    assert len(b["samples_per_second_per_rank"]) == 2 and min(b["samples_per_second_per_rank"]) > 0
+    assert len(b["comm_seconds_per_rank"]) == 2 and min(b["comm_seconds_per_rank"]) > 0
+    sd, meta = mf.checkpoint.load_with_metadata(ck)
+    assert meta["world_size"] == 2 and "fc1.weight" in sd  # the plain model's names: loads without DDP
+
+
+@needs_mpi
+def test_killing_a_rank_ends_the_job_with_a_message_naming_it(tmp_path):
+    status = tmp_path / "status"
+    proc = subprocess.Popen([sys.executable, "-m", "minifw_cli", "train", "--workers", "2", "--epochs", "30"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "MINIFW_DIST_STATUS": str(status)})
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:  # wait until rank 1 is training
+            reports = dist.activity.read(status, 2)
+            if 1 in reports and "step" in reports[1]["activity"]:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("rank 1 never started training")
+        os.kill(reports[1]["pid"], signal.SIGKILL)
+        t0 = time.time()
+        out, err = proc.communicate(timeout=30)
+        assert time.time() - t0 < 30
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    assert "Traceback" not in err and "BAD TERMINATION" not in out + err
+    assert "rank 1 of 2 died (exit code 9 (killed by signal 9)) while:" in err and "of step" in err, err
+
+
+def test_workers_refuse_other_styles_in_one_line():
+    r = _run("--workers", "2", "--style", "keras")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "--workers trains with PyTorch's DistributedDataParallel" in r.stderr
+
+
+def test_workers_without_mpi_say_how_to_install(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['mpi4py'] = None  # as if not installed\n")
+    r = _run("--workers", "2", env={"PYTHONPATH": str(tmp_path)})
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert "pip install 'minifw[distributed]'" in r.stderr, r.stderr
