@@ -1,0 +1,127 @@
+"""``minifw.tensorboard``: event files the real TensorBoard reads back (its own reader, its own server).
+
+The writer's records are read by TensorBoard's ``EventAccumulator``; the Done-when test at the end runs
+``minifw train --model cnn --tensorboard`` and the real ``tensorboard`` program over what it wrote.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minifw as mf
+from minifw import static
+from minifw.compat.styles import MLP, LeNet
+from minifw.tensorboard import SummaryError, SummaryWriter, TensorBoardNotInstalled, require
+from minifw.tensorboard.graphdef import graph_def
+
+pytest.importorskip("tensorboard", reason="the test extra installs tensorboard; this file reads events with it")
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+
+def _read(logdir) -> EventAccumulator:
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0, "histograms": 0, "images": 0, "tensors": 0})
+    acc.Reload()
+    return acc
+
+
+def _names(gd) -> dict:
+    return {n.name: n for n in gd.node}
+
+
+def test_import_minifw_imports_no_tensorboard_package():
+    code = ("import sys, minifw, minifw.tensorboard; "
+            "print([m for m in sys.modules if m.split('.')[0] in ('tensorboard', 'tensorboardX', 'PIL')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_scalars_histograms_images_text_as_tensorboard_reads_them(tmp_path):
+    with SummaryWriter(str(tmp_path)) as w:
+        for step in range(3):
+            w.add_scalar("loss", mf.tensor(1.0 / (step + 1)), step)
+            w.add_histogram("w", np.arange(100.0) + step, step)
+        w.add_scalars("acc", {"train": 0.9, "test": 0.8}, 1)
+        w.add_image("digit", np.eye(8, dtype=np.float32), 0, dataformats="HW")
+        w.add_images("batch", np.zeros((4, 1, 8, 8), np.float32), 0)
+        w.add_text("note", "**hello**", 0)
+    acc = _read(tmp_path)
+    tags = acc.Tags()
+    assert [round(e.value, 4) for e in acc.Scalars("loss")] == [1.0, 0.5, 0.3333]
+    assert [e.step for e in acc.Scalars("loss")] == [0, 1, 2]
+    h = acc.Histograms("w")[2].histogram_value
+    assert (h.min, h.max, h.num, h.sum) == (2.0, 101.0, 100, float(np.sum(np.arange(100.0) + 2)))
+    img = acc.Images("digit")[0]
+    assert (img.width, img.height) == (8, 8) and img.encoded_image_string[:4] == b"\x89PNG"
+    assert "batch" in tags["images"] and "note/text_summary" in tags["tensors"]
+    assert acc.Tensors("note/text_summary")[0].tensor_proto.string_val == [b"**hello**"]
+    # add_scalars: one run per curve (as PyTorch; tensorboardX nests them: acc/test, acc/train)
+    assert [e.value for e in _read(tmp_path / "acc" / "test").Scalars("acc")] == [pytest.approx(0.8)]
+    assert [e.value for e in _read(tmp_path / "acc" / "train").Scalars("acc")] == [pytest.approx(0.9)]
+
+
+def test_hparams_written_as_a_run_of_their_own(tmp_path):
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_hparams({"lr": 0.01, "model": "mlp", "opt": ("adam",)}, {"hparam/accuracy": 0.9}, run_name="r1")
+    acc = _read(tmp_path / "r1")
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(acc.PluginTagToContent("hparams"))
+    assert acc.Scalars("hparam/accuracy")[0].value == pytest.approx(0.9)
+
+
+def test_a_histogram_of_nan_is_refused_with_minifws_error(tmp_path):
+    with SummaryWriter(str(tmp_path)) as w, pytest.raises(SummaryError, match="NaN"):
+        w.add_histogram("bad", np.array([1.0, np.nan]), 0)
+
+
+def test_module_graph_has_layer_scopes_fused_scopes_shapes():
+    mf.manual_seed(0)
+    gd = graph_def(LeNet(), np.zeros((1, 1, 8, 8), np.float32))
+    nodes = _names(gd)
+    assert {"input", "conv1/weight", "conv1/bias", "fc2/weight"} <= set(nodes)
+    assert any(n.startswith("conv1/") and nodes[n].op == "matmul" for n in nodes)
+    fused = [n for n in nodes if "/fused_" in n or n.startswith("fused_")]
+    assert any(n.startswith("fc1/fused_") and nodes[n].op == "relu" for n in fused), fused
+    assert any(n.startswith("drop/") for n in nodes)  # dropout's fresh random input, in its layer
+    dims = [d.size for d in nodes["conv1/weight"].attr["_output_shapes"].list.shape[0].dim]
+    assert dims == [20, 1, 3, 3]
+    for n in gd.node:  # every edge points at a node that exists
+        assert all(i in nodes for i in n.input), (n.name, list(n.input))
+
+
+def test_jit_function_compiled_graph_and_static_graph():
+    @mf.jit
+    def f(x, w):
+        return (mf.tanh(x @ w + 1.0) * 2.0).sum(axis=1)
+
+    gd = graph_def(f, (np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)))
+    assert {"matmul", "tanh", "sum"} <= {n.op for n in gd.node}
+    assert any(n.name.startswith("fused_") and n.op == "tanh" for n in gd.node), [n.name for n in gd.node]
+    with static.Graph() as g:
+        x = static.placeholder((None, 3), name="layer1/x")
+        y = mf.relu(x @ static.constant(np.ones((3, 2), np.float32)))
+    assert set(_names(graph_def(g))) >= {"layer1/x", y.name}
+    assert _names(graph_def(y))["layer1/x"].attr["_output_shapes"].list.shape[0].dim[0].size == -1
+    with pytest.raises(TypeError, match="cannot draw a str"):
+        graph_def("net")
+
+
+def test_add_graph_shows_in_the_event_file_and_leaves_the_module_as_it_was(tmp_path):
+    net = MLP()
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_graph(net, mf.tensor(np.zeros((2, 64), np.float32)))
+    assert "forward" not in net.fc1.__dict__  # the scopes' wrappers are gone
+    acc = _read(tmp_path)
+    assert acc.Tags()["graph"]
+    assert {"fc1/weight", "fc2/bias"} <= {n.name for n in acc.Graph().node}
+
+
+def test_require_names_what_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    with pytest.raises(TensorBoardNotInstalled, match=r"needs tensorboard, which is not installed: pip install"):
+        require("show")
+    with pytest.raises(ImportError):  # still an ImportError for code that caught that
+        require("show")
