@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ import pytest
 import minifw as mf
 from minifw import static
 from minifw.compat.styles import MLP, LeNet
-from minifw.tensorboard import SummaryError, SummaryWriter, TensorBoardNotInstalled, require
+from minifw.tensorboard import SummaryError, SummaryWriter, TensorBoard, TensorBoardNotInstalled, require
 from minifw.tensorboard.graphdef import graph_def
 
 pytest.importorskip("tensorboard", reason="the test extra installs tensorboard; this file reads events with it")
@@ -119,9 +120,65 @@ def test_add_graph_shows_in_the_event_file_and_leaves_the_module_as_it_was(tmp_p
     assert {"fc1/weight", "fc2/bias"} <= {n.name for n in acc.Graph().node}
 
 
+def test_keras_fit_with_the_tensorboard_callback(tmp_path):
+    from minifw import keras
+    from minifw.compat.styles import digits_for, keras_model
+
+    mf.manual_seed(0)
+    keras.backend.clear_session()  # layer names (dense, dense_1, ...) restart
+    m = keras_model("mlp")
+    m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    (x, y), test = digits_for("mlp", "nhwc")
+    cb = TensorBoard(str(tmp_path), update_freq="batch", misclassified=test)
+    m.fit(x[:256], y[:256], epochs=2, validation_data=test, callbacks=[cb], verbose=0)
+    acc = _read(tmp_path)
+    tags = acc.Tags()
+    assert {"epoch/loss", "epoch/accuracy", "epoch/val_accuracy", "epoch/learning_rate", "batch/loss"} <= set(
+        tags["scalars"])
+    assert [e.step for e in acc.Scalars("epoch/loss")] == [1, 2]
+    assert acc.Scalars("epoch/learning_rate")[0].value == pytest.approx(1e-3)
+    assert {"weights/dense.linear.weight", "gradients/dense.linear.weight"} <= set(tags["histograms"])
+    assert "misclassified" in tags["images"] and acc.Tags()["graph"]
+    with pytest.raises(SummaryError, match="update_freq"):
+        TensorBoard(str(tmp_path), update_freq="sometimes")
+
+
+def test_without_the_extra_train_fails_before_training_with_the_install_line(tmp_path):
+    code = ("import sys; sys.modules['tensorboardX'] = None; sys.argv = ['minifw'] + sys.argv[1:]; "
+            "from minifw_cli.fast import main; main()")
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code, "train", "--epochs", "30", "--tensorboard", str(tmp_path / "tb")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "pip install 'minifw[tensorboard]'" in " ".join(r.stderr.split()), r.stderr  # brackets survive rich
+    assert "Epoch" not in r.stdout and not (tmp_path / "tb").exists()
+    assert time.perf_counter() - t0 < 30  # 30 epochs did not run first
+
+
 def test_require_names_what_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)
     with pytest.raises(TensorBoardNotInstalled, match=r"needs tensorboard, which is not installed: pip install"):
         require("show")
     with pytest.raises(ImportError):  # still an ImportError for code that caught that
         require("show")
+
+
+@pytest.mark.parametrize("style", ["pytorch", "keras", "hybrid", "tf1"])
+def test_train_reporter_logs_what_each_style_can_show(tmp_path, style):
+    """``minifw train --tensorboard``'s reporter: styles with a module show weights, gradients, misclassified
+    digits and the graph; the TF1 style (no module) shows the scalars."""
+    from minifw.compat import styles
+    from minifw.tensorboard import Reporter
+
+    rep = Reporter(None, str(tmp_path))
+    styles.run(style, "mlp", epochs=1, reporter=rep)
+    rep.close()
+    tags = _read(tmp_path).Tags()
+    assert {"epoch/loss", "epoch/test_accuracy", "train/running_loss"} <= set(tags["scalars"])
+    if style == "tf1":
+        assert tags["histograms"] == [] and not tags["graph"]
+        return
+    assert "epoch/learning_rate" in tags["scalars"]
+    assert any(t.startswith("weights/") for t in tags["histograms"])
+    assert any(t.startswith("gradients/") for t in tags["histograms"])
+    assert tags["images"] == ["misclassified"] and tags["graph"]

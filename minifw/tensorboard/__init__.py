@@ -9,7 +9,8 @@ needs the ``tensorboard`` extra (``pip install 'minifw[tensorboard]'``); this
 package imports it only when a writer is made.
 """
 
+from .callbacks import EpochLogger, Reporter, TensorBoard
 from .writer import INSTALL, SummaryError, SummaryWriter, TensorBoardNotInstalled, missing, require
 
-__all__ = ["INSTALL", "SummaryError", "SummaryWriter",
+__all__ = ["EpochLogger", "Reporter", "TensorBoard", "INSTALL", "SummaryError", "SummaryWriter",
            "TensorBoardNotInstalled", "missing", "require"]
