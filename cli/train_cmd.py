@@ -164,5 +164,5 @@ def train(
     if save:
         console.print(f"saved weights to {save}", highlight=False)
     if writer is not None:
-        console.print(f"TensorBoard events in {tensorboard} (see them: tensorboard --logdir {tensorboard})",
-                      highlight=False, markup=False)
+        console.print(f"TensorBoard events in {tensorboard} (see them: minifw board {tensorboard})", highlight=False,
+                      markup=False)

@@ -6,6 +6,7 @@ The writer's records are read by TensorBoard's ``EventAccumulator``; the Done-wh
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import minifw as mf
 from minifw import static
 from minifw.compat.styles import MLP, LeNet
 from minifw.tensorboard import SummaryError, SummaryWriter, TensorBoard, TensorBoardNotInstalled, require
+from minifw.tensorboard.board import Board
 from minifw.tensorboard.graphdef import graph_def
 
 pytest.importorskip("tensorboard", reason="the test extra installs tensorboard; this file reads events with it")
@@ -182,3 +184,59 @@ def test_train_reporter_logs_what_each_style_can_show(tmp_path, style):
     assert any(t.startswith("weights/") for t in tags["histograms"])
     assert any(t.startswith("gradients/") for t in tags["histograms"])
     assert tags["images"] == ["misclassified"] and tags["graph"]
+
+
+def test_board_command_prints_the_address_of_a_live_tensorboard(tmp_path):
+    with SummaryWriter(str(tmp_path)) as w:
+        w.add_scalar("x", 1.0, 0)
+    p = subprocess.Popen([sys.executable, "-m", "minifw_cli", "board", str(tmp_path), "--port", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()  # bounded: Board.start gives up after 60 s and the command exits
+        assert line.startswith("TensorBoard at http://127.0.0.1:"), (line, p.stderr.read() if p.poll() else "")
+        url = line.split()[2]
+        import urllib.request
+
+        with urllib.request.urlopen(url + "data/plugins_listing", timeout=10) as r:
+            assert "scalars" in json.loads(r.read())
+    finally:
+        p.terminate()
+        p.wait(timeout=20)
+    assert p.returncode == 0  # SIGTERM stops it cleanly (and TensorBoard with it)
+
+
+def test_board_refuses_a_missing_folder(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "board", str(tmp_path / "nope")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 1 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow  # 2 s warm, 7 s cold (numba compiling the CNN, TensorBoard's first import): the full tier
+def test_done_when_real_tensorboard_serves_what_minifw_train_cnn_wrote(tmp_path):
+    """Issue 15's test: ``minifw train --model cnn --tensorboard DIR``, then the real TensorBoard over DIR on a
+    free 127.0.0.1 port; its HTTP data API reports scalars, histograms, images and the graph."""
+    logdir = tmp_path / "runs"
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "train", "--model", "cnn", "--epochs", "2",
+                        "--tensorboard", str(logdir)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with Board(str(logdir), port=0) as b:
+        listing = b.get("/data/plugins_listing")
+        for plugin in ("scalars", "histograms", "images", "graphs", "text"):
+            assert listing[plugin]["enabled"], plugin
+        deadline = time.monotonic() + 30
+        while b.get("/data/runs") != ["."] and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first load of the folder
+        scalars = b.get("/data/plugin/scalars/tags")["."]
+        assert {"epoch/loss", "epoch/accuracy", "epoch/test_accuracy", "epoch/learning_rate"} <= set(scalars)
+        loss = b.get("/data/plugin/scalars/scalars?run=.&tag=epoch/loss")
+        assert [step for _, step, _ in loss] == [1, 2] and loss[1][2] < loss[0][2]
+        lr = b.get("/data/plugin/scalars/scalars?run=.&tag=epoch/learning_rate")
+        assert lr[0][2] == pytest.approx(2e-3)
+        hists = b.get("/data/plugin/histograms/tags")["."]
+        assert {"weights/conv1.weight", "gradients/conv1.weight", "weights/fc2.bias"} <= set(hists)
+        images = b.get("/data/plugin/images/tags")["."]
+        assert "misclassified" in images
+        assert b.get("/data/plugin/graphs/info")["."]["run_graph"]
+        graph = b.get("/data/plugin/graphs/graph?run=.&conceptual=false").decode()
+        for name in ('"conv1/weight"', '"conv2/bias"', '"fc1/fused_', 'op: "matmul"', 'op: "im2col"'):
+            assert name in graph, name

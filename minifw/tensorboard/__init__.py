@@ -4,7 +4,7 @@
 >>> w = SummaryWriter("runs/mlp")                                     # doctest: +SKIP
 >>> w.add_scalar("loss", 0.5, 1); w.add_graph(net, x); w.close()      # doctest: +SKIP
 
-Then ``tensorboard --logdir runs``.  The writer
+Then ``minifw board runs`` (or ``tensorboard --logdir runs``).  The writer
 needs the ``tensorboard`` extra (``pip install 'minifw[tensorboard]'``); this
 package imports it only when a writer is made.
 """
