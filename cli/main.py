@@ -30,7 +30,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show full traceback
 
 # Command modules register themselves on `app` when imported.  A module that
 # is not there yet (a later issue) is simply skipped.
-for _name in ("doctor", "tour", "explain", "bench_cmd", "static_cmd", "train_cmd", "lab_cmd", "serve_cmd"):
+for _name in ("doctor", "tour", "explain", "bench_cmd", "static_cmd", "train_cmd", "lab_cmd", "serve_cmd", "board_cmd"):
     try:
         importlib.import_module(f"minifw_cli.{_name}")
     except ModuleNotFoundError as _e:

@@ -16,7 +16,7 @@ import time
 from typing import Optional
 
 import typer
-from minifw_cli.common import check_output_path, console, err_console, fail, friendly, strict_json
+from minifw_cli.common import check_output_path, console, fail, friendly, strict_json
 from minifw_cli.main import app
 from rich.table import Table
 
@@ -47,43 +47,6 @@ class RichReporter:
         info = f"loss {metrics['loss']:.4f}" + (f"  test acc {acc:.4f}" if acc is not None else "")
         self.progress.update(self.task, info=info)
         self.progress.stop()
-
-
-class TensorBoardReporter:
-    """Forwards to another reporter and writes scalars with tensorboardX."""
-
-    def __init__(self, inner, logdir: str, writer_cls):
-        self.inner, self.writer = inner, writer_cls(logdir)
-        self.step = 0
-
-    def on_epoch_begin(self, epoch, epochs, steps):
-        if self.inner:
-            self.inner.on_epoch_begin(epoch, epochs, steps)
-
-    def on_batch(self, loss):
-        self.step += 1
-        self.writer.add_scalar("train/running_loss", loss, self.step)
-        if self.inner:
-            self.inner.on_batch(loss)
-
-    def on_epoch_end(self, epoch, metrics):
-        for k, v in metrics.items():
-            if k not in ("epoch", "iteration") and isinstance(v, (int, float)):
-                self.writer.add_scalar(f"epoch/{k}", v, epoch + 1)
-        self.writer.flush()
-        if self.inner:
-            self.inner.on_epoch_end(epoch, metrics)
-
-    def close(self):
-        self.writer.close()
-
-
-def _tensorboard_writer():
-    try:
-        from tensorboardX import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter
 
 
 def _print_result(result, load) -> None:
@@ -149,6 +112,15 @@ def train(
         fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
     if save:
         check_output_path(save, "--save")
+    if tensorboard:  # now, not after training: the packages and the folder
+        from minifw.tensorboard import TensorBoardNotInstalled, require
+
+        try:
+            require("write")
+        except TensorBoardNotInstalled as e:
+            fail(f"--tensorboard: {e}")
+        if os.path.exists(tensorboard) and not os.path.isdir(tensorboard):
+            fail(f"--tensorboard {tensorboard}: this is a file; give a folder")
     if export:
         if style == "keras" and model == "cnn":  # refused now, not after the training run
             fail("--export: the Keras-style CNN cannot be exported to ONNX yet (its NHWC convolution has no ONNX "
@@ -175,12 +147,9 @@ def train(
     reporter = None if as_json else RichReporter("Test round" if style == "caffe" else "Epoch")
     writer = None
     if tensorboard:
-        writer_cls = _tensorboard_writer()
-        if writer_cls is None:
-            err_console.print("tensorboard: tensorboardX is not installed (pip install 'minifw[tensorboard]'); "
-                              "no event files written", highlight=False)
-        else:
-            writer = reporter = TensorBoardReporter(reporter, tensorboard, writer_cls)
+        from minifw.tensorboard import Reporter
+
+        writer = reporter = Reporter(reporter, tensorboard)
 
     t0 = time.perf_counter()
     from minifw.anomaly import set_detect_anomaly
@@ -225,7 +194,8 @@ def train(
     if exported:
         console.print(f"exported ONNX to {exported}", highlight=False)
     if writer is not None:
-        console.print(f"TensorBoard events in {tensorboard} (tensorboard --logdir {tensorboard})", highlight=False)
+        console.print(f"TensorBoard events in {tensorboard} (see them: minifw board {tensorboard})", highlight=False,
+                      markup=False)
 
 
 def _check_export_dir(path: str) -> None:

@@ -8,7 +8,8 @@ curve: both are one set of ``minifw.nn`` modules underneath.
 
 Each ``run_*`` returns a :class:`RunResult`; a ``reporter`` (anything with
 ``on_epoch_begin(epoch, epochs, steps)``, ``on_batch(loss)``,
-``on_epoch_end(epoch, metrics)``) sees progress as it happens.
+``on_epoch_end(epoch, metrics)``) sees progress as it happens; one with
+``watch(module, optimizer, test)`` is shown the model before the first epoch.
 """
 
 from __future__ import annotations
@@ -169,6 +170,8 @@ def run_pytorch(model: str = "mlp", epochs: int | None = None, seed: int = 0, re
     sched = optim.StepLR(opt, r.step_size, r.gamma) if r.step_size else None
     loader = DataLoader(train, batch_size=r.batch_size, shuffle=True)
     result = RunResult("hybrid" if hybridize else "pytorch", model)
+    if hasattr(reporter, "watch"):  # e.g. TensorBoard's: weights, gradients, misclassified examples, the graph
+        reporter.watch(net, opt, test)
     t_start = time.perf_counter()
     for epoch in range(epochs):
         t0 = time.perf_counter()
@@ -269,6 +272,8 @@ def run_keras(model: str = "mlp", epochs: int | None = None, seed: int = 0, repo
               loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train, test = digits_for(model, "nhwc", seed)
     result = RunResult("keras", model)
+    if hasattr(reporter, "watch"):
+        reporter.watch(m, m.optimizer, test)
     steps = -(-len(train[1]) // r.batch_size)
     cbs = [_KerasReporter(reporter, epochs, steps, test, result)]
     if r.step_size:

@@ -1,0 +1,45 @@
+"""``minifw board DIR``: the real TensorBoard over a folder of event files.
+
+    minifw train --model cnn --tensorboard runs/cnn
+    minifw board runs            # TensorBoard at http://127.0.0.1:6006/
+
+Bound to 127.0.0.1 only; Ctrl+C stops it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import typer
+from minifw_cli.common import console, fail, friendly
+from minifw_cli.main import app
+
+
+@app.command("board")
+@friendly
+def board(
+    logdir: str = typer.Argument(..., help="The folder of event files (e.g. what --tensorboard wrote)."),
+    port: int = typer.Option(6006, "--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."),
+) -> None:
+    """Start TensorBoard on 127.0.0.1 over LOGDIR and print its address."""
+    if not os.path.isdir(logdir):
+        fail(f"{logdir}: no such folder (write one with `minifw train --tensorboard {logdir}`)")
+    from minifw.tensorboard import TensorBoardNotInstalled, require
+    from minifw.tensorboard.board import Board
+
+    try:
+        require("show")
+    except TensorBoardNotInstalled as e:
+        fail(str(e))
+    b = Board(logdir, port).start()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a `kill` stops TensorBoard too (finally, below)
+    try:
+        console.print(f"TensorBoard at {b.url} (serving {logdir}; Ctrl+C to stop)", markup=False, highlight=False)
+        sys.stdout.flush()  # the address is the one thing a caller waits for, even through a pipe
+        b.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        b.stop()
