@@ -193,23 +193,29 @@ class AdamOptimizer:
                  epsilon: float = 1e-8):
         self.learning_rate, self.betas, self.epsilon = learning_rate, (beta1, beta2), epsilon
 
-    def minimize(self, loss, var_list=None, name: str | None = None):
-        graph = loss.graph
-        vars_ = list(var_list) if var_list is not None else graph.trainable_variables()
-        grads = gradients(loss, vars_)
+    def compute_gradients(self, loss, var_list=None):
+        """``[(gradient, variable), ...]``: what ``minimize`` applies; a learner may change the gradients
+        first (clip them, or all-reduce them across ranks) and pass them to :meth:`apply_gradients`."""
+        vars_ = list(var_list) if var_list is not None else loss.graph.trainable_variables()
+        return [(g, v) for g, v in zip(gradients(loss, vars_), vars_) if g is not None]
+
+    def apply_gradients(self, grads_and_vars, name: str | None = None):
+        grads_and_vars = list(grads_and_vars)
+        graph = grads_and_vars[0][1].graph
         with graph:
             t = static.Variable(np.zeros((), np.float32), name="adam_step", trainable=False)
             t_new = t + 1.0
             updates = [t.assign(t_new)]
-            for v, g in zip(vars_, grads):
-                if g is None:
-                    continue
+            for g, v in grads_and_vars:
                 m = static.Variable(np.zeros(v.shape, v.dtype), name=f"{v.name}_adam_m", trainable=False)
                 s = static.Variable(np.zeros(v.shape, v.dtype), name=f"{v.name}_adam_v", trainable=False)
                 new_v, state = adam_rule(v, g, {"step": t_new, "exp_avg": m, "exp_avg_sq": s}, self.learning_rate,
                                          self.betas, self.epsilon)
                 updates += [v.assign(new_v), m.assign(state["exp_avg"]), s.assign(state["exp_avg_sq"])]
             return group(*updates, name=name or "adam")
+
+    def minimize(self, loss, var_list=None, name: str | None = None):
+        return self.apply_gradients(self.compute_gradients(loss, var_list), name)
 
 
 train = types.SimpleNamespace(GradientDescentOptimizer=static.train.GradientDescentOptimizer,

@@ -15,6 +15,7 @@ Horovod and most HPC training; ``import minifw`` does not import mpi4py.
 from __future__ import annotations
 
 from .activity import set_activity
+from .graph_ops import allreduce
 from .mpi import INSTALL_HINT, DistributedError, MPIUnavailable, find_mpiexec
 from .process_group import (
     DistributedTimeout,
@@ -38,4 +39,4 @@ from .process_group import (
 __all__ = ["init_process_group", "destroy_process_group", "is_initialized", "is_available", "get_rank",
            "get_world_size", "get_backend", "all_reduce", "broadcast", "all_gather", "barrier", "ReduceOp", "Work",
            "DistributedError", "DistributedTimeout", "MPIUnavailable", "INSTALL_HINT", "find_mpiexec", "abort",
-           "comm_seconds", "set_activity"]
+           "comm_seconds", "set_activity", "allreduce"]

@@ -79,7 +79,10 @@ def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bo
         ns["CALL"] = _checked_call(labels)
     k = 0
     for lv in levels:
-        pooled, waits = concurrent and len(lv) > 1, []
+        # MPI collectives must run in the same order on every rank: a level holding one runs in sequence
+        pooled = concurrent and len(lv) > 1 and not any(s.prim is not None and s.prim.extra.get("collective")
+                                                        for s in lv)
+        waits = []
         for s in lv:
             if s.op == "fused":
                 kernel, outs = s.params["kernel"], outs_of[s.id]

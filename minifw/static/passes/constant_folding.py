@@ -1,5 +1,6 @@
 """Constant folding: a primitive whose inputs are all constants is computed
-once, at compile time, and becomes a constant.
+once, at compile time, and becomes a constant.  Collectives (an ``allreduce``
+node) are never folded: their value comes from the other ranks, at run time.
 
 Broadcasts are left alone: folding ``broadcast_to(1.0, (2**24,))`` would
 turn a free view into a 64 MiB constant (the gradient seed of a sum is
@@ -18,7 +19,7 @@ _TINY = 64  # elements: always worth folding
 
 def constant_folding(g: IRGraph) -> IRGraph:
     def fold(n: Node, ins: list[Node]):
-        if n.prim is None or not ins or any(i.op != "constant" for i in ins):
+        if n.prim is None or not ins or any(i.op != "constant" for i in ins) or n.prim.extra.get("collective"):
             return None
         biggest = max(np.size(i.value) for i in ins)
         if n.size > _TINY and (n.op == "broadcast_to" or n.size > biggest):
