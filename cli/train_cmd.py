@@ -92,6 +92,8 @@ def train(
                                               "minifw serve, in TF Serving's layout)."),
     workers: Optional[int] = typer.Option(None, "--workers",
                                           help="Train data-parallel on N MPI ranks (same global batch)."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue from a --workers checkpoint (weights, "
+                                         "optimizer state, epochs done), on any number of --workers."),
 ) -> None:
     """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
@@ -132,7 +134,7 @@ def train(
     if workers is not None:
         from minifw_cli import train_workers
 
-        train_workers.check(style, config, solver, tensorboard, workers)
+        train_workers.check(style, config, solver, tensorboard, workers, resume, model, epochs)
         from minifw.distributed.launch import is_worker
 
         if not is_worker():
@@ -140,8 +142,10 @@ def train(
         from minifw.anomaly import set_detect_anomaly
 
         set_detect_anomaly(detect_anomaly)
-        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter)
+        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter, resume)
 
+    if resume:
+        fail("--resume continues a data-parallel run: give --workers N as well (N may differ from the saved run's)")
     from minifw.compat import styles
 
     reporter = None if as_json else RichReporter("Test round" if style == "caffe" else "Epoch")

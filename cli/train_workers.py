@@ -14,7 +14,8 @@ import time
 from minifw_cli.common import console, fail, strict_json
 
 
-def check(style: str, config, solver, tensorboard, workers: int) -> None:
+def check(style: str, config, solver, tensorboard, workers: int, resume=None, model: str = "mlp",
+          epochs=None) -> None:
     if workers < 1:
         fail(f"--workers {workers}: give at least 1")
     if style != "pytorch" or config or solver:
@@ -22,6 +23,26 @@ def check(style: str, config, solver, tensorboard, workers: int) -> None:
              "or Caffe files (use --style pytorch)")
     if tensorboard:
         fail("--workers with --tensorboard is not supported yet; train without one of them")
+    if resume:
+        _check_resume(resume, model, epochs)
+
+
+def _check_resume(path: str, model: str, epochs) -> None:
+    """Refuse a checkpoint that cannot be resumed before any rank starts (one line each)."""
+    from minifw.checkpoint import load_with_metadata
+    from minifw.compat.styles import RECIPES
+
+    try:
+        _, meta = load_with_metadata(path)
+    except (OSError, ValueError) as e:  # CheckpointError is a ValueError; a missing file an OSError
+        fail(f"--resume: {e}")
+    if meta.get("model") != model:
+        fail(f"--resume {path}: the checkpoint holds the {meta.get('model')!r} model; train it with --model "
+             f"{meta.get('model')}")
+    done, total = int(meta.get("epochs", 0)), epochs or RECIPES[model].epochs
+    if done >= total:
+        fail(f"--resume {path}: the checkpoint has already trained {done} epochs; give --epochs more than {done} "
+             "(the total, counting those)")
 
 
 def launch(workers: int) -> None:
@@ -32,25 +53,25 @@ def launch(workers: int) -> None:
           keep_banner="--debug" in sys.argv)
 
 
-def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls) -> None:
+def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, resume=None) -> None:
     """In each rank: train data-parallel; rank 0 alone prints and saves."""
-    import minifw as mf
     import minifw.distributed as dist
-    from minifw.compat.data_parallel import run_ddp
+    from minifw.compat.data_parallel import run_ddp, save_training
 
     t0 = time.perf_counter()
     dist.init_process_group()
     try:
         rank = dist.get_rank()
         reporter = reporter_cls("Epoch") if rank == 0 and not as_json else None
-        result, figures = run_ddp(model, epochs=epochs, seed=seed, reporter=reporter)
+        result, figures = run_ddp(model, epochs=epochs, seed=seed, reporter=reporter, resume=resume)
         if rank != 0:
             return
         if save:
             dist.set_activity(f"rank 0 writing {save}")
-            mf.save(result.module.state_dict(), save, metadata={
-                "style": "pytorch", "model": model, "epochs": len(result.epochs),
-                "test_accuracy": result.test_accuracy, "seed": seed, "world_size": figures["world_size"]})
+            save_training(save, result.module, result.optimizer, {
+                "style": "pytorch", "model": model, "epochs": figures["epochs_done"],
+                "test_accuracy": result.test_accuracy, "seed": seed, "world_size": figures["world_size"],
+                "resumed_from": resume})
         if as_json:
             out = result.to_json()
             out.update(figures, wall_seconds=time.perf_counter() - t0, cpus=os.cpu_count(), checkpoint=save)

@@ -34,6 +34,7 @@ FORMAT = "minifw-checkpoint"
 VERSION = 1
 _META = "__minifw__"
 _PREFIX = "state/"
+_EXTRA = "extra/"
 _NUMERIC = "biufc"  # bool, signed, unsigned, float, complex: what a checkpoint holds
 
 
@@ -50,14 +51,20 @@ def _as_array(v) -> np.ndarray:
     return a
 
 
-def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: dict | None = None) -> None:
+def save(state_dict: Mapping[str, Any], path: str | os.PathLike, metadata: dict | None = None,
+         extra: Mapping[str, Any] | None = None) -> None:
     """Write ``state_dict`` (name -> array or tensor) to ``path`` atomically.
 
-    ``metadata`` (JSON-serialisable) is stored alongside, e.g. the epoch.
+    ``metadata`` (JSON-serialisable) is stored alongside, e.g. the epoch.  ``extra``: more named arrays that
+    are not the model's (an optimizer's moments, to resume training), read back by :func:`load_extra` only,
+    so ``load(path)`` still gives exactly the model's state dict.
     """
     path = os.fspath(path)
     arrays = {_PREFIX + str(k): _as_array(v) for k, v in state_dict.items()}
+    arrays.update({_EXTRA + str(k): _as_array(v) for k, v in (extra or {}).items()})
     meta = {"format": FORMAT, "version": VERSION, "keys": list(map(str, state_dict)), "metadata": metadata or {}}
+    if extra:
+        meta["extra_keys"] = list(map(str, extra))
     arrays[_META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     folder = os.path.dirname(os.path.abspath(path))
     prefix = "." + os.path.basename(path) + "."
@@ -206,6 +213,17 @@ def load_with_metadata(path: str | os.PathLike) -> tuple["OrderedDict[str, np.nd
             TypeError, AttributeError, zlib.error, _LZMAError) as e:  # what a crafted file makes numpy/zipfile raise
         raise CheckpointError(f"{path}: the checkpoint is corrupt or truncated ({type(e).__name__}: {e})") from None
     return sd, meta.get("metadata", {})
+
+
+def load_extra(path: str | os.PathLike) -> "OrderedDict[str, np.ndarray]":
+    """The ``extra`` arrays saved beside the state dict (empty when there are none)."""
+    load_with_metadata(path)  # the same checks, and the same errors, as loading the model
+    with np.load(os.fspath(path), allow_pickle=False) as z:
+        keys = _read_meta(z, path).get("extra_keys", [])
+        if not isinstance(keys, list) or any(_EXTRA + str(k) not in z.files for k in keys):
+            raise CheckpointError(f"{os.fspath(path)}: the checkpoint header lists extra entries that are missing "
+                                  "(corrupt file)")
+        return OrderedDict((k, z[_EXTRA + k]) for k in keys)
 
 
 def load(path: str | os.PathLike) -> "OrderedDict[str, np.ndarray]":

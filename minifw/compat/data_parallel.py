@@ -25,9 +25,15 @@ from minifw.nn.parallel import DistributedDataParallel
 from .styles import MLP, MODELS, RECIPES, LeNet, RunResult, _finish, _predict, digits_for
 
 
-def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=None) -> tuple[RunResult, dict]:
+def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=None,
+            resume: str | None = None) -> tuple[RunResult, dict]:
     """Train on this rank of the default process group; the result (full on rank 0) and the job's figures:
-    ``world_size``, ``final_loss``, per-rank ``samples_per_second`` and ``comm_seconds``."""
+    ``world_size``, ``final_loss``, per-rank ``samples_per_second`` and ``comm_seconds``.
+
+    ``resume``: a checkpoint written by :func:`save_training` (by any number of ranks); training continues
+    from its weights, Adam moments and learning-rate schedule, at the epoch after its last, up to ``epochs``
+    in all.  The global batch is the same for every number of ranks, and the sampler's shuffle depends on the
+    seed and the epoch only, so the resumed run sees the batches an uninterrupted run would."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -38,17 +44,26 @@ def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, report
     epochs = r.epochs if epochs is None else epochs
     mf.manual_seed(seed)
     net = MLP() if model == "mlp" else LeNet()
+    start, saved_optimizer = 0, None
+    if resume:
+        dist.set_activity(f"reading the checkpoint {resume}")
+        start, saved_optimizer = load_training(resume, net, model, seed, epochs)
     ddp = DistributedDataParallel(net)
     train, test = digits_for(model, "nchw", seed)
     opt = optim.Adam(ddp.parameters(), lr=r.lr)
     sched = optim.StepLR(opt, r.step_size, r.gamma) if r.step_size else None
+    if saved_optimizer is not None:
+        opt.load_state_dict(saved_optimizer)
+        if sched:
+            sched.last_epoch = start
+            sched._apply()
     sampler = DistributedSampler(TensorDataset(*train), world, rank, shuffle=True, seed=seed, drop_last=True)
     loader = DataLoader(train, batch_size=r.batch_size // world, sampler=sampler, drop_last=True)
     test_share = np.array_split(np.arange(len(test[1])), world)[rank]  # no padding: each test row scored once
     result = RunResult("pytorch", model)
     t_start, train_seconds, samples = time.perf_counter(), 0.0, 0
     comm0 = dist.comm_seconds()
-    for epoch in range(epochs):
+    for epoch in range(start, epochs):
         t0 = time.perf_counter()
         sampler.set_epoch(epoch)
         ddp.train()
@@ -91,10 +106,44 @@ def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, report
                "samples_per_second_per_rank": [float(e.numpy()[0]) for e in everyone],
                "comm_seconds_per_rank": [float(e.numpy()[1]) for e in everyone],
                "train_seconds_per_rank": [float(e.numpy()[2]) for e in everyone],
-               "gradient_buckets": len(ddp.bucket_sizes)}
+               "gradient_buckets": len(ddp.bucket_sizes), "start_epoch": start, "epochs_done": epochs}
+    result.optimizer = opt
     if rank == 0:  # the confusion matrix and the final test accuracy over the whole split, on rank 0 alone
         _finish(result, net, lambda x: _predict(net, x), test, t_start)
     return result, figures
 
 
-__all__ = ["run_ddp"]
+def save_training(path: str, module, optimizer, metadata: dict) -> None:
+    """A checkpoint to resume from: the model's state dict (``mf.load`` gives exactly that) and, beside it,
+    the optimizer's per-parameter state (``optimizer/<i>/<name>``) and hyper-parameters (in the metadata)."""
+    sd = optimizer.state_dict()
+    extra = {f"optimizer/{i}/{k}": np.asarray(v) for i, st in sd["state"].items() for k, v in st.items()}
+    meta = dict(metadata, optimizer={"type": type(optimizer).__name__, "param_groups": sd["param_groups"],
+                                     "step_count": sd["step_count"]})
+    mf.save(module.state_dict(), path, metadata=meta, extra=extra)
+
+
+def load_training(path: str, module, model: str, seed: int, epochs: int) -> tuple[int, dict | None]:
+    """Load ``path`` into ``module``; (epochs already trained, the optimizer's state dict or None)."""
+    from minifw import checkpoint
+
+    sd, meta = checkpoint.load_with_metadata(path)
+    if meta.get("model") != model:
+        raise dist.DistributedError(f"--resume {path}: the checkpoint holds the {meta.get('model')!r} model, not "
+                                    f"{model!r}")
+    done = int(meta.get("epochs", 0))
+    if done >= epochs:
+        raise dist.DistributedError(f"--resume {path}: the checkpoint has already trained {done} epochs; give "
+                                    f"--epochs more than {done} (the total, counting those)")
+    module.load_state_dict(sd)
+    saved = meta.get("optimizer")
+    if not saved:
+        return done, None  # weights only (a checkpoint from an older minifw): Adam starts afresh
+    state: dict = {}
+    for key, value in checkpoint.load_extra(path).items():
+        _, i, name = key.split("/", 2)
+        state.setdefault(int(i), {})[name] = value.item() if value.ndim == 0 else value
+    return done, {"state": state, "param_groups": saved["param_groups"], "step_count": saved["step_count"]}
+
+
+__all__ = ["run_ddp", "save_training", "load_training"]

@@ -58,7 +58,7 @@ class RunResult:
     module: Any = None
 
     def to_json(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "module"}
+        return {k: v for k, v in self.__dict__.items() if k not in ("module", "optimizer")}
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> np.ndarray:
