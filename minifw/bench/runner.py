@@ -115,6 +115,10 @@ def run_case(case: Case, workers: dict[str, Worker], rounds: int, target_s: floa
         from .startup import run_w6
 
         return run_w6(case, workers, log)
+    if case.workload == "W9":
+        from .w9_dist import run_w9
+
+        return run_w9(case, workers, log)
     modes_out: dict[str, dict] = {}
     ready: dict[str, _Mode] = {}
     checks: dict[str, dict] = {}
