@@ -25,6 +25,7 @@ from minifw.eager.tensor import Tensor, mark_modified
 from . import activity
 from .mpi import DistributedError, load_mpi
 
+_yield = getattr(os, "sched_yield", lambda: None)
 DEFAULT_TIMEOUT = 120.0  # seconds; MINIFW_DIST_TIMEOUT overrides, init_process_group(timeout=) too
 
 
@@ -187,10 +188,12 @@ def wait(requests: list, what: str) -> None:
     # Poll without sleeping for the first milliseconds: MPICH advances a collective only inside MPI calls on
     # every rank, so a rank that sleeps delays the others (sleeping from the start cost 4 ms a step, measured).
     # A longer wait is a peer still computing: back off, to leave the cores to it.
-    spin_until, pause = t0 + 0.02, 5e-5
+    hot_until, spin_until, pause = t0 + 2e-4, t0 + 0.02, 5e-5
     while not MPI.Request.Testall(requests):
         now = time.perf_counter()
         if now < spin_until:
+            if now > hot_until:  # past the usual latency: a peer waiting for this core (more runnable processes
+                _yield()         # than cores) runs now, not at the end of our time slice (16 ms steps, measured)
             continue
         if now > deadline:
             _aborting[0] = True
