@@ -24,8 +24,8 @@ def test_the_fit_recovers_latency_and_bandwidth_from_exact_times():
 def test_the_ring_model_costs_nothing_on_one_rank_and_more_with_more_ranks():
     effs = [ring_efficiency(n, 1e-3, 4e4, 5e-6, 1e-10) for n in (1, 2, 8, 64)]
     assert effs[0] == 1.0 and all(a > b for a, b in zip(effs, effs[1:]))
-    # 2 ranks: 2 alpha + bytes beta = 10 us + 4 us
-    assert effs[1] == pytest.approx(1e-3 / (1e-3 + 14e-6))
+    # 2 ranks: the fitted 2-rank allreduce itself, alpha + bytes beta = 5 us + 4 us
+    assert effs[1] == pytest.approx(1e-3 / (1e-3 + 9e-6))
 
 
 @pytest.mark.slow

@@ -15,8 +15,8 @@ predicts the 2-rank step: the 1-rank step at the per-rank batch (16 rows) plus o
 per gradient bucket, with no overlap.  Measured and predicted are both reported: the gap is the
 overlap of communication with the backward (makes the step faster than predicted) and the two ranks
 sharing cores with whatever else runs (slower).  The efficiency at 8, 64 and 512 ranks comes from
-the same constants with a ring allreduce (``2 (N-1) alpha + 2 (N-1)/N bytes beta``) and 32 rows per
-rank: a model, never a measurement.
+the same constants with a ring allreduce (``(N-1) alpha + 2 (N-1)/N bytes beta``, equal to the fit at
+N = 2) and 32 rows per rank: a model, never a measurement.
 """
 
 from __future__ import annotations
@@ -119,8 +119,11 @@ def fit_alpha_beta(nbytes, seconds) -> tuple[float, float]:
 
 
 def ring_efficiency(workers: int, step_s: float, grad_bytes: float, alpha: float, beta: float) -> float:
-    """Modelled fraction of a step spent computing, with a ring allreduce of every gradient and no overlap."""
-    comm = 2 * (workers - 1) * alpha + 2 * (workers - 1) / workers * grad_bytes * beta
+    """Modelled fraction of a step spent computing, with a ring allreduce of every gradient and no overlap.
+
+    A ring allreduce is 2 (N-1) messages of bytes/N; ``alpha`` and ``beta`` are the constants fitted on
+    2 ranks, where that is ``2 a + bytes b``: so ``a = alpha / 2`` per message and ``b = beta``."""
+    comm = (workers - 1) * alpha + 2 * (workers - 1) / workers * grad_bytes * beta
     return step_s / (step_s + comm)
 
 
