@@ -142,7 +142,7 @@ def train(
         from minifw.anomaly import set_detect_anomaly
 
         set_detect_anomaly(detect_anomaly)
-        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter, resume)
+        return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter, resume, style)
 
     if resume:
         fail("--resume continues a data-parallel run: give --workers N as well (N may differ from the saved run's)")

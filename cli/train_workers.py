@@ -18,9 +18,12 @@ def check(style: str, config, solver, tensorboard, workers: int, resume=None, mo
           epochs=None) -> None:
     if workers < 1:
         fail(f"--workers {workers}: give at least 1")
-    if style != "pytorch" or config or solver:
-        fail(f"--workers trains with PyTorch's DistributedDataParallel; it cannot be used with --style {style} "
-             "or Caffe files (use --style pytorch)")
+    if style not in ("pytorch", "tf1") or config or solver:
+        fail(f"--workers trains with PyTorch's DistributedDataParallel (or TF1's hand-placed allreduce, --style "
+             f"tf1); it cannot be used with --style {style} or Caffe files (use --style pytorch)")
+    if style == "tf1" and (model != "mlp" or resume):
+        fail("--workers with --style tf1 trains the MLP from its initial weights (no --model cnn, no --resume); "
+             "use --style pytorch for those")
     if tensorboard:
         fail("--workers with --tensorboard is not supported yet; train without one of them")
     if resume:
@@ -53,8 +56,10 @@ def launch(workers: int) -> None:
           keep_banner="--debug" in sys.argv)
 
 
-def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, resume=None) -> None:
+def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, resume=None,
+              style: str = "pytorch") -> None:
     """In each rank: train data-parallel; rank 0 alone prints and saves."""
+    import minifw as mf
     import minifw.distributed as dist
     from minifw.compat.data_parallel import run_ddp, save_training
 
@@ -63,15 +68,24 @@ def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, 
     try:
         rank = dist.get_rank()
         reporter = reporter_cls("Epoch") if rank == 0 and not as_json else None
-        result, figures = run_ddp(model, epochs=epochs, seed=seed, reporter=reporter, resume=resume)
+        if style == "tf1":
+            from minifw.compat.replicated import run_replicated
+
+            result, figures = run_replicated(model, epochs=epochs, seed=seed, reporter=reporter)
+            figures["epochs_done"] = len(result.epochs)
+        else:
+            result, figures = run_ddp(model, epochs=epochs, seed=seed, reporter=reporter, resume=resume)
         if rank != 0:
             return
         if save:
             dist.set_activity(f"rank 0 writing {save}")
-            save_training(save, result.module, result.optimizer, {
-                "style": "pytorch", "model": model, "epochs": figures["epochs_done"],
+            meta = {"style": style, "model": model, "epochs": figures["epochs_done"],
                 "test_accuracy": result.test_accuracy, "seed": seed, "world_size": figures["world_size"],
-                "resumed_from": resume})
+                "resumed_from": resume}
+            if style == "tf1":  # Adam's moments live in graph variables: the weights alone, not resumable
+                mf.save(result.module.state_dict(), save, metadata=meta)
+            else:
+                save_training(save, result.module, result.optimizer, meta)
         if as_json:
             out = result.to_json()
             out.update(figures, wall_seconds=time.perf_counter() - t0, cpus=os.cpu_count(), checkpoint=save)

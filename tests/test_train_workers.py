@@ -65,10 +65,25 @@ def test_killing_a_rank_ends_the_job_with_a_message_naming_it(tmp_path):
     assert "rank 1 of 2 died (exit code 9 (killed by signal 9)) while:" in err and "of step" in err, err
 
 
+@pytest.mark.slow  # two 2-rank jobs; the same equivalence is in the fast tier in test_replicated.py
+@needs_mpi
+def test_tf1_style_workers_follow_ddp(tmp_path):
+    ck = tmp_path / "tf1.npz"
+    ddp = _run("--workers", "2", "--epochs", "1", "--json")
+    tf1 = _run("--workers", "2", "--epochs", "1", "--json", "--style", "tf1", "--save", str(ck))
+    assert ddp.returncode == 0 and tf1.returncode == 0, ddp.stderr + tf1.stderr
+    a, b = json.loads(ddp.stdout), json.loads(tf1.stdout)
+    assert b["style"] == "tf1" and b["world_size"] == 2 and b["allreduce_nodes"] == 4
+    assert b["final_loss"] == pytest.approx(a["final_loss"], rel=1e-5)  # float32 graph vs eager: ~1e-7
+    assert mf.checkpoint.load_with_metadata(ck)[1]["style"] == "tf1"
+
+
 def test_workers_refuse_other_styles_in_one_line():
     r = _run("--workers", "2", "--style", "keras")
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert "--workers trains with PyTorch's DistributedDataParallel" in r.stderr
+    r = _run("--workers", "2", "--style", "tf1", "--model", "cnn")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "trains the MLP" in r.stderr
 
 
 def test_workers_without_mpi_say_how_to_install(tmp_path):
