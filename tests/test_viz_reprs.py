@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import graphviz
 import pytest
@@ -81,7 +82,7 @@ def test_graphviz_render_and_save_use_the_pure_renderer(no_dot, tmp_path):
     g.node("a", "x\n= 2")
     g.edge("a", "a")
     out = g.render(tmp_path / "t", format="png")
-    assert out.endswith("t.png") and open(out, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+    assert out.endswith("t.png") and Path(out).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "t").read_text() == g.source
     assert ET.fromstring(g.save(tmp_path / "t.svg").read_bytes()).tag == SVG + "svg"
     assert g.save(tmp_path / "t.gv").read_text() == g.source  # .gv/.dot: the DOT source, as graphviz saves
