@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from minifw import anomaly, pytree
+from minifw import anomaly, profiler, pytree
 from minifw.eager.tensor import _wrap
 from minifw.random import generator
 
@@ -111,7 +111,8 @@ class Jitted:
 
     def _entry(self, args, kwargs):
         leaves, key_t, rebuild = _flatten((args, kwargs))
-        key_t = (anomaly.STATE.enabled, key_t)  # anomaly mode compiles its own, checked graph
+        # anomaly mode compiles its own, checked graph; an open profile its own, timed one
+        key_t = (anomaly.STATE.enabled, profiler.STATE.active is not None, key_t)
         entry = self.cache.get(key_t)
         if entry is None:
             entry = self._trace(rebuild, leaves)
