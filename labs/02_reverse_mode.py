@@ -19,7 +19,7 @@ from minifw.expr import trace
 from minifw.viz import draw_expression
 
 t = trace("ln(x1) + x1*x2 - sin(x2)", {"x1": 2.0, "x2": 5.0}, mode="reverse")
-print(t)
+t  # a cell's value: the tables as HTML (print(t) gives them as text)
 
 # %% [markdown]
 # The reverse sweep runs the primal rows **backwards**. Each row `v_i = g(v_j, v_k)` sends

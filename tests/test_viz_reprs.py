@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import xml.etree.ElementTree as ET
@@ -75,6 +76,11 @@ def test_svg_reprs_parse_without_dot(no_dot):
         texts = " ".join(t.text or "" for t in root.iter(SVG + "text"))
         assert "ln v_-1" in texts and "11.65" in texts  # the nodes' labels, drawn
         assert len([e for e in root.iter(SVG + "g") if e.get("class") == "edge"]) == g.source.count("->")
+    bundle = g._repr_mimebundle_()
+    assert bundle["image/png"][:8] == b"\x89PNG\r\n\x1a\n"  # what an untrusted notebook shows (SVG is not safe)
+    nodes = len(re.findall(r"^\tn\d+ \[", g.source, re.M))
+    assert nodes == 7
+    assert bundle["text/plain"] == f"<Digraph 'forward': {nodes} nodes, 8 edges; .source is the DOT text>"
 
 
 def test_graphviz_render_and_save_use_the_pure_renderer(no_dot, tmp_path):

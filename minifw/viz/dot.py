@@ -12,6 +12,7 @@ SVG and PNG but not PDF: :func:`check_format` refuses PDF up front there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -85,6 +86,11 @@ def render(source: str, fmt: str = "svg", timeout: float = 30.0) -> bytes:
         raise MinifwError(f"{Path(exe).name} could not render the graph as {fmt}: "
                           f"{err[-1] if err else 'no output'}")
     return proc.stdout
+
+
+_ID = r'(?:"(?:[^"\\]|\\.)*"|[^\s\[=";]+)'
+_EDGE = re.compile(rf"\s*{_ID}\s*->")
+_NODE = re.compile(rf"\s*(?!(?:graph|node|edge)\s*\[){_ID}\s*(?:\[|->|$)")  # a node statement (or an edge)
 
 
 def _text(label) -> str:
@@ -162,11 +168,17 @@ class Digraph(graphviz.Digraph):
         return self.pipe("svg").decode()
 
     def _repr_mimebundle_(self, include=None, exclude=None, **_) -> dict:
-        bundle = {"text/plain": self.source}
+        """SVG for a trusted notebook, PNG beside it for an untrusted one (JupyterLab does not render SVG from
+        untrusted outputs: it could carry script; PNG is safe), and a line of text, not the DOT source, for
+        plain viewers.  Without a renderer: the reason and the DOT source."""
         try:
-            bundle["image/svg+xml"] = self.pipe("svg").decode()
+            bundle = {"image/svg+xml": self.pipe("svg").decode(), "image/png": self.pipe("png")}
         except GraphvizNotFound as e:
-            bundle["text/plain"] = f"{e}\n\n{self.source}"
+            return {"text/plain": f"{e}\n\n{self.source}"}
+        n_edges = sum(1 for line in self.body if _EDGE.match(line))
+        n_nodes = sum(1 for line in self.body if _NODE.match(line)) - n_edges
+        bundle["text/plain"] = (f"<{type(self).__name__} {self.name!r}: {n_nodes} nodes, {n_edges} edges; "
+                                f".source is the DOT text>")
         return bundle
 
 
