@@ -1,4 +1,5 @@
-# ruff: noqa: E402
+# ruff: noqa: E402, B018
+# (B018: a bare name ending a cell is how a notebook shows a value)
 # %% [markdown]
 # # Lab 1 — Derivatives by hand and by dual numbers
 #
