@@ -115,7 +115,15 @@ class Jitted:
         key_t = (anomaly.STATE.enabled, profiler.STATE.active is not None, key_t)
         entry = self.cache.get(key_t)
         if entry is None:
-            entry = self._trace(rebuild, leaves)
+            plain = self.cache.get((key_t[0], False, key_t[2])) if key_t[1] else None
+            if plain is not None:  # profiling a function already traced: the same graph, compiled timed (no retrace)
+                from minifw.static.compiler import compile_ir
+
+                c = plain[0]
+                entry = (compile_ir(c.graphs_after_each_pass[0][1], c.passes, c.memory_plan, c.concurrent),
+                         *plain[1:])
+            else:
+                entry = self._trace(rebuild, leaves)
             self.cache[key_t] = entry
         return entry, leaves
 

@@ -15,7 +15,8 @@ While a profile is open:
   primitive and ``fused kernel`` for a group the fusion pass made (named by its ops).
 
 Timing costs two ``perf_counter`` calls per op, so it is off by default.  The first profiled call of a jitted
-function compiles its timed graph: profile a step after a warm-up step.  CPU arrays only: a CUDA graph's steps
+function compiles its timed graph (from the trace it already has: the function is not traced again), so profile a
+step after a warm-up step, as ``minifw train --tensorboard`` does (step 2).  CPU arrays only: a CUDA graph's steps
 launch asynchronously, their times would be launch times.
 
 This module is at the bottom of minifw's layers (next to :mod:`minifw.anomaly`): the kernels' dispatch table

@@ -67,8 +67,9 @@ def test_jit_step_times_graph_steps_and_fused_kernels_once():
     assert fused and "mul, add, relu" in fused[0].name
     assert not [e for e in prof.events if e.kind == "op"]  # ops inside a compiled step are not timed twice
     assert len(f.cache) == 2  # the timed graph is cached beside the untimed one, which runs again after
+    assert f.trace_count == 1  # the same trace, compiled again with a timed executor: no retrace
     f(a, a)
-    assert len(f.cache) == 2
+    assert len(f.cache) == 2 and f.trace_count == 1
 
 
 def test_static_session_step_is_timed():
