@@ -148,9 +148,9 @@ class Digraph(graphviz.Digraph):
 
     def save(self, filename=None, directory=None, *, skip_existing: bool | None = False,
              fmt: str | None = None) -> Path:
-        """Write the picture, its format from the suffix (.svg .png .pdf), or the DOT source (.dot .gv)."""
+        """Write the picture, its format from the suffix (.svg .png .pdf; none: SVG), or the DOT source (.dot .gv)."""
         path = Path(directory or "", filename or self.filename)
-        fmt = check_format(fmt or path.suffix.lstrip(".") or "dot")
+        fmt = check_format(fmt or path.suffix.lstrip(".") or "svg")  # no suffix: a picture, as before
         if fmt == "dot":
             return Path(super().save(filename, directory=directory, skip_existing=skip_existing))
         path.parent.mkdir(parents=True, exist_ok=True)
