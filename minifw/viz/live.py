@@ -8,8 +8,9 @@
 [1.0, 0.5, 0.3333333333333333]
 
 In a notebook the chart is shown once (``IPython.display.display(..., display_id=True)``) and the same
-output is updated in place each epoch; it is an SVG drawn here (no matplotlib, no JavaScript), so a
-saved notebook shows the last chart even opened untrusted.  Outside IPython it only records: the chart is
+output is updated in place each epoch; it is an SVG drawn here (no matplotlib, no JavaScript), saved with the
+notebook.  (JupyterLab renders SVG outputs only in a trusted notebook; untrusted, it shows the text line.)
+Outside IPython it only records: the chart is
 ``plot`` as a cell's value, or :meth:`svg`.  Visdom keeps its charts in a server that the browser talks to
 (and that fetches its scripts from the internet when it starts); here nothing runs beside the kernel.
 """
