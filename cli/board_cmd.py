@@ -2,6 +2,7 @@
 
     minifw train --model cnn --tensorboard runs/cnn
     minifw board runs            # TensorBoard at http://127.0.0.1:6006/
+    minifw board runs --screenshot graph.png   # a PNG of the Graphs tab (headless Chromium), then stop
 
 Bound to 127.0.0.1 only; Ctrl+C stops it.
 """
@@ -22,17 +23,27 @@ from minifw_cli.main import app
 def board(
     logdir: str = typer.Argument(..., help="The folder of event files (e.g. what --tensorboard wrote)."),
     port: int = typer.Option(6006, "--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."),
+    screenshot: str = typer.Option(None, "--screenshot", help="Write a PNG of a tab (headless Chromium) and stop."),
+    tab: str = typer.Option("graphs", "--tab", help="The tab --screenshot shows (graphs, scalars, ...)."),
 ) -> None:
     """Start TensorBoard on 127.0.0.1 over LOGDIR and print its address."""
     if not os.path.isdir(logdir):
         fail(f"{logdir}: no such folder (write one with `minifw train --tensorboard {logdir}`)")
     from minifw.tensorboard import TensorBoardNotInstalled, require
-    from minifw.tensorboard.board import Board
+    from minifw.tensorboard.board import Board, find_chromium
 
     try:
         require("show")
     except TensorBoardNotInstalled as e:
         fail(str(e))
+    if screenshot:
+        if find_chromium() is None:  # before starting anything
+            fail("--screenshot needs a headless Chromium: install it (Debian: apt install chromium) or name one "
+                 "in MINIFW_CHROMIUM")
+        with Board(logdir, 0 if port == 6006 else port) as b:
+            path = b.screenshot(screenshot, tab=tab)
+        console.print(f"wrote {path} ({tab} tab of {logdir})", markup=False, highlight=False)
+        return
     b = Board(logdir, port).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a `kill` stops TensorBoard too (finally, below)
     try:

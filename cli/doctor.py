@@ -19,6 +19,24 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _extras() -> dict[str, list[str]]:
+    """Each optional extra of minifw (from its installed metadata, so new extras appear by themselves) and
+    the distributions it installs; the ``test`` extra is the suite's, not a feature."""
+    import re
+
+    try:
+        reqs = md.metadata("minifw").get_all("Requires-Dist") or []
+    except md.PackageNotFoundError:
+        return {}
+    extras: dict[str, list[str]] = {}
+    for r in reqs:
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", r)
+        name = re.match(r"[A-Za-z0-9_.\-]+", r)
+        if extra and name and extra.group(1) != "test" and name.group(0) not in extras.get(extra.group(1), []):
+            extras.setdefault(extra.group(1), []).append(name.group(0))
+    return extras
+
+
 def _numba_row() -> tuple[str, str]:
     try:
         from minifw.kernels import numba_info  # type: ignore[attr-defined]
@@ -78,6 +96,14 @@ def doctor() -> None:
         status, detail = fn()
         colour = {"ok": "green", "sim": "yellow"}.get(status, "red")
         table.add_row(name, f"[{colour}]{status}[/]", detail)
-    for opt in ("torch", "jax", "tensorboardX"):
-        table.add_row(f"{opt} (optional peer)", "-", _version(opt))
+    from rich.markup import escape
+
+    for extra, dists in _extras().items():
+        versions = {d: _version(d) for d in dists}
+        have = [d for d, v in versions.items() if v != "not installed"]
+        status = "[green]ok[/]" if len(have) == len(dists) else ("[yellow]part[/]" if have else "-")
+        detail = ", ".join(f"{d} {v}" for d, v in versions.items())
+        if len(have) < len(dists):
+            detail += f"; pip install 'minifw[{extra}]'"
+        table.add_row(escape(f"[{extra}] (optional)"), status, escape(detail))
     console.print(table)

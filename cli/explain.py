@@ -51,7 +51,8 @@ def grad(
 @friendly
 def graph(
     expression: str = typer.Argument(..., help="e.g. 'x - exp(-2*sin(4*x)**2)'"),
-    output: str = typer.Option(..., "--output", "-o", help="File to write: .svg, .png, .pdf or .dot"),
+    output: str = typer.Option(..., "--output", "-o",
+                               help="File to write: .svg, .png or .dot (.pdf needs Graphviz's dot)"),
     at: List[str] = typer.Option([], "--at", help=AT_HELP + " With values, nodes show values and gradients."),
     backward: bool = typer.Option(False, "--backward", help="Draw the adjoint (backward) graph."),
 ) -> None:

@@ -34,6 +34,19 @@ def _point(at: List[str]) -> dict:
     return point
 
 
+def _check_graph_path(path: str) -> None:
+    """Refuse a format the renderer here cannot write (PDF with graphviz-pure) before any work."""
+    from pathlib import Path
+
+    from minifw.errors import MinifwError
+    from minifw.viz import check_format
+
+    try:
+        check_format(Path(path).suffix.lstrip(".") or "svg")
+    except MinifwError as e:
+        fail(str(e))
+
+
 def _save_graph(graph, path: str) -> None:
     from minifw.viz import GraphvizNotFound
 
@@ -72,6 +85,8 @@ def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional
     """Evaluation-trace tables (Baydin et al. 2018): primal, forward tangent, reverse adjoint."""
     from minifw.expr import parse
 
+    if graph:
+        _check_graph_path(graph)
     ex = parse(expression)
     t = ex.trace(_point(at), mode=mode, seed=seed)
     if graph:
@@ -133,6 +148,7 @@ def run_graph(expression: str, output: str, at: List[str], backward: bool = Fals
     from minifw.expr import parse
     from minifw.viz import draw_expression
 
+    _check_graph_path(output)
     ex = parse(expression)
     point = _point(at)
     g = draw_expression(ex, point if point else None, backward=backward)

@@ -1,4 +1,5 @@
-# ruff: noqa: E402
+# ruff: noqa: E402, B018
+# (B018: a bare name ending a cell is how a notebook shows a value)
 # %% [markdown]
 # # Lab 1 — Derivatives by hand and by dual numbers
 #
@@ -120,7 +121,7 @@ print(f"mf.jvp: value {value:.6f}, tangent {tangent:.6f}")
 from minifw.expr import trace
 
 t = trace("x - exp(-2*sin(4*x)**2)", {"x": x0}, mode="forward")
-print(t)  # in Jupyter, `t` alone renders an HTML table
+t  # a cell's value: the table as HTML (print(t) gives it as text)
 
 # %% [markdown]
 # Read the table top to bottom: each tangent row uses only tangents computed above it. That is why

@@ -1,4 +1,5 @@
-# ruff: noqa: E402
+# ruff: noqa: E402, B018
+# (B018: a bare name ending a cell is how a notebook shows a value)
 # %% [markdown]
 # # Lab 2 — Reverse mode and adjoints
 #
@@ -19,7 +20,7 @@ from minifw.expr import trace
 from minifw.viz import draw_expression
 
 t = trace("ln(x1) + x1*x2 - sin(x2)", {"x1": 2.0, "x2": 5.0}, mode="reverse")
-print(t)
+t  # a cell's value: the tables as HTML (print(t) gives them as text)
 
 # %% [markdown]
 # The reverse sweep runs the primal rows **backwards**. Each row `v_i = g(v_j, v_k)` sends

@@ -15,6 +15,7 @@ import minifw as mf
 from minifw import nn, optim
 from minifw.data import DataLoader, load_digits
 from minifw.nn import functional as NF
+from minifw.viz import LivePlot
 
 (x_train, y_train), (x_test, y_test) = load_digits("train"), load_digits("test")
 print(f"train {x_train.shape}, test {x_test.shape}, pixel values in [{x_train.min()}, {x_train.max()}]")
@@ -30,7 +31,9 @@ plt.show()
 # ## Train, and log like TensorBoard
 #
 # A `SummaryWriter` records *scalars* (loss, accuracy) against the global step and *histograms* of
-# each weight matrix once per epoch. Ours is a dictionary.
+# each weight matrix once per epoch. Ours is a dictionary. Beside it, a `LivePlot` is Visdom's model: a
+# chart below the cell that the loop redraws after each epoch (no server; `plot.update(epoch, loss=...)`
+# by hand here, `callbacks=[LivePlot()]` in Keras' `fit`).
 
 # %%
 mf.manual_seed(0)
@@ -46,6 +49,7 @@ def evaluate():
 
 
 step = 0
+live = LivePlot(title="digits, live")
 for epoch in range(6):
     net.train()
     for xb, yb in loader:
@@ -60,6 +64,7 @@ for epoch in range(6):
     acc = float(np.mean(evaluate() == y_test))
     log["epoch_test_acc"].append(acc)
     log["hist"].append({name: p.numpy().ravel().copy() for name, p in net.named_parameters() if p.ndim == 2})
+    live.update(epoch + 1, loss=np.mean(log["loss"][-len(loader):]), test_accuracy=acc)
     print(f"epoch {epoch + 1}: last loss {log['loss'][-1]:.3f}, test accuracy {acc:.1%}")
 
 # %% [markdown]
@@ -165,5 +170,7 @@ plt.show()
 
 # %% [markdown]
 # **Next:** lab 8 compiles a training step with `jit` and shows what tracing freezes. In a terminal,
-# `minifw train --epochs 5` trains the same network with a progress bar (`--tensorboard DIR` writes
-# real TensorBoard event files when tensorboardX is installed).
+# `minifw train --epochs 5` trains the same network with a progress bar; `--tensorboard DIR` writes real
+# TensorBoard event files (scalars, weight and gradient histograms, the misclassified digits, the graph and a
+# profile of one training step) and `minifw board DIR` opens them. Both need `pip install 'minifw[tensorboard]'`
+# and say so, before training, when it is missing.

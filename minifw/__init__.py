@@ -13,6 +13,7 @@ from minifw import (
     autograd,
     functional,
     ops,  # registers every primitive first
+    profiler,
     registry,
 )
 from minifw.autodiff.reverse import grad, value_and_grad, vjp
@@ -43,7 +44,7 @@ from minifw.registry import ShapeError
 
 __all__ = [
     # modules
-    "ops", "autograd", "functional",
+    "ops", "autograd", "functional", "profiler",
     # eager tensors and grad mode
     "Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "zeros", "ones", "zeros_like", "ones_like", "full", "arange", "eye", "manual_seed", "rand", "randn",

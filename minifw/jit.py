@@ -42,7 +42,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from minifw import anomaly, pytree
+from minifw import anomaly, profiler, pytree
 from minifw.eager.tensor import _wrap
 from minifw.random import generator
 
@@ -111,10 +111,19 @@ class Jitted:
 
     def _entry(self, args, kwargs):
         leaves, key_t, rebuild = _flatten((args, kwargs))
-        key_t = (anomaly.STATE.enabled, key_t)  # anomaly mode compiles its own, checked graph
+        # anomaly mode compiles its own, checked graph; an open profile its own, timed one
+        key_t = (anomaly.STATE.enabled, profiler.STATE.active is not None, key_t)
         entry = self.cache.get(key_t)
         if entry is None:
-            entry = self._trace(rebuild, leaves)
+            plain = self.cache.get((key_t[0], False, key_t[2])) if key_t[1] else None
+            if plain is not None:  # profiling a function already traced: the same graph, compiled timed (no retrace)
+                from minifw.static.compiler import compile_ir
+
+                c = plain[0]
+                entry = (compile_ir(c.graphs_after_each_pass[0][1], c.passes, c.memory_plan, c.concurrent),
+                         *plain[1:])
+            else:
+                entry = self._trace(rebuild, leaves)
             self.cache[key_t] = entry
         return entry, leaves
 

@@ -22,6 +22,9 @@ def test_doctor_reports_numpy_and_renderer():
     r = _run("doctor")
     assert r.returncode == 0, r.stderr
     assert "numpy" in r.stdout and "graph renderer" in r.stdout
+    # every optional extra, with its packages (not only tensorboardX): the suite's install has these two
+    assert "[tensorboard] (optional)" in r.stdout and "[deploy] (optional)" in r.stdout
+    assert "tensorboardX" in r.stdout and "onnxruntime" in r.stdout
 
 
 @pytest.mark.slow

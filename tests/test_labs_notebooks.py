@@ -73,3 +73,28 @@ def test_cli_lab_check_reports_pass_and_fail(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 1
     assert "✗ failed" in r.stdout and "NotImplementedError" in r.stdout and "Traceback" not in r.stderr
+
+
+def _outputs(nb, mime):
+    return [o["data"][mime] for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if mime in o.get("data", {})]
+
+
+def test_executed_notebooks_show_tables_as_html_and_graphs_as_svg(executed):
+    """What a saved notebook shows, even opened untrusted: trace tables as HTML, graphs and the live chart as
+    SVG pictures (rendered by graphviz-pure when Graphviz's dot is absent), not DOT text."""
+    import xml.etree.ElementTree as ET
+
+    for number in (1, 2):
+        nb, _ = executed[number]
+        tables = [h for h in _outputs(nb, "text/html") if "minifw-trace" in h]
+        assert tables and all(ET.fromstring(h).find("table") is not None for h in tables)
+    nb2, _ = executed[2]
+    svgs = _outputs(nb2, "image/svg+xml")
+    assert len(svgs) >= 2 and all(ET.fromstring(s.encode()).tag.endswith("svg") for s in svgs)
+    assert not [t for t in _outputs(nb2, "text/plain") if t.lstrip().startswith("digraph")]
+    assert len(_outputs(nb2, "image/png")) == len(svgs)  # the picture an untrusted notebook shows
+    nb7, _ = executed[7]
+    live = [s for s in _outputs(nb7, "image/svg+xml") if "digits, live" in s]
+    assert len(live) == 1  # one chart, updated in place each epoch
+    assert len(ET.fromstring(live[0]).findall(".//{http://www.w3.org/2000/svg}circle")) == 12  # 6 epochs x 2

@@ -131,7 +131,7 @@ def test_keras_fit_with_the_tensorboard_callback(tmp_path):
     m = keras_model("mlp")
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     (x, y), test = digits_for("mlp", "nhwc")
-    cb = TensorBoard(str(tmp_path), update_freq="batch", misclassified=test)
+    cb = TensorBoard(str(tmp_path), update_freq="batch", misclassified=test, profile_batch=3)
     m.fit(x[:256], y[:256], epochs=2, validation_data=test, callbacks=[cb], verbose=0)
     acc = _read(tmp_path)
     tags = acc.Tags()
@@ -141,6 +141,10 @@ def test_keras_fit_with_the_tensorboard_callback(tmp_path):
     assert acc.Scalars("epoch/learning_rate")[0].value == pytest.approx(1e-3)
     assert {"weights/dense.linear.weight", "gradients/dense.linear.weight"} <= set(tags["histograms"])
     assert "misclassified" in tags["images"] and acc.Tags()["graph"]
+    profile = acc.Tensors("profile/text_summary")  # the third training step, timed op by op
+    assert [e.step for e in profile] == [3]
+    text = profile[0].tensor_proto.string_val[0].decode()
+    assert text.startswith("**training step 3:") and "| matmul | op |" in text
     with pytest.raises(SummaryError, match="update_freq"):
         TensorBoard(str(tmp_path), update_freq="sometimes")
 
@@ -175,8 +179,17 @@ def test_train_reporter_logs_what_each_style_can_show(tmp_path, style):
     rep = Reporter(None, str(tmp_path))
     styles.run(style, "mlp", epochs=1, reporter=rep)
     rep.close()
-    tags = _read(tmp_path).Tags()
+    acc = _read(tmp_path)
+    tags = acc.Tags()
     assert {"epoch/loss", "epoch/test_accuracy", "train/running_loss"} <= set(tags["scalars"])
+    profile = acc.Tensors("profile/text_summary")  # the second training step, timed: per op, or per graph step
+    assert [e.step for e in profile] == [2]
+    text = profile[0].tensor_proto.string_val[0].decode()
+    assert text.startswith("**training step 2:")
+    # eager styles: ops (the forward and the backward's rules); TF1 and hybrid (jit) run compiled graphs
+    kinds = {"pytorch": ["| op |"], "keras": ["| op |"], "hybrid": ["| fused kernel |", "| graph op |"],
+             "tf1": ["| fused kernel |", "| graph op |"]}[style]
+    assert all(k in text for k in kinds) and "matmul" in text
     if style == "tf1":
         assert tags["histograms"] == [] and not tags["graph"]
         return

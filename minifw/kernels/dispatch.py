@@ -22,10 +22,11 @@ move the switch; a huge value turns the kernels off.
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
-from minifw import anomaly
+from minifw import anomaly, profiler
 from minifw.registry import all_primitives, subscribe
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
@@ -152,3 +153,35 @@ def _anomaly(on: bool) -> None:
 
 
 anomaly.subscribe(_anomaly)
+
+
+# --- minifw.profiler: while a profile is open, every entry times itself -----------------------------------------
+_UNTIMED: dict = {}
+
+
+def _timed(prim, impl):
+    name, clock, record = prim.name, time.perf_counter, profiler.record_op
+
+    def run(*args, **params):
+        t0 = clock()
+        out = impl(*args, **params)
+        record(name, clock() - t0)
+        return out
+
+    run.__doc__ = f"{name}, timed (a profile is open)"
+    return run
+
+
+def _profile(on: bool) -> None:
+    if on:
+        for p in all_primitives():
+            if p not in _UNTIMED and p.impl is not None:
+                _UNTIMED[p] = IMPL[p]
+                IMPL[p] = _timed(p, _UNTIMED[p])
+    else:
+        for p, f in _UNTIMED.items():
+            IMPL[p] = f
+        _UNTIMED.clear()
+
+
+profiler.subscribe(_profile)

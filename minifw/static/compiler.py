@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from typing import Iterable, Sequence
 
-from minifw import anomaly
+from minifw import anomaly, profiler
 from minifw.kernels.devices import CPU, route
 
 from . import schedule as _schedule
@@ -81,7 +81,7 @@ class CompiledGraph:
     """
 
     def __init__(self, ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False,
-                 checked: bool = False):
+                 checked: bool = False, timed: bool = False):
         t0 = time.perf_counter()
         self.passes = list(passes)
         self.graphs_after_each_pass: list[tuple[str, IRGraph]] = [("lowered", ir)]
@@ -92,9 +92,9 @@ class CompiledGraph:
         self.graph = g
         self.levels = _schedule.levels(g)
         self.steps = [n for lv in self.levels for n in lv]
-        self.memory_plan, self.concurrent, self.checked = memory_plan, concurrent, checked
+        self.memory_plan, self.concurrent, self.checked, self.timed = memory_plan, concurrent, checked, timed
         self.warm()  # compile (or load from numba's cache) now, not on the first run
-        cpu_run = build(g, self.levels, CPU, memory_plan, concurrent, checked=checked)
+        cpu_run = build(g, self.levels, CPU, memory_plan, concurrent, checked=checked, timed=timed)
         self.buffers, self.memory = cpu_run.buffers, cpu_run.memory
         self.run = self._router(cpu_run)
         self.compile_seconds = time.perf_counter() - t0
@@ -111,7 +111,7 @@ class CompiledGraph:
                 return cpu_run(feeds)
             if backend not in runs:
                 runs[backend] = build(self.graph, self.levels, backend, self.memory_plan, self.concurrent,
-                                      checked=self.checked)
+                                      checked=self.checked, timed=self.timed)
             return runs[backend](feeds)
 
         return run
@@ -171,9 +171,12 @@ def compile(outputs, updates: Sequence[tuple[Symbol, Symbol]] = (), inputs: Sequ
 
 def compile_ir(ir: IRGraph, passes: Sequence[str], memory_plan: bool = True, concurrent: bool = False):
     """The one place a compiled graph is made: in anomaly mode (:mod:`minifw.anomaly`) the graph as built, op by
-    op, unfused, each node's results checked for NaN and inf and the node named."""
+    op, unfused, each node's results checked for NaN and inf and the node named; while a profile is open
+    (:mod:`minifw.profiler`) the graph as usual, fused, with each step timed."""
     if anomaly.STATE.enabled:
         return CompiledGraph(ir, [], False, False, checked=True)
+    if profiler.STATE.active is not None:
+        return CompiledGraph(ir, passes, memory_plan, False, timed=True)
     return CompiledGraph(ir, passes, memory_plan, concurrent)
 
 

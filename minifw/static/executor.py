@@ -14,10 +14,11 @@ this module stays in ``static`` because it runs the static IR.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
-from minifw import anomaly
+from minifw import anomaly, profiler
 
 from .ir import IRGraph, Node
 from .memory import fused_outputs, plan, update_in_place, view_roots
@@ -45,12 +46,45 @@ def _checked_call(labels):
     return call
 
 
+def step_name(n: Node) -> tuple[str, str]:
+    """(name, kind) of a step in a profile: a fused kernel named by its ops, a primitive by its op."""
+    if n.op == "fused":
+        spec = getattr(n.params.get("kernel"), "spec", None)
+        ops = [b[0] for b in getattr(spec, "body", None) or []]
+        ops += [r[1] for r in getattr(spec, "reductions", None) or []]
+        ops = ops if len(ops) <= 6 else ops[:5] + [f"... {len(ops)} ops"]
+        inner = f" [{', '.join(ops)}]" if ops else ""
+        return f"{n.name}{inner}", "fused kernel"
+    return f"{n.op} ({n.name})", "graph op"
+
+
+def _timed_call(names):
+    """The profiler's step runner: each step timed, and the ops inside it not timed again."""
+    clock, st = time.perf_counter, profiler.STATE
+
+    def call(k, step, *args):
+        prof = st.active
+        if prof is None:
+            return step(*args)
+        st.in_graph = True
+        t0 = clock()
+        try:
+            return step(*args)
+        finally:
+            prof.record(*names[k], clock() - t0)
+            st.in_graph = False
+
+    return call
+
+
 def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bool = True,
-          concurrent: bool = False, workers: int = 2, checked: bool = False) -> Callable:
+          concurrent: bool = False, workers: int = 2, checked: bool = False, timed: bool = False) -> Callable:
     """``run(feeds) -> (outputs, update values)`` on ``backend``; ``run.buffers``, ``run.memory``: its plan.
 
-    ``checked``: anomaly mode's executor (each step's results checked for NaN and inf, the node named)."""
-    concurrent = concurrent and backend.threads and not checked
+    ``checked``: anomaly mode's executor (each step's results checked for NaN and inf, the node named).
+    ``timed``: the profiler's (each step timed into the open :class:`~minifw.profiler.Profile`)."""
+    timed = timed and not checked
+    concurrent = concurrent and backend.threads and not checked and not timed
     steps = [n for lv in levels for n in lv]
     time_of = None
     if concurrent:
@@ -77,6 +111,8 @@ def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bo
     labels = []
     if checked:
         ns["CALL"] = _checked_call(labels)
+    elif timed:
+        ns["CALL"] = _timed_call(labels)
     k = 0
     for lv in levels:
         # MPI collectives must run in the same order on every rank: a level holding one runs in sequence
@@ -93,8 +129,8 @@ def build(g: IRGraph, levels: Sequence[Sequence[Node]], backend, memory_plan: bo
                 ns[f"S{k}"] = backend.step(s.prim, s.params, buffers.get(s.id))
                 targets = f"v{s.id}"
             args = "".join(f", v{i.id}" for i in s.inputs)
-            if checked:
-                labels.append(_label(s))
+            if checked or timed:
+                labels.append(_label(s) if checked else step_name(s))
                 lines.append(f"    {targets} = CALL({k}, S{k}{args})")
             elif pooled:
                 lines.append(f"    F{k} = POOL.submit(S{k}{args})")

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from minifw import anomaly, pytree
+from minifw import anomaly, profiler, pytree
 from minifw.errors import MinifwError
 from minifw.registry import ShapeError
 
@@ -112,7 +112,7 @@ class Program:
         self.compiled: dict[tuple, CompiledGraph] = {}
 
     def compiled_for(self, arrays: Sequence[np.ndarray]) -> CompiledGraph:
-        key = (anomaly.STATE.enabled,) + tuple(a.shape for a in arrays)
+        key = (anomaly.STATE.enabled, profiler.STATE.active is not None) + tuple(a.shape for a in arrays)
         c = self.compiled.get(key)
         if c is None:
             outs, upds, ins = self.outputs, self.updates, self.inputs

@@ -10,6 +10,8 @@ TensorBoard runs in its own process (``python -m tensorboard.main``), bound to
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -25,6 +27,21 @@ from .writer import require
 
 class BoardError(MinifwError, RuntimeError):
     """TensorBoard did not start (or stopped) before it answered."""
+
+
+class ChromiumNotFound(MinifwError, FileNotFoundError):
+    """No headless browser to take a screenshot with."""
+
+
+CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "chrome", "chrome-headless-shell")
+
+
+def find_chromium() -> str | None:
+    """A Chromium-family browser on PATH (``MINIFW_CHROMIUM`` names one; empty: none), or None."""
+    forced = os.environ.get("MINIFW_CHROMIUM")
+    if forced is not None:
+        return shutil.which(forced) if forced else None
+    return next((p for p in map(shutil.which, CHROMIUMS) if p), None)
 
 
 def free_port() -> int:
@@ -87,6 +104,32 @@ class Board:
             body = r.read()
             kind = r.headers.get("Content-Type", "")
         return json.loads(body) if "json" in kind else body
+
+    def screenshot(self, path, tab: str = "graphs", size: tuple[int, int] = (1400, 900), wait_ms: int = 15000,
+                   timeout: float = 120.0) -> str:
+        """A PNG of TensorBoard's ``tab`` (``graphs``, ``scalars``, ...) taken by headless Chromium.
+
+        The browser loads the page from this board (127.0.0.1, nothing from the internet) and waits
+        ``wait_ms`` of page time for it to draw.  Raises :class:`ChromiumNotFound` without a browser."""
+        exe = find_chromium()
+        if exe is None:
+            raise ChromiumNotFound("no headless browser to take the screenshot: install Chromium (Debian: "
+                                   "apt install chromium) or name one in MINIFW_CHROMIUM")
+        path = os.path.abspath(os.fspath(path))
+        if os.path.exists(path):
+            os.remove(path)
+        with tempfile.TemporaryDirectory() as profile:
+            cmd = [exe, "--headless", "--disable-gpu", "--hide-scrollbars", "--no-first-run", "--mute-audio",
+                   "--disable-extensions", "--disable-background-networking", "--disable-dev-shm-usage",
+                   f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}",
+                   f"--virtual-time-budget={wait_ms}", f"--screenshot={path}", f"{self.url}#{tab}"]
+            if hasattr(os, "geteuid") and os.geteuid() == 0:
+                cmd.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if not os.path.exists(path):
+            raise BoardError(f"{os.path.basename(exe)} wrote no screenshot (exit {r.returncode}): "
+                             f"{(r.stderr or r.stdout).strip()[-600:]}")
+        return path
 
     def wait(self) -> int:
         return self.proc.wait() if self.proc is not None else 0

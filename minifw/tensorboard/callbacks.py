@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minifw import profiler
 from minifw.eager.grad_mode import no_grad
 from minifw.eager.tensor import tensor
 from minifw.keras.callbacks import Callback
@@ -111,18 +112,27 @@ class TensorBoard(Callback):
     Per epoch: the logs (loss, accuracy, ``val_*``), the learning rate, weight and gradient histograms every
     ``histogram_freq`` epochs (0: none), and with ``misclassified=(x, y)`` (minifw's addition) the examples of
     ``x`` the model gets wrong, as images.  ``write_graph``: the model's graph, traced on one example.
-    ``update_freq="batch"`` (or every n batches) adds the running loss per batch.
+    ``update_freq="batch"`` (or every n batches) adds the running loss per batch.  ``profile_batch=n`` (counted
+    from 1 over the whole run, as Keras; 0: none) writes a profile of that training step to the Text tab (tag
+    ``profile``): the time per op, or per step and fused kernel of a compiled graph (:mod:`minifw.profiler`).
     """
 
     def __init__(self, log_dir: str = "logs", histogram_freq: int = 1, write_graph: bool = True,
-                 update_freq="epoch", misclassified=None):
+                 update_freq="epoch", misclassified=None, profile_batch: int = 0):
         if update_freq not in ("epoch", "batch") and not (isinstance(update_freq, int) and update_freq > 0):
             raise SummaryError(f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive int, "
                                f"got {update_freq!r}")
         self.log_dir, self.histogram_freq, self.write_graph = log_dir, histogram_freq, write_graph
         self.update_freq, self.misclassified = update_freq, misclassified
+        self.profile_batch = int(profile_batch or 0)
         self.writer = None
         self._batches = 0
+        self._profiling = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.profile_batch and self._batches + 1 == self.profile_batch and not profiler.is_profiling():
+            self._profiling = profiler.profile(f"training step {self.profile_batch}")
+            self._profile = self._profiling.__enter__()
 
     def on_train_begin(self, logs=None):
         self.writer = SummaryWriter(self.log_dir)
@@ -134,6 +144,10 @@ class TensorBoard(Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self._batches += 1
+        if self._profiling is not None:
+            self._profiling.__exit__(None, None, None)
+            self._profiling = None
+            self.writer.add_profile(self._profile, self._batches)
         every = 1 if self.update_freq == "batch" else self.update_freq
         if every != "epoch" and self._batches % every == 0 and logs and "loss" in logs:
             self.writer.add_scalar("batch/loss", logs["loss"], self._batches)
@@ -143,6 +157,9 @@ class TensorBoard(Callback):
         self.logger.log_epoch(epoch, dict(logs or {}))
 
     def on_train_end(self, logs=None):
+        if self._profiling is not None:  # fit stopped inside the profiled step
+            self._profiling.__exit__(None, None, None)
+            self._profiling = None
         if self.writer is not None:
             self.writer.close()
 
@@ -152,13 +169,17 @@ class Reporter:
 
     The training styles that have a module call :meth:`watch` (module, optimizer, test examples) before the
     first epoch; then weights, gradients, misclassified digits and the graph are logged too.  Without it (the
-    TF1 and Caffe styles) the scalars are.
+    TF1 and Caffe styles) the scalars are.  The second training step (the first one warm) is profiled, for
+    every style: the time per op or fused kernel, in the Text tab (tag ``profile``).
     """
+
+    PROFILE_STEP = 2
 
     def __init__(self, inner, log_dir: str):
         self.inner, self.writer = inner, SummaryWriter(log_dir)
         self.logger = EpochLogger(self.writer)
         self.step = 0
+        self._profiling = None
 
     def watch(self, module, optimizer=None, samples=None) -> None:
         self.logger = EpochLogger(self.writer, module, optimizer, samples)
@@ -171,14 +192,28 @@ class Reporter:
 
     def on_batch(self, loss):
         self.step += 1
+        if self._profiling is not None:  # the step that just ended was profiled (from the end of the one before)
+            self._stop_profile()
+        elif self.step == self.PROFILE_STEP - 1 and not profiler.is_profiling():
+            self._profiling = profiler.profile(f"training step {self.PROFILE_STEP}")
+            self._profile = self._profiling.__enter__()
         self.writer.add_scalar("train/running_loss", loss, self.step)
         if self.inner:
             self.inner.on_batch(loss)
 
+    def _stop_profile(self):
+        self._profiling.__exit__(None, None, None)
+        self._profiling = None
+        self.writer.add_profile(self._profile, self.step)
+
     def on_epoch_end(self, epoch, metrics):
+        if self._profiling is not None:  # an epoch of one step: the evaluation is not part of a training step
+            self._stop_profile()
         self.logger.log_epoch(epoch, metrics)
         if self.inner:
             self.inner.on_epoch_end(epoch, metrics)
 
     def close(self):
+        if self._profiling is not None:
+            self._stop_profile()
         self.writer.close()

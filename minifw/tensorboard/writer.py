@@ -102,6 +102,10 @@ class SummaryWriter:
         """Markdown text (TensorBoard's Text tab)."""
         self._w.add_text(tag, text_string, global_step, walltime)
 
+    def add_profile(self, profile, global_step: int | None = None, tag: str = "profile", top: int | None = 30):
+        """A :class:`minifw.profiler.Profile` (time per op / fused kernel) as a table in the Text tab."""
+        self._w.add_text(tag, profile.to_markdown(top), global_step)
+
     def add_graph(self, model, input_to_model=None, verbose: bool = False) -> Any:
         """minifw's static graph of ``model`` in the Graphs tab; returns the GraphDef written.
 

@@ -6,8 +6,9 @@
 True
 """
 
-from .dot import Digraph, GraphvizNotFound, find_renderer, render
+from .dot import Digraph, FormatNotRendered, GraphvizNotFound, check_format, find_renderer, render
 from .graphs import GraphNode, draw, draw_expression, draw_nodes, draw_tensor, draw_trace
+from .live import LivePlot
 
-__all__ = ["Digraph", "GraphvizNotFound", "find_renderer", "render", "GraphNode", "draw", "draw_expression",
-           "draw_nodes", "draw_tensor", "draw_trace"]
+__all__ = ["Digraph", "FormatNotRendered", "GraphvizNotFound", "check_format", "find_renderer", "render", "GraphNode",
+           "draw", "draw_expression", "draw_nodes", "draw_tensor", "draw_trace", "LivePlot"]

@@ -1,23 +1,30 @@
-"""DOT text, and rendering it to SVG/PNG (torchviz's habit: build the
-description, return it, render only when asked).
+"""Drawings are :class:`graphviz.Digraph` objects (the ``graphviz`` package,
+torchviz's habit: build the description, return it, render only when asked).
 
-The renderer is the ``dot`` program on PATH, else ``graphviz-pure`` (the
-pip package minifw depends on).  With neither, :class:`GraphvizNotFound`
-says so and carries the DOT source, which is always available as
-:attr:`Digraph.source`.
+Rendering goes to the ``dot`` program on PATH when Graphviz is installed, else
+to ``graphviz-pure`` (the pip package minifw depends on), so a drawing is a
+picture in a notebook (``_repr_svg_``) even on a machine without Graphviz.
+With neither, :class:`GraphvizNotFound` says so and carries the DOT source,
+which is always available as :attr:`Digraph.source`.  graphviz-pure writes
+SVG and PNG but not PDF: :func:`check_format` refuses PDF up front there.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import graphviz
+
 from minifw.errors import MinifwError
 
 FORMATS = ("svg", "png", "pdf", "dot")
+# what graphviz-pure 0.2 writes (`graphviz-pure -Tpdf` answers: Format "pdf" not recognized)
+PURE_FORMATS = ("svg", "png", "dot")
 
 
 class GraphvizNotFound(MinifwError, RuntimeError):
@@ -30,13 +37,8 @@ class GraphvizNotFound(MinifwError, RuntimeError):
                          "save with a .dot suffix) into any Graphviz viewer")
 
 
-def _quote(s) -> str:
-    return '"' + str(s).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _attrs(attrs: dict) -> str:
-    items = [f"{k}={_quote(v)}" for k, v in attrs.items() if v is not None]
-    return f" [{', '.join(items)}]" if items else ""
+class FormatNotRendered(MinifwError, ValueError):
+    """The renderer found cannot write this format (e.g. PDF without Graphviz's ``dot``)."""
 
 
 def find_renderer() -> str | None:
@@ -51,10 +53,28 @@ def find_renderer() -> str | None:
             or shutil.which("graphviz-pure", path=os.path.dirname(sys.executable)))
 
 
+def check_format(fmt: str) -> str:
+    """``fmt`` if the renderer found can write it; else a clear refusal
+    (before any work is done).  ``dot`` needs no renderer at all."""
+    fmt = fmt.lower()
+    if fmt == "gv":
+        fmt = "dot"
+    if fmt not in FORMATS:
+        raise FormatNotRendered(f"unknown graph format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    if fmt == "dot":
+        return fmt
+    exe = find_renderer()
+    if exe is not None and Path(exe).name.startswith("graphviz-pure") and fmt not in PURE_FORMATS:
+        raise FormatNotRendered(
+            f"cannot write {fmt.upper()}: the renderer here is graphviz-pure (Graphviz's 'dot' is not installed), "
+            f"which writes {', '.join(f for f in PURE_FORMATS)}; use .svg or .png, or install Graphviz "
+            "(apt install graphviz) for PDF")
+    return fmt
+
+
 def render(source: str, fmt: str = "svg", timeout: float = 30.0) -> bytes:
     """Render DOT text with the first renderer found."""
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown graph format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    fmt = check_format(fmt)
     if fmt == "dot":
         return source.encode()
     exe = find_renderer()
@@ -63,74 +83,103 @@ def render(source: str, fmt: str = "svg", timeout: float = 30.0) -> bytes:
     proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode(), capture_output=True, timeout=timeout)
     if proc.returncode != 0 or not proc.stdout:
         err = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise RuntimeError(f"{Path(exe).name} could not render the graph as {fmt}: "
-                           f"{err[-1] if err else 'no output'}")
+        raise MinifwError(f"{Path(exe).name} could not render the graph as {fmt}: "
+                          f"{err[-1] if err else 'no output'}")
     return proc.stdout
 
 
-class Digraph:
-    """A directed graph as DOT: nodes and edges with attributes.
+_ID = r'(?:"(?:[^"\\]|\\.)*"|[^\s\[=";]+)'
+_EDGE = re.compile(rf"\s*{_ID}\s*->")
+_NODE = re.compile(rf"\s*(?!(?:graph|node|edge)\s*\[){_ID}\s*(?:\[|->|$)")  # a node statement (or an edge)
+
+
+def _text(label) -> str:
+    """A plain-text DOT label: line breaks as ``\\n``, never read as an HTML label."""
+    return graphviz.nohtml(str(label).replace("\r\n", "\n").replace("\n", "\\n"))
+
+
+class Digraph(graphviz.Digraph):
+    """A :class:`graphviz.Digraph` whose rendering falls back to graphviz-pure.
 
     >>> g = Digraph("demo")
     >>> g.node("a", "x = 2"); g.node("b", "ln"); g.edge("a", "b")
     >>> print(g.source.splitlines()[0])
-    digraph "demo" {
+    digraph demo {
+
+    ``pipe``, ``render``, the Jupyter reprs and :meth:`save` with a picture
+    suffix (.svg .png .pdf) go through :func:`render`; ``save`` with .gv or
+    .dot (or no suffix) writes the DOT source, as graphviz's own ``save`` does.
     """
 
-    def __init__(self, name: str = "G", rankdir: str = "LR", **graph_attrs):
-        self.name = name
-        self.graph_attrs = {"rankdir": rankdir, **graph_attrs}
-        self.node_attrs = {"fontname": "Helvetica", "fontsize": "11", "shape": "box", "style": "rounded"}
-        self.edge_attrs = {"fontname": "Helvetica", "fontsize": "9"}
-        self.nodes: list[tuple[str, dict]] = []
-        self.edges: list[tuple[str, str, dict]] = []
+    NODE_STYLE = {"fontname": "Helvetica", "fontsize": "11", "shape": "box", "style": "rounded"}
+    EDGE_STYLE = {"fontname": "Helvetica", "fontsize": "9"}
 
-    def node(self, id: str, label: str, **attrs) -> None:  # noqa: A002
-        self.nodes.append((str(id), {"label": label, **attrs}))
+    def __init__(self, name: str | None = "G", comment: str | None = None, *, rankdir: str = "LR",
+                 graph_attr=None, node_attr=None, edge_attr=None, **kwargs):
+        super().__init__(name=name, comment=comment, graph_attr={"rankdir": rankdir, **dict(graph_attr or {})},
+                         node_attr={**self.NODE_STYLE, **dict(node_attr or {})},
+                         edge_attr={**self.EDGE_STYLE, **dict(edge_attr or {})}, **kwargs)
 
-    def edge(self, a: str, b: str, label: str | None = None, **attrs) -> None:
-        self.edges.append((str(a), str(b), {"label": label, **attrs}))
+    def node(self, name: str, label: str | None = None, _attributes=None, **attrs) -> None:
+        super().node(str(name), None if label is None else _text(label), _attributes=_attributes, **attrs)
 
-    @property
-    def source(self) -> str:
-        lines = [f"digraph {_quote(self.name)} {{"]
-        lines.append("  graph" + _attrs(self.graph_attrs) + ";")
-        lines.append("  node" + _attrs(self.node_attrs) + ";")
-        lines.append("  edge" + _attrs(self.edge_attrs) + ";")
-        lines += [f"  {_quote(i)}{_attrs(a)};" for i, a in self.nodes]
-        lines += [f"  {_quote(a)} -> {_quote(b)}{_attrs(at)};" for a, b, at in self.edges]
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+    def edge(self, tail_name: str, head_name: str, label: str | None = None, _attributes=None, **attrs) -> None:
+        super().edge(str(tail_name), str(head_name), None if label is None else _text(label),
+                     _attributes=_attributes, **attrs)
 
-    def __str__(self) -> str:
-        return self.source
+    # --- rendering: dot when installed, graphviz-pure when not ---------------------------------------
+    def pipe(self, format: str | None = None, *args, encoding: str | None = None, **kwargs):  # noqa: A002
+        data = render(self.source, format or self.format or "svg")
+        return data.decode(encoding) if encoding else data
 
-    def pipe(self, fmt: str = "svg") -> bytes:
-        return render(self.source, fmt)
+    def render(self, filename=None, directory=None, view: bool = False, cleanup: bool = False,
+               format: str | None = None, *args, outfile=None, **kwargs) -> str:  # noqa: A002
+        """graphviz's ``render``: the source to ``filename``, the picture beside it (``filename.svg``)."""
+        fmt = check_format(format or (Path(outfile).suffix.lstrip(".") if outfile else "") or self.format or "svg")
+        data = self.pipe(fmt)  # before writing anything: a refusal leaves no files behind
+        src = super().save(filename, directory=directory)
+        out = Path(outfile) if outfile else Path(f"{src}.{fmt}")
+        out.write_bytes(data)
+        if cleanup:
+            os.remove(src)
+        if view:
+            graphviz.view(os.fspath(out))
+        return os.fspath(out)
 
-    def save(self, path: str | os.PathLike, fmt: str | None = None) -> Path:
-        """Write the picture; the format comes from the suffix (.svg .png .pdf .dot)."""
-        path = Path(path)
-        fmt = fmt or path.suffix.lstrip(".").lower() or "svg"
-        if fmt == "gv":
-            fmt = "dot"
+    def save(self, filename=None, directory=None, *, skip_existing: bool | None = False,
+             fmt: str | None = None) -> Path:
+        """Write the picture, its format from the suffix (.svg .png .pdf; none: SVG), or the DOT source (.dot .gv)."""
+        path = Path(directory or "", filename or self.filename)
+        fmt = check_format(fmt or path.suffix.lstrip(".") or "svg")  # no suffix: a picture, as before
+        if fmt == "dot":
+            return Path(super().save(filename, directory=directory, skip_existing=skip_existing))
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(self.pipe(fmt))
         return path
 
-    # --- Jupyter --------------------------------------------------------------------------
+    # --- Jupyter -------------------------------------------------------------------------------------
     def _repr_svg_(self) -> str | None:
         try:
             return self.pipe("svg").decode()
         except GraphvizNotFound:
             return None
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        bundle = {"text/plain": self.source}
+    def _repr_image_svg_xml(self) -> str:
+        return self.pipe("svg").decode()
+
+    def _repr_mimebundle_(self, include=None, exclude=None, **_) -> dict:
+        """SVG for a trusted notebook, PNG beside it for an untrusted one (JupyterLab does not render SVG from
+        untrusted outputs: it could carry script; PNG is safe), and a line of text, not the DOT source, for
+        plain viewers.  Without a renderer: the reason and the DOT source."""
         try:
-            bundle["image/svg+xml"] = self.pipe("svg").decode()
+            bundle = {"image/svg+xml": self.pipe("svg").decode(), "image/png": self.pipe("png")}
         except GraphvizNotFound as e:
-            bundle["text/plain"] = f"{e}\n\n{self.source}"
+            return {"text/plain": f"{e}\n\n{self.source}"}
+        n_edges = sum(1 for line in self.body if _EDGE.match(line))
+        n_nodes = sum(1 for line in self.body if _NODE.match(line)) - n_edges
+        bundle["text/plain"] = (f"<{type(self).__name__} {self.name!r}: {n_nodes} nodes, {n_edges} edges; "
+                                f".source is the DOT text>")
         return bundle
 
 
-__all__ = ["Digraph", "GraphvizNotFound", "render", "find_renderer", "FORMATS"]
+__all__ = ["Digraph", "GraphvizNotFound", "FormatNotRendered", "render", "find_renderer", "check_format", "FORMATS"]

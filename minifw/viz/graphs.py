@@ -155,8 +155,7 @@ def draw_trace(trace, backward: bool = False) -> Digraph:
     """Forward graph of an :class:`~minifw.autodiff.trace.EvaluationTrace`
     (rows with values and adjoints), or its adjoint graph."""
     g = draw_nodes(trace_nodes(trace), "backward" if backward else "forward", backward)
-    g.graph_attrs["label"] = trace.expression
-    g.graph_attrs["labelloc"] = "t"
+    g.attr(label=trace.expression, labelloc="t")
     return g
 
 
@@ -190,8 +189,7 @@ def draw_expression(expr, at=None, backward: bool = False) -> Digraph:
     res = ex.result
     root = nodes[res] if res[0] != "const" else GraphNode(op=None, name=format(res[1], "g"))
     g = draw_nodes([root], "backward" if backward else "forward", backward)
-    g.graph_attrs["label"] = ex.text
-    g.graph_attrs["labelloc"] = "t"
+    g.attr(label=ex.text, labelloc="t")
     return g
 
 
