@@ -178,3 +178,33 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x00not a model at all\xff" * 3)
     with pytest.raises(mf.onnx.OnnxImportError):
         mf.onnx.load(tmp_path / "bad.onnx")
+
+
+def test_pytorch_view_batch_minus_one_chain_is_folded_on_load(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch (the peers extra) exports the models to load")
+
+    class Net(torch.nn.Module):  # the classic PyTorch CNN: x.view(x.size(0), -1) before the classifier
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = torch.nn.Conv2d(1, 3, 3), torch.nn.Linear(3 * 6 * 6, 4)
+
+        def forward(self, x):
+            x = torch.relu(self.conv(x))
+            return self.fc(x.view(x.size(0), -1))
+
+    torch.manual_seed(0)
+    path, x, want = _torch_export(tmp_path, Net(), (1, 8, 8))
+    assert {"Shape", "Gather", "Concat"} <= {n.op_type for n in onnx.load(path).graph.node}
+    loaded = mf.onnx.load(path)
+    np.testing.assert_allclose(loaded(x), want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(loaded(x[:1]), want[:1], atol=1e-5, rtol=0)  # the batch stays free
+
+
+def test_shape_arithmetic_that_does_not_end_in_a_reshape_is_refused(tmp_path):
+    h = onnx.helper
+    nodes = [h.make_node("Shape", ["x"], ["s"], name="shape"), h.make_node("Cast", ["s"], ["f"], to=1, name="cast"),
+             h.make_node("Add", ["x", "f"], ["y"], name="add")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 2])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])])
+    with pytest.raises(mf.onnx.UnsupportedOpError, match=r"node 'add'.*free batch dimension"):
+        mf.onnx.load(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]))
