@@ -156,6 +156,10 @@ def _as_array(model, name: str, value) -> np.ndarray:
 def _feeds(model, body: dict) -> tuple[dict, bool]:
     """The request's arrays by input name, and whether it used the row format."""
     names = model.input_names
+    signature = body.get("signature_name", "serving_default")
+    if signature not in ("serving_default", ""):
+        raise RequestError(f'Serving signature name: "{signature}" not found in signature def (this model has '
+                           f'"serving_default")')
     if ("instances" in body) == ("inputs" in body):
         raise RequestError('JSON object must have exactly one of "instances" (row format) or "inputs" (columnar '
                            'format)')
