@@ -62,6 +62,22 @@ def test_keras_model_exports(tmp_path):
     np.testing.assert_allclose(run_ort(tmp_path / "k.onnx", {"x": x})[0], model.predict(x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("pool", ["MaxPooling2D", "AveragePooling2D"])
+def test_keras_cnn_channels_last_exports_and_onnxruntime_agrees(tmp_path, pool):
+    mf.manual_seed(3)
+    model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),
+                              getattr(keras.layers, pool)(2), keras.layers.Conv2D(2, 3, strides=2),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    proto = mf.onnx.export(model, np.zeros((1, 8, 8, 1), np.float32), tmp_path / "k.onnx")
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("Conv") == 2 and ("MaxPool" if pool == "MaxPooling2D" else "AveragePool") in ops
+    x = RNG.random((5, 8, 8, 1), dtype=np.float32)
+    want = model.predict(x)
+    name = proto.graph.input[0].name
+    np.testing.assert_allclose(run_ort(tmp_path / "k.onnx", {name: x})[0], want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(mf.onnx.load(tmp_path / "k.onnx")(x), want, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("example", ["mlp", "cnn"])
 def test_caffe_net_exports_its_scores_blob(tmp_path, example):
     from minifw.compat import caffe

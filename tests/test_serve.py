@@ -162,10 +162,10 @@ def test_train_export_writes_the_next_version_in_tf_servings_layout(tmp_path):
 
 
 def test_train_export_refuses_what_it_cannot_export_before_training(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "minifw_cli", "train", "--style", "keras", "--model", "cnn",
-                        "--epochs", "1", "--export", str(tmp_path / "out")], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode != 0 and "cannot be exported" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "train", "--style", "pytorch", "--model", "mlp",
+                        "--epochs", "1", "--workers", "2", "--export", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "--export with --workers" in r.stderr and "Traceback" not in r.stderr
     assert "Epoch" not in r.stdout and not (tmp_path / "out").exists()  # nothing trained, nothing left behind
 
 
