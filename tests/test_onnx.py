@@ -224,3 +224,17 @@ def test_shape_arithmetic_that_does_not_end_in_a_reshape_is_refused(tmp_path):
                          [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])])
     with pytest.raises(mf.onnx.UnsupportedOpError, match=r"node 'add'.*free batch dimension"):
         mf.onnx.load(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]))
+
+
+def test_minifw_graph_draws_an_onnx_files_loaded_graph(tmp_path):
+    from minifw_cli.main import app
+    from typer.testing import CliRunner
+
+    mf.onnx.export(cnn(), np.zeros((1, 1, 8, 8), np.float32), tmp_path / "m.onnx")
+    out = tmp_path / "m.dot"
+    r = CliRunner().invoke(app, ["graph", str(tmp_path / "m.onnx"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    dot = out.read_text()
+    assert "placeholder" in dot and "im2col" in dot and "shape (None, 10)" in dot  # minifw's nodes, batch free
+    bad = CliRunner().invoke(app, ["graph", str(tmp_path / "none.onnx"), "-o", str(out)])
+    assert bad.exit_code != 0 and "no such file" in bad.output
