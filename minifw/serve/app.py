@@ -77,6 +77,16 @@ class Version:
                 "status": {"error_code": "OK" if not self.error else "UNKNOWN", "error_message": self.error}}
 
 
+def _warm(entry: Version) -> None:
+    """Compile every batch size the batcher pads to, before the version serves (TF Serving's model warmup):
+    else the first batch of each size waits for a compile while its requests queue up behind it."""
+    sig = entry.model.signature()["inputs"]
+    if any(d is None for _, shape in sig.values() for d in shape[1:]):
+        return  # a free dimension past the batch: sizes are known only from the requests
+    for size in entry.batcher.sizes:
+        entry.run({n: np.zeros((size,) + tuple(shape[1:]), dt) for n, (dt, shape) in sig.items()})
+
+
 class ModelStore:
     """The versions of one model under ``base``; :meth:`poll` loads new ones (call it from any thread)."""
 
@@ -99,6 +109,7 @@ class ModelStore:
                         b = self.batching
                         entry.batcher = Batcher(entry.run, b.max_batch_size, b.batch_timeout_micros,
                                                 self.metrics.batch_ran if self.metrics else None, f"batcher-v{v}")
+                        _warm(entry)
                     entry.state = "AVAILABLE"  # only now does it serve
                 except Exception as e:  # noqa: BLE001  a bad file must not take the server down
                     entry.state, entry.error = "END", f"{type(e).__name__}: {e}"
