@@ -32,6 +32,9 @@ def serve(
     max_batch_size: int = typer.Option(None, "--max_batch_size", min=1, help="Rows per run at most (32)."),
     batch_timeout_micros: int = typer.Option(None, "--batch_timeout_micros", min=0,
                                              help="Wait this long after a batch's first request for more (0)."),
+    intra_op: int = typer.Option(1, "--tensorflow_intra_op_parallelism", min=0,
+                                 help="Threads inside one op (BLAS); 0: the library's default (every core). "
+                                      "Requests are the parallelism: 1 avoids BLAS threads fighting the server."),
 ) -> None:
     """Serve a model folder with TensorFlow Serving's REST API (status, metadata, predict, /metrics)."""
     if not os.path.isdir(model_base_path):
@@ -53,6 +56,9 @@ def serve(
         import uvicorn  # noqa: F401
     except ImportError:
         fail("minifw serve needs uvicorn and starlette: pip install 'minifw[deploy]'")
+    if intra_op:  # read by OpenBLAS / MKL when numpy loads, which is now; a value the user set wins
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(intra_op))
     from minifw import serve as server
 
     found = server.versions(model_base_path)

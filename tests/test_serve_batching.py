@@ -3,11 +3,11 @@ compiled graph and each gets its own rows back; the Prometheus text is parsed, n
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,24 +34,31 @@ def test_allowed_batch_sizes_are_powers_of_two_then_the_maximum():
     assert allowed_batch_sizes(24) == [1, 2, 4, 8, 16, 24]
 
 
+def _answer(batcher, xs, spread: bool = True):
+    """Submit each of ``xs`` from its own coroutine, as concurrent request handlers do; their results."""
+    async def one(i, x):
+        if spread:
+            await asyncio.sleep(0.0005 * (i % 7))  # requests arrive spread out, not all in one turn of the loop
+        return await batcher.submit({"x": x})
+
+    async def main():
+        return await asyncio.gather(*(one(i, x) for i, x in enumerate(xs)))
+
+    return asyncio.run(main())
+
+
 def test_concurrent_requests_form_batches_and_each_gets_its_own_rows(tmp_path):
     model, loaded = _loaded(tmp_path)
-    lock = threading.Lock()
     seen = []
 
     def run(feeds):
-        with lock:
-            seen.append(feeds["x"].shape[0])
-            return {k: np.array(v) for k, v in loaded.run(feeds).items()}
+        seen.append(feeds["x"].shape[0])
+        return {k: np.array(v) for k, v in loaded.run(feeds).items()}
 
-    batcher = Batcher(run, max_batch_size=16, batch_timeout_micros=20_000)
+    batcher = Batcher(run, max_batch_size=16, batch_timeout_micros=2_000)
     rng = np.random.default_rng(0)
     xs = [rng.random((int(rng.integers(1, 4)), 4), dtype=np.float32) for _ in range(300)]
-    try:
-        with ThreadPoolExecutor(24) as pool:
-            got = list(pool.map(lambda x: batcher.submit({"x": x}).result(timeout=60), xs))
-    finally:
-        batcher.close()
+    got = _answer(batcher, xs)
     for x, out in zip(xs, got):
         np.testing.assert_allclose(out["output"], model(mf.tensor(x)).numpy(), atol=1e-5)
     assert batcher.runs == len(seen) < len(xs)  # batches really formed
@@ -59,28 +66,31 @@ def test_concurrent_requests_form_batches_and_each_gets_its_own_rows(tmp_path):
     assert {key[1][0] for key in loaded.function.program.compiled} <= set(allowed_batch_sizes(16))
 
 
+def test_with_no_timeout_the_requests_read_in_one_turn_of_the_loop_share_a_run(tmp_path):
+    model, loaded = _loaded(tmp_path)
+    batcher = Batcher(lambda f: {k: np.array(v) for k, v in loaded.run(f).items()}, max_batch_size=8)
+    xs = [np.full((1, 4), i, np.float32) for i in range(20)]
+    got = _answer(batcher, xs, spread=False)
+    assert batcher.runs == 3  # 8 + 8 + 4 rows
+    np.testing.assert_allclose(np.concatenate([g["output"] for g in got]),
+                               model(mf.tensor(np.concatenate(xs))).numpy(), atol=1e-5)
+
+
 def test_a_request_larger_than_max_batch_size_is_split_and_joined(tmp_path):
     model, loaded = _loaded(tmp_path)
     batcher = Batcher(lambda f: {k: np.array(v) for k, v in loaded.run(f).items()}, max_batch_size=8)
     x = np.random.default_rng(1).random((21, 4), dtype=np.float32)
-    try:
-        out = batcher.submit({"x": x}).result(timeout=60)["output"]
-    finally:
-        batcher.close()
-    assert out.shape == (21, 3) and batcher.runs == 3
-    np.testing.assert_allclose(out, model(mf.tensor(x)).numpy(), atol=1e-5)
+    (out,) = _answer(batcher, [x])
+    assert out["output"].shape == (21, 3) and batcher.runs == 3
+    np.testing.assert_allclose(out["output"], model(mf.tensor(x)).numpy(), atol=1e-5)
 
 
 def test_an_output_without_the_batch_axis_is_refused_to_every_waiting_request():
     batcher = Batcher(lambda f: {"total": f["x"].sum()}, max_batch_size=4)
-    try:
-        with pytest.raises(BatchingError, match="batch axis first"):
-            batcher.submit({"x": np.ones((2, 3), np.float32)}).result(timeout=30)
-        ok = Batcher(lambda f: {"y": f["x"] * 2}, max_batch_size=4)
-        assert ok.submit({"x": np.ones((3, 1), np.float32)}).result(timeout=30)["y"].tolist() == [[2]] * 3
-        ok.close()
-    finally:
-        batcher.close()
+    with pytest.raises(BatchingError, match="batch axis first"):
+        _answer(batcher, [np.ones((2, 3), np.float32)])
+    ok = Batcher(lambda f: {"y": f["x"] * 2}, max_batch_size=4)
+    assert _answer(ok, [np.ones((3, 1), np.float32)])[0]["y"].tolist() == [[2]] * 3
 
 
 def test_the_compiled_program_cache_keeps_the_most_recently_used_sizes(tmp_path):

@@ -1,6 +1,7 @@
 """W8's baseline: the same MLP served the way the notes say PyTorch is deployed, a Python web framework in front
 of eager PyTorch (FastAPI, its documented style: a pydantic request model, a plain ``def`` handler that FastAPI
-runs in its thread pool, ``torch.inference_mode()``), on uvicorn like ``minifw serve``.
+runs in its thread pool, ``torch.inference_mode()``), on uvicorn like ``minifw serve``, with one intra-op thread
+as ``minifw serve`` uses by default (with torch's default, two threads here, it was no faster: see W8's notes).
 
     python -m minifw.bench.serve_peer WEIGHTS.npz PORT
 
@@ -31,6 +32,7 @@ def make_app(weights_path: str):
     model = torch.nn.Sequential(*layers)
     model.load_state_dict(state)
     model.eval()
+    torch.set_num_threads(1)  # as minifw serve's --tensorflow_intra_op_parallelism 1: requests are the parallelism
 
     class PredictRequest(BaseModel):
         instances: list[list[float]]

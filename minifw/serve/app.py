@@ -109,7 +109,7 @@ class ModelStore:
                     if self.batching is not None:
                         b = self.batching
                         entry.batcher = Batcher(entry.run, b.max_batch_size, b.batch_timeout_micros,
-                                                self.metrics.batch_ran if self.metrics else None, f"batcher-v{v}")
+                                                self.metrics.batch_ran if self.metrics else None)
                         _warm(entry)
                     entry.state = "AVAILABLE"  # only now does it serve
                 except Exception as e:  # noqa: BLE001  a bad file must not take the server down
@@ -286,7 +286,7 @@ def make_app(name: str, base: str, poll_seconds: float = 1.0, batching: BatchOpt
                         entry.lock.release()
                     return JSONResponse(answer(outs, rows))
                 return JSONResponse(answer(await run_in_threadpool(entry.run, feeds), rows))
-            return JSONResponse(answer(await asyncio.wrap_future(entry.batcher.submit(feeds)), rows))
+            return JSONResponse(answer(await entry.batcher.submit(feeds), rows))
         if request.method != "GET":
             raise RequestError(f"{action} takes a GET", 405)
         if action == "metadata":
@@ -324,7 +324,7 @@ def make_app(name: str, base: str, poll_seconds: float = 1.0, batching: BatchOpt
             task.cancel()
             for v in list(store.versions.values()):
                 if v.batcher is not None:
-                    v.batcher.close()
+                    v.batcher.flush()
 
     app = Starlette(routes=[Route("/v1/models/{path:path}", route, methods=["GET", "POST"]),
                             Route("/metrics", prometheus), Route("/monitoring/prometheus/metrics", prometheus)],
