@@ -76,8 +76,9 @@ def _batching_file(path: str) -> dict:
     except OSError as e:
         fail(f"--batching_parameters_file {path}: {e.strerror}")
     fields = dict(re.findall(r"(\w+)\s*\{\s*value\s*:\s*(\d+)\s*\}", text))
-    unknown = sorted(set(fields) - {"max_batch_size", "batch_timeout_micros", "num_batch_threads",
-                                    "max_enqueued_batches"})
+    names = set(re.findall(r"(\w+)\s*[{:]", text)) - {"value"}  # every field, whatever its form
+    unknown = sorted(names - {"max_batch_size", "batch_timeout_micros", "num_batch_threads",
+                              "max_enqueued_batches"})
     if unknown or not fields and text.strip():
         fail(f"--batching_parameters_file {path}: minifw reads max_batch_size and batch_timeout_micros "
              f"(and ignores num_batch_threads, max_enqueued_batches); cannot read {unknown or text.strip()[:60]!r}")

@@ -217,3 +217,15 @@ def test_batching_flags_without_enable_batching_are_refused_in_one_line(tmp_path
     r = subprocess.run([sys.executable, "-m", "minifw_cli", "serve", "--model_name", "m", "--model_base_path",
                         str(tmp_path), "--max_batch_size", "8"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "need --enable_batching" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_batching_parameters_file_with_fields_minifw_does_not_read_is_refused(tmp_path):
+    from minifw_cli.main import app
+    from typer.testing import CliRunner
+
+    params = tmp_path / "batching.txt"
+    params.write_text("max_batch_size { value: 8 }\npad_variable_length_inputs: true\nthread_pool_name { value: 1 }")
+    r = CliRunner().invoke(app, ["serve", "--model_name", "m", "--model_base_path", str(tmp_path), "--enable_batching",
+                                 "--batching_parameters_file", str(params)])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "thread_pool_name" in r.output and "pad_variable_length_inputs" in r.output
