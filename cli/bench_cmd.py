@@ -18,7 +18,7 @@ from minifw_cli.main import app
 @app.command()
 @friendly
 def bench(
-    workloads: Optional[List[str]] = typer.Argument(None, help="W0 ... W6, or all (default: all)."),
+    workloads: Optional[List[str]] = typer.Argument(None, help="W0 ... W6, W8, or all (default: all)."),
     device: str = typer.Option("cpu", "--device", help="cpu, or cuda (the GPU benchmarks)."),
     modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated: eager,static,jit,numpy,torch,jax."),
     quick: bool = typer.Option(False, "--quick", help="Smaller sizes and fewer rounds (under 2 minutes)."),

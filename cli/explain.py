@@ -50,11 +50,11 @@ def grad(
 @app.command()
 @friendly
 def graph(
-    expression: str = typer.Argument(..., help="e.g. 'x - exp(-2*sin(4*x)**2)'"),
+    expression: str = typer.Argument(..., help="e.g. 'x - exp(-2*sin(4*x)**2)', or a model.onnx file"),
     output: str = typer.Option(..., "--output", "-o",
                                help="File to write: .svg, .png or .dot (.pdf needs Graphviz's dot)"),
     at: List[str] = typer.Option([], "--at", help=AT_HELP + " With values, nodes show values and gradients."),
     backward: bool = typer.Option(False, "--backward", help="Draw the adjoint (backward) graph."),
 ) -> None:
-    """Draw an expression's computation graph (forward, or backward with --backward)."""
+    """Draw an expression's computation graph (forward, or backward with --backward), or an ONNX file's."""
     run_graph(expression, output, at, backward)

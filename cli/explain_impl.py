@@ -144,7 +144,10 @@ def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "
 
 
 def run_graph(expression: str, output: str, at: List[str], backward: bool = False) -> None:
-    """Draw an expression's computation graph (forward, or backward with --backward)."""
+    """Draw an expression's computation graph (forward, or backward with --backward), or an ONNX file's graph as
+    ``minifw.onnx.load`` reads it into a static graph (the same command, given a ``.onnx`` path)."""
+    if expression.endswith(".onnx"):
+        return _graph_onnx(expression, output, at, backward)
     from minifw.expr import parse
     from minifw.viz import draw_expression
 
@@ -154,3 +157,23 @@ def run_graph(expression: str, output: str, at: List[str], backward: bool = Fals
     g = draw_expression(ex, point if point else None, backward=backward)
     _save_graph(g, output)
     console.print(f"wrote {output}", highlight=False)
+
+
+def _graph_onnx(path: str, output: str, at: List[str], backward: bool) -> None:
+    import os
+
+    if at or backward:
+        fail("an ONNX file's graph is drawn as loaded: --at and --backward are for expressions")
+    if not os.path.isfile(path):
+        fail(f"{path}: no such file")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        fail("drawing an ONNX file needs the onnx package: pip install 'minifw[deploy]'")
+    from minifw import onnx as mf_onnx
+    from minifw.viz import draw_nodes
+
+    loaded = mf_onnx.load(path)  # refusals (an unsupported op) are MinifwErrors: one line
+    _save_graph(draw_nodes(loaded.outputs, title=loaded.name), output)
+    console.print(f"wrote {output} ({len(loaded.graph)} nodes of minifw's static graph, opset {loaded.opset})",
+                  highlight=False)

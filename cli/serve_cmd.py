@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import typer
 from minifw_cli.common import console, fail, friendly
@@ -24,18 +25,61 @@ def serve(
     rest_api_host: str = typer.Option("127.0.0.1", "--rest_api_host", help="Address to listen on."),
     poll_wait_seconds: float = typer.Option(1.0, "--file_system_poll_wait_seconds", min=0.05,
                                             help="How often BASE is checked for new versions."),
+    enable_batching: bool = typer.Option(False, "--enable_batching",
+                                         help="Batch concurrent predict requests into one run of the graph."),
+    batching_parameters_file: str = typer.Option(None, "--batching_parameters_file",
+                                                 help="TF Serving's text file: max_batch_size { value: 32 } ..."),
+    max_batch_size: int = typer.Option(None, "--max_batch_size", min=1, help="Rows per run at most (32)."),
+    batch_timeout_micros: int = typer.Option(None, "--batch_timeout_micros", min=0,
+                                             help="Wait this long after a batch's first request for more (0)."),
+    intra_op: int = typer.Option(1, "--tensorflow_intra_op_parallelism", min=0,
+                                 help="Threads inside one op (BLAS); 0: the library's default (every core). "
+                                      "Requests are the parallelism: 1 avoids BLAS threads fighting the server."),
 ) -> None:
-    """Serve a model folder with TensorFlow Serving's REST API (status, metadata, predict)."""
+    """Serve a model folder with TensorFlow Serving's REST API (status, metadata, predict, /metrics)."""
     if not os.path.isdir(model_base_path):
         fail(f"--model_base_path {model_base_path}: no such folder (write one with `minifw train --export DIR`)")
+    batching = None
+    if enable_batching or batching_parameters_file or max_batch_size or batch_timeout_micros is not None:
+        if not enable_batching:
+            fail("--batching_parameters_file, --max_batch_size and --batch_timeout_micros need --enable_batching")
+        params = _batching_file(batching_parameters_file) if batching_parameters_file else {}
+        if max_batch_size is not None:
+            params["max_batch_size"] = max_batch_size
+        if batch_timeout_micros is not None:
+            params["batch_timeout_micros"] = batch_timeout_micros
+        from minifw.serve import BatchOptions
+
+        batching = BatchOptions(**params)
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError:
         fail("minifw serve needs uvicorn and starlette: pip install 'minifw[deploy]'")
+    if intra_op:  # read by OpenBLAS / MKL when numpy loads, which is now; a value the user set wins
+        for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, str(intra_op))
     from minifw import serve as server
 
     found = server.versions(model_base_path)
     console.print(f"serving {model_name!r} from {model_base_path} (versions {found or 'none yet'}) on "
-                  f"http://{rest_api_host}:{rest_api_port}/v1/models/{model_name}", highlight=False)
-    server.run(model_name, model_base_path, rest_api_port, rest_api_host, poll_wait_seconds)
+                  f"http://{rest_api_host}:{rest_api_port}/v1/models/{model_name}" +
+                  (f", batching up to {batching.max_batch_size} rows, waiting {batching.batch_timeout_micros} µs"
+                   if batching else ""), highlight=False)
+    server.run(model_name, model_base_path, rest_api_port, rest_api_host, poll_wait_seconds, batching=batching)
+
+
+def _batching_file(path: str) -> dict:
+    """The two fields minifw uses from TF Serving's batching parameters (text protobuf); others are refused."""
+    try:
+        text = open(path).read()
+    except OSError as e:
+        fail(f"--batching_parameters_file {path}: {e.strerror}")
+    fields = dict(re.findall(r"(\w+)\s*\{\s*value\s*:\s*(\d+)\s*\}", text))
+    names = set(re.findall(r"(\w+)\s*[{:]", text)) - {"value"}  # every field, whatever its form
+    unknown = sorted(names - {"max_batch_size", "batch_timeout_micros", "num_batch_threads",
+                              "max_enqueued_batches"})
+    if unknown or not fields and text.strip():
+        fail(f"--batching_parameters_file {path}: minifw reads max_batch_size and batch_timeout_micros "
+             f"(and ignores num_batch_threads, max_enqueued_batches); cannot read {unknown or text.strip()[:60]!r}")
+    return {k: int(v) for k, v in fields.items() if k in ("max_batch_size", "batch_timeout_micros")}

@@ -124,9 +124,6 @@ def train(
         if os.path.exists(tensorboard) and not os.path.isdir(tensorboard):
             fail(f"--tensorboard {tensorboard}: this is a file; give a folder")
     if export:
-        if style == "keras" and model == "cnn":  # refused now, not after the training run
-            fail("--export: the Keras-style CNN cannot be exported to ONNX yet (its NHWC convolution has no ONNX "
-                 "translation); export the same network with --style pytorch, or the Keras MLP")
         if workers is not None:
             fail("--export with --workers is not available yet: train on one process to export, or --save a "
                  "checkpoint from the workers")

@@ -62,6 +62,22 @@ def test_keras_model_exports(tmp_path):
     np.testing.assert_allclose(run_ort(tmp_path / "k.onnx", {"x": x})[0], model.predict(x), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("pool", ["MaxPooling2D", "AveragePooling2D"])
+def test_keras_cnn_channels_last_exports_and_onnxruntime_agrees(tmp_path, pool):
+    mf.manual_seed(3)
+    model = keras.Sequential([keras.layers.Conv2D(4, 3, activation="relu", padding="same", input_shape=(8, 8, 1)),
+                              getattr(keras.layers, pool)(2), keras.layers.Conv2D(2, 3, strides=2),
+                              keras.layers.Flatten(), keras.layers.Dense(3, activation="softmax")])
+    proto = mf.onnx.export(model, np.zeros((1, 8, 8, 1), np.float32), tmp_path / "k.onnx")
+    ops = [n.op_type for n in proto.graph.node]
+    assert ops.count("Conv") == 2 and ("MaxPool" if pool == "MaxPooling2D" else "AveragePool") in ops
+    x = RNG.random((5, 8, 8, 1), dtype=np.float32)
+    want = model.predict(x)
+    name = proto.graph.input[0].name
+    np.testing.assert_allclose(run_ort(tmp_path / "k.onnx", {name: x})[0], want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(mf.onnx.load(tmp_path / "k.onnx")(x), want, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("example", ["mlp", "cnn"])
 def test_caffe_net_exports_its_scores_blob(tmp_path, example):
     from minifw.compat import caffe
@@ -178,3 +194,47 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x00not a model at all\xff" * 3)
     with pytest.raises(mf.onnx.OnnxImportError):
         mf.onnx.load(tmp_path / "bad.onnx")
+
+
+def test_pytorch_view_batch_minus_one_chain_is_folded_on_load(tmp_path):
+    torch = pytest.importorskip("torch", reason="PyTorch (the peers extra) exports the models to load")
+
+    class Net(torch.nn.Module):  # the classic PyTorch CNN: x.view(x.size(0), -1) before the classifier
+        def __init__(self):
+            super().__init__()
+            self.conv, self.fc = torch.nn.Conv2d(1, 3, 3), torch.nn.Linear(3 * 6 * 6, 4)
+
+        def forward(self, x):
+            x = torch.relu(self.conv(x))
+            return self.fc(x.view(x.size(0), -1))
+
+    torch.manual_seed(0)
+    path, x, want = _torch_export(tmp_path, Net(), (1, 8, 8))
+    assert {"Shape", "Gather", "Concat"} <= {n.op_type for n in onnx.load(path).graph.node}
+    loaded = mf.onnx.load(path)
+    np.testing.assert_allclose(loaded(x), want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(loaded(x[:1]), want[:1], atol=1e-5, rtol=0)  # the batch stays free
+
+
+def test_shape_arithmetic_that_does_not_end_in_a_reshape_is_refused(tmp_path):
+    h = onnx.helper
+    nodes = [h.make_node("Shape", ["x"], ["s"], name="shape"), h.make_node("Cast", ["s"], ["f"], to=1, name="cast"),
+             h.make_node("Add", ["x", "f"], ["y"], name="add")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, 2])],
+                         [h.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [None, 2])])
+    with pytest.raises(mf.onnx.UnsupportedOpError, match=r"node 'add'.*free batch dimension"):
+        mf.onnx.load(h.make_model(graph, opset_imports=[h.make_opsetid("", 17)]))
+
+
+def test_minifw_graph_draws_an_onnx_files_loaded_graph(tmp_path):
+    from minifw_cli.main import app
+    from typer.testing import CliRunner
+
+    mf.onnx.export(cnn(), np.zeros((1, 1, 8, 8), np.float32), tmp_path / "m.onnx")
+    out = tmp_path / "m.dot"
+    r = CliRunner().invoke(app, ["graph", str(tmp_path / "m.onnx"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    dot = out.read_text()
+    assert "placeholder" in dot and "im2col" in dot and "shape (None, 10)" in dot  # minifw's nodes, batch free
+    bad = CliRunner().invoke(app, ["graph", str(tmp_path / "none.onnx"), "-o", str(out)])
+    assert bad.exit_code != 0 and "no such file" in bad.output

@@ -162,8 +162,64 @@ def test_train_export_writes_the_next_version_in_tf_servings_layout(tmp_path):
 
 
 def test_train_export_refuses_what_it_cannot_export_before_training(tmp_path):
-    r = subprocess.run([sys.executable, "-m", "minifw_cli", "train", "--style", "keras", "--model", "cnn",
-                        "--epochs", "1", "--export", str(tmp_path / "out")], capture_output=True, text=True,
-                       timeout=120)
-    assert r.returncode != 0 and "cannot be exported" in r.stderr and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "train", "--style", "pytorch", "--model", "mlp",
+                        "--epochs", "1", "--workers", "2", "--export", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "--export with --workers" in r.stderr and "Traceback" not in r.stderr
     assert "Epoch" not in r.stdout and not (tmp_path / "out").exists()  # nothing trained, nothing left behind
+
+
+class TFServingClient:
+    """A REST client written from TF Serving's API documentation (tensorflow.org/tfx/serving/api_rest), with
+    nothing minifw-specific: the URLs, bodies and response fields are the documented ones."""
+
+    def __init__(self, host: str, port: int, model_name: str):
+        self.base = f"http://{host}:{port}/v1/models/{model_name}"
+        self.http = httpx.Client(timeout=30)
+
+    def _url(self, version=None, suffix=""):
+        return self.base + (f"/versions/{version}" if version is not None else "") + suffix
+
+    def status(self, version=None) -> dict:  # GET /v1/models/${MODEL_NAME}[/versions/${VERSION}]
+        return self.http.get(self._url(version)).json()
+
+    def metadata(self, version=None) -> dict:  # GET .../metadata
+        return self.http.get(self._url(version, "/metadata")).json()
+
+    def predict(self, instances=None, inputs=None, version=None, signature_name=None) -> httpx.Response:
+        body = {"signature_name": signature_name} if signature_name else {}  # POST ...:predict
+        body.update({"instances": instances} if inputs is None else {"inputs": inputs})
+        return self.http.post(self._url(version, ":predict"), json=body)
+
+
+def test_a_tf_serving_rest_client_written_from_the_docs_runs_unchanged(server):
+    from urllib.parse import urlparse
+
+    u = urlparse(server["url"])
+    client = TFServingClient(u.hostname, u.port, "mlp")
+    x = np.random.default_rng(5).random((2, 4), dtype=np.float32)
+    want = server["model"](mf.tensor(x)).numpy()
+
+    status = client.status(version=1)["model_version_status"]
+    assert [(s["version"], s["state"], s["status"]["error_code"]) for s in status] == [("1", "AVAILABLE", "OK")]
+    meta = client.metadata(version=1)
+    assert meta["model_spec"]["name"] == "mlp" and meta["model_spec"]["version"] == "1"
+    sig = meta["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert sig["method_name"] == "tensorflow/serving/predict" and set(sig["inputs"]) == {"x"}
+
+    row = client.predict(instances=x.tolist(), version=1, signature_name="serving_default")
+    np.testing.assert_allclose(np.array(row.json()["predictions"]), want, atol=1e-5)
+    named = client.predict(instances=[{"x": r} for r in x.tolist()], version=1)  # list of objects
+    np.testing.assert_allclose(np.array(named.json()["predictions"]), want, atol=1e-5)
+    col = client.predict(inputs={"x": x.tolist()}, version=1)
+    np.testing.assert_allclose(np.array(col.json()["outputs"]), want, atol=1e-5)
+    col_bare = client.predict(inputs=x.tolist(), version=1)  # a single input may be given without its name
+    np.testing.assert_allclose(np.array(col_bare.json()["outputs"]), want, atol=1e-5)
+    latest = client.predict(instances=x.tolist())  # no version: the highest that is loaded
+    assert latest.status_code == 200 and np.array(latest.json()["predictions"]).shape == (2, 3)
+
+    for r, code in [(client.predict(instances=x.tolist(), signature_name="nope"), 400),
+                    (client.predict(instances=[[1.0, 2.0]]), 400),
+                    (client.predict(instances=x.tolist(), version=99), 404),
+                    (TFServingClient(u.hostname, u.port, "nope").predict(instances=x.tolist()), 404)]:
+        assert r.status_code == code and isinstance(r.json()["error"], str) and set(r.json()) == {"error"}

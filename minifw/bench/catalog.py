@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .suite import JIT_MAX_PASSES, Case
 
-WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "W5", "W6", "W9")
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9")
 MINIFW_MODES = ("eager", "static_no_passes", "static_all_passes", "jit")
 
 
@@ -127,12 +127,24 @@ def _w6(quick: bool) -> list[Case]:
                       "metric": ["train step (warm cache)", "median_s"], "max": 1.0}])]
 
 
+def _w8(quick: bool) -> list[Case]:
+    params = {"clients": 32, "requests": 600 if quick else 3000, "rounds": 1 if quick else 3, "max_s": 20.0,
+              "warmup": 200}
+    targets = []
+    for mode in ("minifw_serve", "minifw_serve_batching"):
+        targets += [{"text": f"{mode} >= 1.5x baseline req/s", "metric": [mode, "rps_vs_baseline"], "min": 1.5},
+                    {"text": f"{mode} p99 <= baseline p99", "metric": [mode, "p99_vs_baseline"], "max": 1.0}]
+    return [Case("W8", f"MLP {params['clients']} clients", params,
+                 ["minifw_serve", "minifw_serve_batching", "fastapi_torch"], reference="fastapi_torch",
+                 unit="req/s", targets=targets)]
+
+
 def _w9(quick: bool) -> list[Case]:  # data-parallel scaling over MPI: minifw.bench.w9_dist
     return [Case("W9", "1 vs 2 ranks", {"quick": quick}, ["mlp 1 rank", "mlp 2 ranks", "cnn 1 rank", "cnn 2 ranks"],
                  reference="mlp 1 rank")]
 
 
-_CASES = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4, "W5": _w5, "W6": _w6, "W9": _w9}
+_CASES = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4, "W5": _w5, "W6": _w6, "W8": _w8, "W9": _w9}
 
 
 def judge(target: dict, modes: dict) -> dict:

@@ -13,7 +13,8 @@ JSON schema (``schema`` = 1)::
                   "threading_policy": {...}},
       "wall_s": 312.5,                                # the whole run
       "results": [                                    # one per case
-        {"workload": "W1", "case": "b=128", "params": {"batch": 128}, "unit": "ms" | "us/op" | "GB/s" | "GFLOP/s",
+        {"workload": "W1", "case": "b=128", "params": {"batch": 128},
+         "unit": "ms" | "us/op" | "GB/s" | "GFLOP/s" | "req/s",   # W8 adds req_per_s, p50_ms, p99_ms per mode
          "reference": "numpy", "best_peer": "jax" | null, "rounds": 9,
          "modes": {
            MODE: {"first_call_s": s,                  # prepare + first call (trace, compile, cache), apart
@@ -51,14 +52,14 @@ def _keep(mode: str, allowed: set[str] | None) -> bool:
         family = "jit" if mode.endswith("jit") else "eager"
     if family in ("hand", "minifw"):
         family = "static" if family == "hand" else "eager"
-    if mode.startswith(("import", "minifw ", "train", "kernel")):
+    if mode.startswith(("import", "minifw ", "train", "kernel", "minifw_serve", "fastapi")):
         return True
     return family in allowed
 
 
 def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str] | None = None,
               log=print, command: str = "") -> dict:
-    """Run the named workloads (``"all"`` for W0-W6) and return the JSON-ready report."""
+    """Run the named workloads (``"all"`` for W0-W6 and W8) and return the JSON-ready report."""
     from .harness import machine
 
     names = [w.upper() for w in workloads] or ["ALL"]
@@ -113,6 +114,8 @@ def _fmt_time(m: dict, unit: str) -> str:
         return f"{m['GB_per_s']:.2f} GB/s ({m['median_s'] * 1e3:.2f} ms)"
     if unit == "GFLOP/s":
         return f"{m['GFLOP_per_s']:.1f} GFLOP/s"
+    if unit == "req/s":
+        return f"{m['req_per_s']:.0f} req/s, p50 {m['p50_ms']:.1f} ms, p99 {m['p99_ms']:.1f} ms"
     s = m["median_s"]
     return f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.3f} s"
 

@@ -115,6 +115,10 @@ def run_case(case: Case, workers: dict[str, Worker], rounds: int, target_s: floa
         from .startup import run_w6
 
         return run_w6(case, workers, log)
+    if case.workload == "W8":
+        from .serving import run_w8
+
+        return run_w8(case, workers, log)
     if case.workload == "W9":
         from .w9_dist import run_w9
 

@@ -196,19 +196,69 @@ OPS: dict[str, Callable] = {
 }
 
 
+# --- shape arithmetic: PyTorch's ``x.view(x.size(0), -1)`` is Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
+# minifw graphs have static shapes except the free batch axis, so such chains are folded at load time into
+# small object arrays (ints, ``None`` for the free dimension) and end in a Reshape to ``(None, ...)``.
+SHAPE_OPS = ("Shape", "Gather")  # only as shape arithmetic; Unsqueeze, Squeeze, Concat, Cast fold too
+
+
+def _fold(c, op: str, value) -> np.ndarray:
+    """One step of shape arithmetic on constants and folded shapes (``value(k)``: input ``k``)."""
+    if op == "Shape":
+        raise AssertionError("Shape is folded by the loader")
+    if op == "Gather":
+        return np.take(value(0), np.asarray(value(1)).astype(np.int64), axis=c.attrs.get("axis", 0))
+    if op == "Unsqueeze":
+        y = value(0)
+        axes = _axes(c, 1)
+        n = y.ndim + len(axes)
+        for a in sorted(a % n for a in axes):
+            y = np.expand_dims(y, a)
+        return y
+    if op == "Squeeze":
+        axes = _axes(c, 1)
+        return np.squeeze(value(0), axis=axes)
+    if op == "Concat":
+        return np.concatenate([np.asarray(value(k)).astype(object) for k in range(len(c.node.input))],
+                              axis=c.attrs["axis"])
+    if op == "Cast":
+        return value(0)
+    c.refuse("shape arithmetic on the free batch dimension (minifw folds Shape, Gather, Unsqueeze, Squeeze, "
+             "Concat and Cast into a Reshape)")
+
+
+def _reshape_free(c, x, target: np.ndarray):
+    """Reshape ``x`` to a folded shape with one free entry (the batch), working out a ``-1`` from the rest."""
+    src = F.shape_of(x)
+    want = [src[j] if d == 0 else d for j, d in enumerate(target.tolist())]
+    if want.count(None) != 1 or src.count(None) != 1:
+        c.refuse(f"a Reshape of shape {src} to {target.tolist()} (one free dimension on each side is folded)")
+    if -1 in want:
+        known = int(np.prod([d for d in src if d is not None], dtype=np.int64))
+        rest = int(np.prod([d for d in want if d not in (None, -1)], dtype=np.int64))
+        if rest == 0 or known % rest:
+            raise OnnxImportError(f"{c.where}: cannot reshape {src} to {target.tolist()}")
+        want[want.index(-1)] = known // rest
+    return F.reshape(x, tuple(want))
+
+
 class LoadedModel:
     """A loaded ONNX model: ``graph`` (a static graph), ``inputs`` (placeholders) and ``outputs`` (symbols),
     ``input_names``/``output_names`` as in the file, and ``opset``.
 
     ``model(*arrays)`` runs the compiled graph (one output, or a list); ``model.run({name: array})`` returns
-    ``{output name: array}``.  Each new batch size compiles once and is cached.
+    ``{output name: array}``.  Each new batch size compiles once and is cached; the cache keeps the
+    ``max_compiled`` most recently used sizes (a server fed every size from 1 to 10,000 stays bounded).
     """
+
+    max_compiled = 16
 
     def __init__(self, graph, inputs, outputs, input_names, output_names, opset: int, name: str):
         self.graph, self.inputs, self.outputs = graph, list(inputs), list(outputs)
         self.input_names, self.output_names = list(input_names), list(output_names)
         self.opset, self.name = opset, name
         self.function = static.function(self.inputs, self.outputs)
+        self.function.program.max_compiled = self.max_compiled
 
     def __call__(self, *arrays):
         outs = self.function(*arrays)
@@ -253,14 +303,17 @@ def load(path_or_model) -> LoadedModel:
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
     g = model.graph
     for node in g.node:  # refuse before building anything
-        if node.domain not in ("", "ai.onnx") or (node.op_type not in OPS and node.op_type != "Constant"):
+        if node.domain not in ("", "ai.onnx") or (node.op_type not in OPS and node.op_type != "Constant"
+                                                    and node.op_type not in SHAPE_OPS):
             raise UnsupportedOpError(f"ONNX op {node.op_type!r} (node {node.name or node.output[0]!r}, opset "
                                      f"{opset}{', domain ' + node.domain if node.domain else ''}) has no minifw "
-                                     f"counterpart; minifw loads {', '.join(sorted(OPS))}")
+                                     f"counterpart; minifw loads {', '.join(sorted(OPS))} (and {', '.join(SHAPE_OPS)}"
+                                     f" as shape arithmetic)")
     consts = {t.name: onnx.numpy_helper.to_array(t) for t in g.initializer}
     init_names = set(consts)
     with static.Graph(g.name or "onnx") as graph:
         env: dict = {}
+        shapes: dict[str, np.ndarray] = {}  # folded shape values with a free entry (see _fold)
         inputs = []
         for vi in g.input:
             if vi.name in init_names:
@@ -279,6 +332,30 @@ def load(path_or_model) -> LoadedModel:
                 consts[node.output[0]] = onnx.numpy_helper.to_array(value)
                 env[node.output[0]] = static.constant(consts[node.output[0]], name=node.output[0])
                 continue
+            shape_in = [i for i in node.input if i in shapes]
+            if node.op_type == "Shape" or (node.op_type == "Gather" and node.input[0] in shapes) or (
+                    shape_in and node.op_type != "Reshape" and all(i in shapes or i in consts
+                                                                   for i in node.input if i)):
+                if node.op_type == "Shape":
+                    s = list(F.shape_of(env[node.input[0]]))
+                    folded = np.array(s[c.attrs.get("start", 0):c.attrs.get("end", len(s))], dtype=object)
+                else:
+                    ins = list(node.input)
+                    value = lambda k, ins=ins: shapes.get(ins[k], consts.get(ins[k]))  # noqa: E731
+                    folded = np.asarray(_fold(c, node.op_type, value), dtype=object)  # np.take may give a bare None
+                if any(d is None for d in folded.flat):
+                    shapes[node.output[0]] = folded
+                else:
+                    consts[node.output[0]] = folded.astype(np.int64)
+                    env[node.output[0]] = static.constant(consts[node.output[0]], name=node.output[0])
+                continue
+            if node.op_type == "Reshape" and node.input[1] in shapes:
+                env[node.output[0]] = _reshape_free(c, env[node.input[0]], shapes[node.input[1]])
+                continue
+            if shape_in or node.op_type in SHAPE_OPS:
+                what = "a shape computed from the free batch dimension" if shape_in else "a tensor"
+                c.refuse(f"{node.op_type} of {what} (minifw folds Shape, Gather, Unsqueeze, Squeeze, Concat and Cast "
+                         f"into a Reshape)")
             args = [env[i] if i else None for i in node.input]
             try:
                 out = OPS[node.op_type](c, *args)

@@ -62,7 +62,11 @@ def _match_pool(t):
     """``transpose(max|mean(im2col(x), axis=(4, 5)), (0, 3, 1, 2))`` -> (x, im2col, reduction)."""
     if not _is(t, "transpose", axes=(0, 3, 1, 2)):
         return None
-    r = t.inputs[0]
+    return _match_pool_nhwc(t.inputs[0])
+
+
+def _match_pool_nhwc(r):
+    """``max|mean(im2col(x), axis=(4, 5))``, channels last (a Keras pooling layer) -> (x, im2col, reduction)."""
     if r.op not in ("max", "mean") or tuple(r.params.get("axis") or ()) != (4, 5) or r.params.get("keepdims"):
         return None
     cols = r.inputs[0]
@@ -134,7 +138,7 @@ def _deps(sym) -> list:
         if _is(w, "transpose") and _is(w.inputs[0], "reshape") and len(w.inputs[0].inputs[0].shape) == 4:
             w = w.inputs[0].inputs[0]
         return [s for s in (x, w, b) if s is not None]
-    pool = _match_pool(sym)
+    pool = _match_pool(sym) or _match_pool_nhwc(sym)
     if pool is not None:
         return [pool[0]]
     gemm = _match_gemm(sym)
@@ -161,6 +165,12 @@ def _translate(w: _Writer, s) -> str:
         if red == "max":
             return w.node("MaxPool", [w.names[id(x)]], name, **_window_attrs(cols))
         return w.node("AveragePool", [w.names[id(x)]], name, count_include_pad=1, **_window_attrs(cols))
+    pool = _match_pool_nhwc(s)
+    if pool is not None:  # ONNX pools channels first: pool, then back to channels last
+        x, cols, red = pool
+        attrs = _window_attrs(cols) | ({} if red == "max" else {"count_include_pad": 1})
+        y = w.node("MaxPool" if red == "max" else "AveragePool", [w.names[id(x)]], f"{name}_nchw", **attrs)
+        return w.node("Transpose", [y], name, perm=[0, 2, 3, 1])
     gemm = _match_gemm(s)
     if gemm is not None:
         return w.node("Gemm", [w.names[id(v)] for v in gemm], name, transB=1)

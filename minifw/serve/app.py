@@ -7,9 +7,13 @@ Routes, as TF Serving documents them:
 * ``POST /v1/models/NAME[/versions/V]:predict``    -> ``{"instances": rows}`` gives ``{"predictions": ...}``,
   ``{"inputs": columns}`` gives ``{"outputs": ...}``
 
+* ``GET  /metrics`` (and TF Serving's ``/monitoring/prometheus/metrics``) -> Prometheus text
+  (:mod:`minifw.serve.metrics`)
+
 Errors are ``{"error": "..."}`` with 400 (bad request) or 404 (unknown model or version).  The store polls
 ``BASE`` for new version folders and loads each one fully before it serves; the highest loaded version answers
-requests that name none.
+requests that name none.  With ``batching`` (:class:`BatchOptions`) each version gets a
+:class:`~minifw.serve.batching.Batcher`: concurrent predict requests share one run of the compiled graph.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,9 +29,12 @@ import numpy as np
 from minifw.errors import MinifwError
 from minifw.onnx import load as onnx_load
 
+from .batching import Batcher
+from .metrics import CONTENT_TYPE, Metrics
 from .versions import MODEL_FILE, versions
 
 MAX_BODY = 64 * 1024 * 1024
+INLINE_ELEMENTS = 16_384  # without batching, requests up to this many input numbers run on the event loop
 TF_DTYPES = {"float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int32": "DT_INT32", "int64": "DT_INT64",
              "bool": "DT_BOOL", "float16": "DT_HALF", "uint8": "DT_UINT8", "int8": "DT_INT8"}
 
@@ -40,23 +48,52 @@ class RequestError(MinifwError, ValueError):
 
 
 @dataclass
+class BatchOptions:
+    """TF Serving's batching parameters (``--enable_batching``): at most ``max_batch_size`` rows per run, waiting
+    at most ``batch_timeout_micros`` after the first request of a batch for more."""
+
+    max_batch_size: int = 32
+    batch_timeout_micros: int = 0
+
+
+@dataclass
 class Version:
     number: int
     state: str = "LOADING"
     model: object = None
     error: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)  # a compiled graph reuses its buffers
+    batcher: Batcher | None = None
+
+    def run(self, feeds: dict) -> dict:
+        """The model's outputs for ``feeds``, copied out of the compiled graph's buffers under the lock."""
+        with self.lock:
+            try:
+                return {k: np.array(v) for k, v in self.model.run(feeds).items()}
+            except MinifwError as e:  # a feed the graph refuses (shape, dtype)
+                raise RequestError(f"{e}; the signature expects {_expected(self.model)}") from None
 
     def status(self) -> dict:
         return {"version": str(self.number), "state": self.state,
                 "status": {"error_code": "OK" if not self.error else "UNKNOWN", "error_message": self.error}}
 
 
+def _warm(entry: Version) -> None:
+    """Compile every batch size the batcher pads to, before the version serves (TF Serving's model warmup):
+    else the first batch of each size waits for a compile while its requests queue up behind it."""
+    sig = entry.model.signature()["inputs"]
+    if any(d is None for _, shape in sig.values() for d in shape[1:]):
+        return  # a free dimension past the batch: sizes are known only from the requests
+    for size in entry.batcher.sizes:
+        entry.run({n: np.zeros((size,) + tuple(shape[1:]), dt) for n, (dt, shape) in sig.items()})
+
+
 class ModelStore:
     """The versions of one model under ``base``; :meth:`poll` loads new ones (call it from any thread)."""
 
-    def __init__(self, name: str, base: str):
+    def __init__(self, name: str, base: str, batching: BatchOptions | None = None, metrics: Metrics | None = None):
         self.name, self.base = name, base
+        self.batching, self.metrics = batching, metrics
         self.versions: dict[int, Version] = {}
         self._poll_lock = threading.Lock()
 
@@ -69,6 +106,11 @@ class ModelStore:
                 self.versions[v] = entry
                 try:
                     entry.model = onnx_load(f"{self.base}/{v}/{MODEL_FILE}")
+                    if self.batching is not None:
+                        b = self.batching
+                        entry.batcher = Batcher(entry.run, b.max_batch_size, b.batch_timeout_micros,
+                                                self.metrics.batch_ran if self.metrics else None)
+                        _warm(entry)
                     entry.state = "AVAILABLE"  # only now does it serve
                 except Exception as e:  # noqa: BLE001  a bad file must not take the server down
                     entry.state, entry.error = "END", f"{type(e).__name__}: {e}"
@@ -126,6 +168,10 @@ def _as_array(model, name: str, value) -> np.ndarray:
 def _feeds(model, body: dict) -> tuple[dict, bool]:
     """The request's arrays by input name, and whether it used the row format."""
     names = model.input_names
+    signature = body.get("signature_name", "serving_default")
+    if signature not in ("serving_default", ""):
+        raise RequestError(f'Serving signature name: "{signature}" not found in signature def (this model has '
+                           f'"serving_default")')
     if ("instances" in body) == ("inputs" in body):
         raise RequestError('JSON object must have exactly one of "instances" (row format) or "inputs" (columnar '
                            'format)')
@@ -156,13 +202,12 @@ def _feeds(model, body: dict) -> tuple[dict, bool]:
 
 
 def predict(entry: Version, body: dict) -> dict:
-    model = entry.model
-    feeds, rows = _feeds(model, body)
-    with entry.lock:
-        try:
-            outs = model.run(feeds)
-        except MinifwError as e:  # a feed the graph refuses (shape, dtype)
-            raise RequestError(f"{e}; the signature expects {_expected(model)}") from None
+    feeds, rows = _feeds(entry.model, body)
+    return answer(entry.run(feeds), rows)
+
+
+def answer(outs: dict, rows: bool) -> dict:
+    """TF Serving's response body: ``predictions`` (row format) or ``outputs`` (columnar)."""
     outs = {k: np.asarray(v).tolist() for k, v in outs.items()}
     if rows:
         if len(outs) == 1:
@@ -172,17 +217,19 @@ def predict(entry: Version, body: dict) -> dict:
     return {"outputs": next(iter(outs.values())) if len(outs) == 1 else outs}
 
 
-def make_app(name: str, base: str, poll_seconds: float = 1.0):
-    """The starlette application serving model ``name`` from ``base`` (polled every ``poll_seconds``)."""
+def make_app(name: str, base: str, poll_seconds: float = 1.0, batching: BatchOptions | None = None):
+    """The starlette application serving model ``name`` from ``base`` (polled every ``poll_seconds``), batching
+    concurrent predict requests when ``batching`` is given."""
     from contextlib import asynccontextmanager
 
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
-    store = ModelStore(name, base)
+    metrics = Metrics(name, batching.max_batch_size if batching else None)
+    store = ModelStore(name, base, batching, metrics)
 
     def error(message: str, status: int) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -201,45 +248,65 @@ def make_app(name: str, base: str, poll_seconds: float = 1.0):
         return version or None, action, model
 
     async def route(request: Request):
+        t0, action = time.perf_counter(), "unknown"
         try:
             version, action, _ = parse(request.path_params["path"])
-            if action == "predict":
-                if request.method != "POST":
-                    raise RequestError("predict takes a POST with a JSON body", 405)
-                if int(request.headers.get("content-length") or 0) > MAX_BODY:
-                    raise RequestError(f"request body is larger than {MAX_BODY} bytes")
-                raw = await request.body()
-                if len(raw) > MAX_BODY:
-                    raise RequestError(f"request body is larger than {MAX_BODY} bytes")
-                try:
-                    body = json.loads(raw)
-                except (ValueError, UnicodeDecodeError) as e:
-                    raise RequestError(f"JSON Parse error: {e}") from None
-                if not isinstance(body, dict):
-                    raise RequestError("the request body must be a JSON object")
-                entry = store.get(version)
-                return JSONResponse(await run_in_threadpool(predict, entry, body))
-            if request.method != "GET":
-                raise RequestError(f"{action} takes a GET", 405)
-            if action == "metadata":
-                entry = store.get(version)
-                return JSONResponse({"model_spec": {"name": name, "signature_name": "", "version": str(entry.number)},
-                                     "metadata": {"signature_def": {"signature_def": {
-                                         "serving_default": signature_def(entry.model)}}}})
-            if version is not None:
-                entries = [store.versions[int(version)]] if version.isdigit() and int(version) in store.versions \
-                    else []
-                if not entries:
-                    raise RequestError(f"Could not find version {version} of model {name}", 404)
-            else:
-                entries = sorted(store.versions.values(), key=lambda v: -v.number)
-                if not entries:
-                    raise RequestError(f"Could not find any versions of model {name}", 404)
-            return JSONResponse({"model_version_status": [e.status() for e in entries]})
+            response = await handle(request, version, action)
         except RequestError as e:
-            return error(str(e), e.status)
+            response = error(str(e), e.status)
         except Exception as e:  # noqa: BLE001  nothing a client sends may take the server down
-            return error(f"{type(e).__name__}: {e}", 500)
+            response = error(f"{type(e).__name__}: {e}", 500)
+        metrics.request(action, response.status_code, time.perf_counter() - t0)
+        return response
+
+    async def handle(request: Request, version: str | None, action: str):
+        if action == "predict":
+            if request.method != "POST":
+                raise RequestError("predict takes a POST with a JSON body", 405)
+            if int(request.headers.get("content-length") or 0) > MAX_BODY:
+                raise RequestError(f"request body is larger than {MAX_BODY} bytes")
+            raw = await request.body()
+            if len(raw) > MAX_BODY:
+                raise RequestError(f"request body is larger than {MAX_BODY} bytes")
+            try:
+                body = json.loads(raw)
+            except (ValueError, UnicodeDecodeError) as e:
+                raise RequestError(f"JSON Parse error: {e}") from None
+            if not isinstance(body, dict):
+                raise RequestError("the request body must be a JSON object")
+            entry = store.get(version)
+            feeds, rows = _feeds(entry.model, body)
+            if entry.batcher is None:
+                if sum(a.size for a in feeds.values()) <= INLINE_ELEMENTS and entry.lock.acquire(blocking=False):
+                    try:  # a small request runs on the event loop: a thread hop costs more than the graph
+                        outs = {k: np.array(v) for k, v in entry.model.run(feeds).items()}
+                    except MinifwError as e:
+                        raise RequestError(f"{e}; the signature expects {_expected(entry.model)}") from None
+                    finally:
+                        entry.lock.release()
+                    return JSONResponse(answer(outs, rows))
+                return JSONResponse(answer(await run_in_threadpool(entry.run, feeds), rows))
+            return JSONResponse(answer(await entry.batcher.submit(feeds), rows))
+        if request.method != "GET":
+            raise RequestError(f"{action} takes a GET", 405)
+        if action == "metadata":
+            entry = store.get(version)
+            return JSONResponse({"model_spec": {"name": name, "signature_name": "", "version": str(entry.number)},
+                                 "metadata": {"signature_def": {"signature_def": {
+                                     "serving_default": signature_def(entry.model)}}}})
+        if version is not None:
+            entries = [store.versions[int(version)]] if version.isdigit() and int(version) in store.versions \
+                else []
+            if not entries:
+                raise RequestError(f"Could not find version {version} of model {name}", 404)
+        else:
+            entries = sorted(store.versions.values(), key=lambda v: -v.number)
+            if not entries:
+                raise RequestError(f"Could not find any versions of model {name}", 404)
+        return JSONResponse({"model_version_status": [e.status() for e in entries]})
+
+    async def prometheus(request: Request):
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     @asynccontextmanager
     async def lifespan(app):
@@ -255,7 +322,12 @@ def make_app(name: str, base: str, poll_seconds: float = 1.0):
             yield
         finally:
             task.cancel()
+            for v in list(store.versions.values()):
+                if v.batcher is not None:
+                    v.batcher.flush()
 
-    app = Starlette(routes=[Route("/v1/models/{path:path}", route, methods=["GET", "POST"])], lifespan=lifespan)
-    app.state.store = store
+    app = Starlette(routes=[Route("/v1/models/{path:path}", route, methods=["GET", "POST"]),
+                            Route("/metrics", prometheus), Route("/monitoring/prometheus/metrics", prometheus)],
+                    lifespan=lifespan)
+    app.state.store, app.state.metrics = store, metrics
     return app

@@ -109,12 +109,15 @@ class Program:
         # TF1-door variables this program reads (an update's target alone is written, not read)
         self.init_reads = [n for n in ancestors(self.outputs + [new for _, new in self.updates])
                            if n.op == "variable" and "initialized" in n.params]
-        self.compiled: dict[tuple, CompiledGraph] = {}
+        self.compiled: dict[tuple, CompiledGraph] = {}  # by fed shapes, least recently used first
+        self.max_compiled: int | None = None  # None: keep every compiled shape; else drop the least recently used
 
     def compiled_for(self, arrays: Sequence[np.ndarray]) -> CompiledGraph:
         key = (anomaly.STATE.enabled, profiler.STATE.active is not None) + tuple(a.shape for a in arrays)
-        c = self.compiled.get(key)
-        if c is None:
+        c = self.compiled.pop(key, None)
+        if c is not None:
+            self.compiled[key] = c  # most recently used last
+        else:
             outs, upds, ins = self.outputs, self.updates, self.inputs
             if self.specialise:
                 try:  # the shape rules run again with the fed sizes: feeds that fit each placeholder, not each other
@@ -128,6 +131,8 @@ class Program:
                 ins = [memo[id(i)] for i in ins]
             c = compile_ir(lower(outs, upds, ins), self.passes, self.memory_plan, self.concurrent)
             self.compiled[key] = c
+            while self.max_compiled is not None and len(self.compiled) > self.max_compiled:
+                del self.compiled[next(iter(self.compiled))]
         return c
 
     def __call__(self, arrays: Sequence[np.ndarray]) -> list:
