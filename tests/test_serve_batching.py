@@ -63,7 +63,7 @@ def test_concurrent_requests_form_batches_and_each_gets_its_own_rows(tmp_path):
         np.testing.assert_allclose(out["output"], model(mf.tensor(x)).numpy(), atol=1e-5)
     assert batcher.runs == len(seen) < len(xs)  # batches really formed
     assert set(seen) <= set(allowed_batch_sizes(16))  # padded: a handful of compiled sizes, not one per total
-    assert {key[1][0] for key in loaded.function.program.compiled} <= set(allowed_batch_sizes(16))
+    assert {_batch(key) for key in loaded.function.program.compiled} <= set(allowed_batch_sizes(16))
 
 
 def test_with_no_timeout_the_requests_read_in_one_turn_of_the_loop_share_a_run(tmp_path):
@@ -100,7 +100,7 @@ def test_the_compiled_program_cache_keeps_the_most_recently_used_sizes(tmp_path)
     x = np.random.default_rng(2).random((5, 4), dtype=np.float32)
     for n in (1, 2, 1, 3, 4):
         np.testing.assert_allclose(loaded(x[:n]), model(mf.tensor(x[:n])).numpy(), atol=1e-5)
-    assert [key[1][0] for key in program.compiled] == [3, 4]  # 1 and 2 dropped, least recently used first
+    assert [_batch(key) for key in program.compiled] == [3, 4]  # 1 and 2 dropped, least recently used first
 
 
 # --- over HTTP: a batching server and its /metrics ------------------------------------------------
@@ -229,3 +229,8 @@ def test_a_batching_parameters_file_with_fields_minifw_does_not_read_is_refused(
                                  "--batching_parameters_file", str(params)])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "thread_pool_name" in r.output and "pad_variable_length_inputs" in r.output
+
+
+def _batch(key) -> int:
+    """The batch size in a compiled-program cache key (modes first, then the fed shapes)."""
+    return next(k for k in key if isinstance(k, tuple))[0]
