@@ -358,6 +358,114 @@ def check_jit_friendly(fn: Callable) -> bool:
     return ex.passed("right on both sides of the branch, traced once")
 
 
+# --- lab 11 -----------------------------------------------------------------------------------
+def read_scalar_series(logdir) -> dict:
+    """Every scalar curve under ``logdir``, read back by TensorBoard's own ``EventAccumulator``:
+    ``{"run/tag": [(step, value), ...]}`` (``add_scalars`` writes one run, a subfolder, per curve)."""
+    import os
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = {}
+    for folder, _, files in os.walk(str(logdir)):
+        if not any("tfevents" in f for f in files):
+            continue
+        acc = EventAccumulator(folder, size_guidance={"scalars": 0})
+        acc.Reload()
+        run = os.path.relpath(folder, str(logdir))
+        for tag in acc.Tags().get("scalars", []):
+            out[f"{run}/{tag}"] = [(e.step, e.value) for e in acc.Scalars(tag)]
+    return out
+
+
+class _Constant:
+    """A stand-in model that answers ``digit`` for every input (its per-class accuracy is 1 there, 0 elsewhere)."""
+
+    training = False
+
+    def __init__(self, digit: int):
+        self.digit = digit
+
+    def eval(self):
+        return self
+
+    def train(self, mode: bool = True):
+        return self
+
+    def __call__(self, x):
+        import minifw as mf
+
+        n = len(_array(x))
+        logits = np.zeros((n, 10), np.float32)
+        logits[:, self.digit] = 1.0
+        return mf.tensor(logits)
+
+
+def check_class_accuracy(log_class_accuracy: Callable, model: Any, x: np.ndarray, y: np.ndarray) -> bool:
+    """Exercise 11.1: ``log_class_accuracy(writer, model, x, y, step)`` logs, for each digit d, the fraction of the
+    examples of true class d that ``model`` classifies right, as scalars at ``step``.
+
+    The learner's function writes into a fresh folder; the event files are read back with TensorBoard's reader
+    and each curve is compared with the model's true per-class accuracy (the trained model on all of ``x``, on
+    half of it, and a model that always answers 3)."""
+    import re
+    import tempfile
+
+    from minifw.tensorboard import SummaryWriter
+    from minifw.tensorboard.callbacks import predict_classes
+
+    ex = _Exercise("11.1", "per-class test accuracy as scalars")
+    x, y = np.asarray(x), np.asarray(y)
+    half = len(y) // 2
+    cases = [(1, model, x, y, "the trained model on the test set"),
+             (2, model, x[:half], y[:half], f"the trained model on the first {half} test examples"),
+             (3, _Constant(3), x, y, "a model that always answers 3")]
+    want: dict[int, dict[int, float]] = {}
+    with tempfile.TemporaryDirectory() as logdir:
+        writer = SummaryWriter(logdir)
+        try:
+            for step, m, xs, ys, what in cases:
+                ex.call(log_class_accuracy, writer, m, xs, ys, step, where=f"step {step}, {what}")
+                pred = np.asarray(predict_classes(m, xs)) if m is model else np.full(len(ys), 3)
+                want[step] = {d: float(np.mean(pred[ys == d] == d)) for d in range(10)}
+        finally:
+            writer.close()
+        series = read_scalar_series(logdir)
+    if not series:
+        ex.fail("the event files hold no scalars: log each class with writer.add_scalar(tag, value, step) "
+                "(or writer.add_scalars(main_tag, {digit: value}, step))")
+    by_digit: dict[int, list] = {}
+    for name, points in series.items():
+        digits = re.findall(r"\d+", name.split("/", 1)[1] if name.startswith("./") else name)
+        if digits and 0 <= int(digits[-1]) <= 9:
+            by_digit.setdefault(int(digits[-1]), []).append((name, points))
+    if sorted(by_digit) != list(range(10)):
+        ex.fail(f"expected one curve per digit 0-9 (a tag or add_scalars key ending in the digit), found the "
+                f"curves {sorted(series)[:12]}")
+    for d, found in sorted(by_digit.items()):
+        if len(found) > 1:
+            ex.fail(f"digit {d} has several curves ({[n for n, _ in found]}); log exactly one scalar per class")
+        name, points = found[0]
+        got = dict(points)
+        if sorted(got) != sorted(want):
+            ex.fail(f"curve {name!r}: expected one point at each step {sorted(want)} (the step argument), "
+                    f"got steps {sorted(got)}")
+        for step, _, xs, ys, what in cases:
+            w = want[step][d]
+            if not _close(got[step], w, rtol=1e-5, atol=1e-6):
+                pred = (np.asarray(predict_classes(model, xs)) if step < 3 else np.full(len(ys), 3))
+                overall = float(np.mean(pred == ys))
+                precision = float(np.mean(ys[pred == d] == d)) if np.any(pred == d) else float("nan")
+                why = (" -- that is the overall accuracy, not class d's" if _close(got[step], overall, 1e-5, 1e-6)
+                       else " -- that is the precision (right among those *predicted* d); the accuracy of class "
+                            "d counts the examples whose *true* label is d" if _close(got[step], precision, 1e-5,
+                                                                                         1e-6)
+                       else "")
+                ex.fail(f"curve {name!r} at step {step} ({what}): expected the accuracy on true class {d} = "
+                        f"{_num(w)}, got {_num(got[step])}{why}")
+    return ex.passed("10 curves read back from the event files, right at 3 steps (30 values)")
+
+
 __all__ = ["CheckFailed", "MIME", "check_dual_rule", "check_vjp", "check_jacfwd", "check_toy_graph",
            "check_keras_mlp", "check_fused_kernel", "check_confusion_matrix", "check_jit_friendly",
-           "swish_primitive", "unfused_chain", "branchy"]
+           "swish_primitive", "unfused_chain", "branchy", "check_class_accuracy", "read_scalar_series"]
