@@ -224,3 +224,49 @@ def test_cli_lab_open_without_jupyterlab_says_so_in_one_line(tmp_path):
     assert r.returncode != 0
     assert "JupyterLab is not installed" in r.stderr and "minifw[labs]" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+# --- lab 11's check: it reads the event files back ---------------------------------------------
+def test_class_accuracy_check_reads_the_event_files_and_catches_wrong_curves():
+    pytest.importorskip("tensorboard", reason="the check reads the event files with TensorBoard's reader")
+    from minifw import nn
+    from minifw.data import load_digits
+    from minifw.tensorboard.callbacks import predict_classes
+
+    mf.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))  # untrained: uneven per-class accuracies
+    x, y = load_digits("test")
+    x, y = x[:120], y[:120]
+
+    def right(writer, m, xs, ys, step):
+        pred = predict_classes(m, xs)
+        for d in range(10):
+            writer.add_scalar(f"class_accuracy/{d}", float(np.mean(pred[ys == d] == d)), step)
+
+    def grouped(writer, m, xs, ys, step):  # add_scalars: one run per digit
+        pred = predict_classes(m, xs)
+        writer.add_scalars("acc", {f"digit{d}": float(np.mean(pred[ys == d] == d)) for d in range(10)}, step)
+
+    def overall(writer, m, xs, ys, step):
+        pred = predict_classes(m, xs)
+        for d in range(10):
+            writer.add_scalar(f"class_accuracy/{d}", float(np.mean(pred == ys)), step)
+
+    def precision(writer, m, xs, ys, step):
+        pred = predict_classes(m, xs)
+        for d in range(10):
+            writer.add_scalar(f"class_accuracy/{d}", float(np.mean(ys[pred == d] == d)) if np.any(pred == d)
+                              else 0.0, step)
+
+    def stub(writer, m, xs, ys, step):
+        raise NotImplementedError("exercise: replace this line with your code")
+
+    check = lambda f: checks.check_class_accuracy(f, model, x, y)  # noqa: E731
+    assert check(right) and check(grouped)
+    assert "not done yet" in _hint(check, stub)
+    assert "no scalars" in _hint(check, lambda *a: None)
+    assert "overall accuracy" in _hint(check, overall)
+    assert "precision" in _hint(check, precision)
+    assert "one curve per digit" in _hint(check, lambda w, m, xs, ys, s: w.add_scalar("accuracy", 0.5, s))
+    assert "expected one point at each step" in _hint(check, lambda w, m, xs, ys, s: right(w, m, xs, ys, 0))
+    assert labs.get(11).slug == "tensorboard"
