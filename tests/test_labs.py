@@ -212,7 +212,7 @@ def test_cli_lab_list_new_and_bad_numbers(tmp_path):
     assert (tmp_path / "02_reverse_mode.ipynb").exists()
     r = _cli("lab", "new", "2", str(tmp_path))
     assert r.returncode != 0 and "already exists" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("lab", "check", "9")
+    r = _cli("lab", "check", "99")
     assert r.returncode != 0 and "no lab" in r.stderr and "Traceback" not in r.stderr
     r = _cli("lab", "check", "4", str(tmp_path))
     assert r.returncode != 0 and "minifw lab new 4" in r.stderr
