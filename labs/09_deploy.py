@@ -117,9 +117,6 @@ draw_nodes(loaded.outputs, title=f"{loaded.name}, loaded from ONNX (opset {loade
 # stopped by the last cell, and, should the notebook stop before that, when the kernel exits (`atexit`).
 
 # %%
-servers = []
-
-
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,6 +153,9 @@ def stop_servers():
                 proc.wait()
 
 
+if "servers" in globals():  # this cell run a second time: stop what the first run started
+    stop_servers()
+servers = []
 atexit.register(stop_servers)
 t0 = time.perf_counter()
 url = start([sys.executable, "-m", "minifw_cli", "serve", "--model_name", "digits", "--model_base_path", base,
