@@ -212,7 +212,7 @@ def test_cli_lab_list_new_and_bad_numbers(tmp_path):
     assert (tmp_path / "02_reverse_mode.ipynb").exists()
     r = _cli("lab", "new", "2", str(tmp_path))
     assert r.returncode != 0 and "already exists" in r.stderr and "Traceback" not in r.stderr
-    r = _cli("lab", "check", "9")
+    r = _cli("lab", "check", "99")
     assert r.returncode != 0 and "no lab" in r.stderr and "Traceback" not in r.stderr
     r = _cli("lab", "check", "4", str(tmp_path))
     assert r.returncode != 0 and "minifw lab new 4" in r.stderr
@@ -270,3 +270,65 @@ def test_class_accuracy_check_reads_the_event_files_and_catches_wrong_curves():
     assert "one curve per digit" in _hint(check, lambda w, m, xs, ys, s: w.add_scalar("accuracy", 0.5, s))
     assert "expected one point at each step" in _hint(check, lambda w, m, xs, ys, s: right(w, m, xs, ys, 0))
     assert labs.get(11).slug == "tensorboard"
+
+
+# --- lab 9's check talks HTTP to a real `minifw serve` ------------------------------------------
+def test_predict_request_check_against_a_running_server(tmp_path):
+    import socket
+    import time
+
+    import httpx
+
+    from minifw import nn
+    from minifw.data import load_digits
+    from minifw.serve import export_version
+
+    mf.manual_seed(3)
+    net = nn.Sequential(nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 10))
+    rng = np.random.default_rng(3)  # weights large enough that the labels differ from image to image
+    net.load_state_dict({k: mf.tensor(rng.standard_normal(np.shape(v)).astype(np.float32))
+                         for k, v in net.state_dict().items()})
+    images, _ = load_digits("test")
+    with mf.no_grad():
+        assert len(set(net(mf.tensor(images[:37].reshape(-1, 64))).numpy().argmax(1).tolist())) > 2
+    export_version(net, np.zeros((1, 64), np.float32), tmp_path / "digits")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "minifw_cli", "serve", "--model_name", "digits",
+                             "--model_base_path", str(tmp_path / "digits"), "--rest_api_port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/v1/models/digits"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(url).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            assert proc.poll() is None and time.time() < deadline, "minifw serve did not start"
+
+        def hint(body, labels):
+            with pytest.raises(CheckFailed) as e:
+                checks.check_predict_request(body, labels, url + ":predict", net, images)
+            return str(e.value)
+
+        def rows(x):
+            return {"instances": x.reshape(len(x), -1).tolist()}
+
+        def argmax(a):
+            return np.argmax(a["predictions"], axis=1)
+
+        assert checks.check_predict_request(rows, argmax, url + ":predict", net, images)
+        assert "not done yet" in hint(_stub, argmax) and "not done yet" in hint(rows, _stub)
+        assert "columnar" in hint(lambda x: {"inputs": rows(x)["instances"]}, argmax)
+        assert "400" in hint(lambda x: {"instances": x.tolist()}, argmax)  # 8x8 images: the server names the shape
+        assert ".tolist()" in hint(lambda x: {"instances": list(x.reshape(len(x), -1))}, argmax)
+        assert "expected 5 instances" in hint(lambda x: {"instances": x.reshape(-1, 64)[:1].tolist()}, argmax)
+        assert "those are the scores" in hint(rows, lambda a: np.asarray(a["predictions"]))
+        assert "the model predicts" in hint(lambda x: rows(x[::-1]), argmax)  # the images in the wrong order
+        assert "the model predicts" in hint(rows, lambda a: np.argmin(a["predictions"], axis=1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

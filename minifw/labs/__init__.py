@@ -57,6 +57,8 @@ LABS: tuple[Lab, ...] = (
         (("7.1", "a confusion matrix"),)),
     Lab(8, "jit_pitfalls", "jit and its pitfalls: tracing, caching by shape, what gets frozen", "20-30",
         (("8.1", "a branch that survives jit"),)),
+    Lab(9, "deploy", "Deploy: ONNX and TensorFlow Serving's REST API", "25-35",
+        (("9.1", "a predict request and its labels"),)),
     Lab(11, "tensorboard", "Seeing training: TensorBoard vs Visdom", "25-35",
         (("11.1", "per-class test accuracy as scalars"),)),
 )

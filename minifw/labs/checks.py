@@ -469,3 +469,55 @@ def check_class_accuracy(log_class_accuracy: Callable, model: Any, x: np.ndarray
 __all__ = ["CheckFailed", "MIME", "check_dual_rule", "check_vjp", "check_jacfwd", "check_toy_graph",
            "check_keras_mlp", "check_fused_kernel", "check_confusion_matrix", "check_jit_friendly",
            "swish_primitive", "unfused_chain", "branchy", "check_class_accuracy", "read_scalar_series"]
+
+
+# --- lab 9 ------------------------------------------------------------------------------------
+def check_predict_request(request_body: Callable, labels: Callable, url: str, model: Any, images: np.ndarray) -> bool:
+    """Exercise 9.1: ``request_body(images)`` is a row-format predict request that the server at ``url`` (a
+    ``...:predict`` URL serving ``model``) accepts, and ``labels(answer)`` reads the class labels from its answer;
+    they must equal ``model``'s own predictions on those images."""
+    import httpx
+
+    import minifw as mf
+
+    ex = _Exercise("9.1", "a predict request and its labels")
+    images = np.asarray(images, np.float32)
+    for picks in (slice(0, 5), slice(7, 8), slice(20, 37)):
+        x = images[picks]
+        n = len(x)
+        where = f"images[{picks.start}:{picks.stop}], shape {x.shape}"
+        body = ex.call(request_body, x, where=where)
+        if not isinstance(body, dict):
+            ex.fail(f"{where}: request_body should return a dict (the JSON object), got {type(body).__name__}")
+        if "instances" not in body:
+            ex.fail(f"{where}: expected the row format {{\"instances\": [...]}}, got keys {sorted(body)}"
+                    + ("; {\"inputs\": ...} is the columnar format" if "inputs" in body else ""))
+        inst = body["instances"]
+        if not isinstance(inst, list):
+            ex.fail(f"{where}: \"instances\" should be a list (JSON has no numpy arrays: use .tolist()), got "
+                    f"{type(inst).__name__}")
+        if len(inst) != n:
+            ex.fail(f"{where}: expected {n} instances (one per image), got {len(inst)}")
+        try:
+            r = httpx.post(url, json=body, timeout=30)
+        except TypeError as e:
+            ex.fail(f"{where}: the body is not JSON ({e}); convert numpy arrays and numbers with .tolist()")
+        if r.status_code != 200:
+            ex.fail(f"{where}: the server answered {r.status_code}: {r.text[:300]}")
+        got = _array(ex.call(labels, r.json(), where=f"the server's answer to {where}"))
+        with mf.no_grad():
+            want = np.asarray(model(mf.tensor(x.reshape(n, -1))).numpy()).argmax(1)
+        if got.ndim == 2 and got.shape[0] == n and got.shape[1] > 1:
+            ex.fail(f"{where}: labels returned an array of shape {got.shape}: those are the scores; a label is the "
+                    "index of the largest score in each row")
+        if got.shape != want.shape:
+            ex.fail(f"{where}: expected {n} labels, got an array of shape {got.shape}")
+        if not np.array_equal(got, want):
+            k = int(np.flatnonzero(got != want)[0])
+            ex.fail(f"{where}: image {k} of these: the model predicts {int(want[k])}, your labels say "
+                    f"{got.tolist()[k]!r} (expected {want.tolist()}, got {got.tolist()})")
+    return ex.passed("the server's labels equal the model's own predictions on 3 sets of images")
+
+
+
+__all__ += ["check_predict_request"]
