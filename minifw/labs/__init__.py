@@ -57,6 +57,8 @@ LABS: tuple[Lab, ...] = (
         (("7.1", "a confusion matrix"),)),
     Lab(8, "jit_pitfalls", "jit and its pitfalls: tracing, caching by shape, what gets frozen", "20-30",
         (("8.1", "a branch that survives jit"),)),
+    Lab(10, "distributed", "Distributed training: PyTorch's DDP vs TF's manual placement", "30-40",
+        (("10.1", "averaging gradients by hand"),)),
 )
 
 
