@@ -333,15 +333,16 @@ plt.show()
 # ## TF's manual placement, drawn
 #
 # The graph of rank 0 of 2 (`minifw.compat.replicated.build_tower`, the graph behind
-# `minifw train --workers 2 --style tf1`): the four `allreduce` nodes sit between the gradients and Adam's
-# updates, where the learner put them. TF1's own in-graph replication goes further: every tower in one
+# `minifw train --workers 2 --style tf1`), up to the four `allreduce` nodes: they sit on the gradients, where
+# the learner put them, and Adam's update nodes (not drawn; `draw_nodes([handles["train_op"]])` draws them
+# all) read the allreduces' outputs, never the raw gradients. TF1's own in-graph replication goes further: every tower in one
 # client's graph, each pinned with `tf.device`, and the averaging written by hand across towers.
 
 # %%
 mf.manual_seed(100)
 graph, handles = build_tower(0, 2, MLP(), 1e-3)
 print(f"{len(handles['allreduces'])} allreduce nodes, one per gradient")
-draw_nodes([handles["train_op"]], title="rank 0 of 2: gradients → allreduce → Adam")
+draw_nodes(handles["allreduces"], title="rank 0 of 2: the tower, its gradients, the allreduce nodes")
 
 # %% [markdown]
 # ## Claim 3, measured: is 2 ranks faster?
