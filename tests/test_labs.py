@@ -332,3 +332,23 @@ def test_predict_request_check_against_a_running_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_average_gradients_check():
+    def mean(rank_grads):
+        return [np.mean(gs, axis=0) for gs in zip(*rank_grads)]
+
+    def in_place(rank_grads):
+        total = rank_grads[0]
+        for grads in rank_grads[1:]:
+            for t, g in zip(total, grads):
+                t += g
+        return [t / len(rank_grads) for t in total]
+
+    assert checks.check_average_gradients(mean)
+    assert "not done yet" in _hint(checks.check_average_gradients, _stub)
+    hint = _hint(checks.check_average_gradients, lambda rg: [np.sum(gs, axis=0) for gs in zip(*rg)])
+    assert "SUM over the 2 ranks" in hint and "divide by the number of ranks (2)" in hint and "batch of 32" in hint
+    assert "expected" in _hint(checks.check_average_gradients, lambda rg: [np.sum(gs, axis=0) / 2 for gs in zip(*rg)])
+    assert "one list per rank" in _hint(checks.check_average_gradients, lambda rg: [mean(rg)] * len(rg))
+    assert "changed the ranks' input" in _hint(checks.check_average_gradients, in_place)

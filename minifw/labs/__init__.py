@@ -59,6 +59,8 @@ LABS: tuple[Lab, ...] = (
         (("8.1", "a branch that survives jit"),)),
     Lab(9, "deploy", "Deploy: ONNX and TensorFlow Serving's REST API", "25-35",
         (("9.1", "a predict request and its labels"),)),
+    Lab(10, "distributed", "Distributed training: PyTorch's DDP vs TF's manual placement", "30-40",
+        (("10.1", "averaging gradients by hand"),)),
     Lab(11, "tensorboard", "Seeing training: TensorBoard vs Visdom", "25-35",
         (("11.1", "per-class test accuracy as scalars"),)),
 )

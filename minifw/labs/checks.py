@@ -466,9 +466,72 @@ def check_class_accuracy(log_class_accuracy: Callable, model: Any, x: np.ndarray
     return ex.passed("10 curves read back from the event files, right at 3 steps (30 values)")
 
 
+# --- lab 10 -----------------------------------------------------------------------------------
+def _rank_gradients():
+    """Gradients of the lab-5 MLP on the two halves of a batch of 32 digits (a simulated 2-rank step) and on
+    the whole batch: their average must be the whole batch's gradient."""
+    import minifw as mf
+    from minifw.compat.styles import MLP, digits_for
+    from minifw.nn import functional as NF
+
+    (x, y), _ = digits_for("mlp")
+    mf.manual_seed(0)
+    net = MLP()
+
+    def grads(lo, hi):
+        net.zero_grad()
+        NF.cross_entropy(net(mf.tensor(x[lo:hi])), mf.tensor(y[lo:hi])).backward()
+        return [p.grad.numpy().astype(np.float64) for p in net.parameters()]
+
+    return [grads(0, 16), grads(16, 32)], grads(0, 32)
+
+
+def check_average_gradients(average_gradients: Callable) -> bool:
+    """Exercise 10.1: ``average_gradients(rank_grads)`` returns, for each parameter, the mean over the ranks
+    of their gradients (an allreduce-sum, then a division by the number of ranks), leaving the input alone."""
+    ex = _Exercise("10.1", "averaging gradients by hand")
+    rng = np.random.default_rng(10)
+    halves, whole = _rank_gradients()
+    three = [[rng.normal(size=s) for s in ((3, 2), (2,), (4,))] for _ in range(3)]
+    cases = [("the MLP's gradients on the two halves of a batch of 32 (2 ranks)", halves, whole, 1e-5),
+             ("3 ranks, random gradients of shapes (3, 2), (2,), (4,)", three, None, 1e-12),
+             ("1 rank", three[:1], None, 1e-12)]
+    for where, rank_grads, truth, tol in cases:
+        world = len(rank_grads)
+        want = [np.mean([g[i] for g in rank_grads], axis=0) for i in range(len(rank_grads[0]))]
+        if truth is not None:  # the point of averaging: the mean of the halves' gradients is the whole batch's
+            assert all(np.allclose(w, t, atol=1e-5) for w, t in zip(want, truth))
+        copies = [[g.copy() for g in grads] for grads in rank_grads]
+        got = ex.call(average_gradients, copies, where=where)
+        if isinstance(got, (list, tuple)) and got and all(isinstance(g, (list, tuple)) for g in got):
+            ex.fail(f"{where}: expected one list of gradients, got {len(got)} lists (one list per rank?); return "
+                    "the gradients every rank holds after the allreduce, one array per parameter")
+        try:
+            got = [np.asarray(g, dtype=np.float64) for g in got]
+        except (TypeError, ValueError):
+            ex.fail(f"{where}: expected a list of numpy arrays (one per parameter), got {type(got).__name__}")
+        if len(got) != len(want):
+            ex.fail(f"{where}: expected {len(want)} gradients (one per parameter), got {len(got)}")
+        for i, (g, w) in enumerate(zip(got, want)):
+            if g.shape != w.shape:
+                ex.fail(f"{where}: gradient {i} should have shape {w.shape}, got {g.shape}")
+            if not np.allclose(g, w, rtol=tol, atol=tol):
+                summed = w * world
+                if world > 1 and np.allclose(g, summed, rtol=tol, atol=tol):
+                    ex.fail(f"{where}: gradient {i} is the SUM over the {world} ranks, not the mean; an allreduce "
+                            f"sums, so divide by the number of ranks ({world}) afterwards")
+                k = np.unravel_index(np.argmax(np.abs(g - w)), w.shape)
+                ex.fail(f"{where}: gradient {i} at {tuple(map(int, k))} expected {_num(w[k])}, got {_num(g[k])}")
+        if any(not np.array_equal(c, r) for cs, rs in zip(copies, rank_grads) for c, r in zip(cs, rs)):
+            ex.fail(f"{where}: your function changed the ranks' input gradients (an in-place += on rank 0's "
+                    "arrays?); sum into new arrays")
+    return ex.passed("the mean over 2, 3 and 1 ranks; on 2 ranks it is the whole batch's gradient")
+
+
 __all__ = ["CheckFailed", "MIME", "check_dual_rule", "check_vjp", "check_jacfwd", "check_toy_graph",
            "check_keras_mlp", "check_fused_kernel", "check_confusion_matrix", "check_jit_friendly",
-           "swish_primitive", "unfused_chain", "branchy", "check_class_accuracy", "read_scalar_series"]
+           "swish_primitive", "unfused_chain", "branchy", "check_class_accuracy", "read_scalar_series",
+           "check_average_gradients"]
 
 
 # --- lab 9 ------------------------------------------------------------------------------------
