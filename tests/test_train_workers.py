@@ -125,3 +125,12 @@ def test_resume_refusals_are_one_line(tmp_path):
                        (["--workers", "2", "--resume", str(tmp_path / "none.npz")], "no such checkpoint")]:
         r = _run(*args)
         assert r.returncode != 0 and "Traceback" not in r.stderr and says in r.stderr, (args, r.stderr)
+
+
+@needs_mpi
+@pytest.mark.slow  # 30 epochs on 2 ranks: about 5 s
+def test_two_workers_reach_97_percent_on_the_digits_test_split():
+    r = _run("--workers", "2", "--epochs", "30", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["world_size"] == 2 and out["test_accuracy"] >= 0.97, out["test_accuracy"]  # the bar
