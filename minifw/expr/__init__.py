@@ -7,6 +7,7 @@
 
 from .expression import Expression, Step, constant, parse, trace
 from .parser import ExprError, ExprSyntaxError, UnknownNameError, functions
+from .stepper import Highlight, Stepper, StepperError
 
 __all__ = ["Expression", "Step", "parse", "constant", "trace", "ExprError", "ExprSyntaxError", "UnknownNameError",
-           "functions"]
+           "functions", "Stepper", "Highlight", "StepperError"]
