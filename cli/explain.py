@@ -28,7 +28,8 @@ def trace(
     seed: Optional[str] = typer.Option(None, "--seed", help="Forward mode: the variable whose tangent is 1."),
     fmt: TableFormat = typer.Option("rich", "--format", "-f", help="Output format."),
     graph: Optional[str] = typer.Option(None, "--graph", help="Also draw the graph to this file (.svg/.png/.dot)."),
-    step: bool = typer.Option(False, "--step", help="Reveal one row per key press."),
+    step: bool = typer.Option(False, "--step",
+                              help="Step through the tables with the keys (←/→ or n/p, q quits); needs a terminal."),
 ) -> None:
     """Evaluation-trace tables (Baydin et al. 2018): primal, forward tangent, reverse adjoint."""
     run_trace(expression, at, Mode(mode).value, seed, TableFormat(fmt).value, graph, step)

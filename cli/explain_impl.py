@@ -57,29 +57,6 @@ def _save_graph(graph, path: str) -> None:
         fail(str(e))
 
 
-def _step_through(t) -> None:
-    """Reveal one row per key press (Enter when stdin is not a terminal)."""
-    from minifw.autodiff.render import sections
-
-    interactive = sys.stdin.isatty()
-    console.print(f"[bold]{t.expression}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
-                  highlight=False)
-    console.print("[dim](press a key for the next row, q to stop)[/]" if interactive else "", highlight=False)
-    for title, _, rows in sections(t):
-        console.print(f"\n[bold]{title}[/]", highlight=False)
-        for cells in rows:
-            line = f"  [cyan]{cells[0]}[/] = {cells[1]} = [green]{cells[2]}[/]" if cells[1] else \
-                f"  [cyan]{cells[0]}[/] = [green]{cells[2]}[/]"
-            console.print(line, highlight=False)
-            if interactive:
-                import click  # only an interactive --step needs it
-
-                if click.getchar() in ("q", "Q", "\x03", "\x1b"):
-                    return
-            elif not sys.stdin.readline():
-                pass  # input ran out: show the rest
-
-
 def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional[str] = None, fmt: str = "rich",
               graph: Optional[str] = None, step: bool = False) -> None:
     """Evaluation-trace tables (Baydin et al. 2018): primal, forward tangent, reverse adjoint."""
@@ -87,6 +64,10 @@ def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional
 
     if graph:
         _check_graph_path(graph)
+    if step:
+        from minifw_cli.step_tui import check_terminal
+
+        check_terminal()  # before any work: a piped --step is refused at once
     ex = parse(expression)
     t = ex.trace(_point(at), mode=mode, seed=seed)
     if graph:
@@ -94,7 +75,9 @@ def run_trace(expression: str, at: List[str], mode: str = "both", seed: Optional
 
         _save_graph(draw_trace(t, backward=False), graph)
     if step:
-        _step_through(t)
+        from minifw_cli.step_tui import step_through
+
+        step_through(t)
     elif fmt == "rich":
         console.print(t.rich())
     else:
