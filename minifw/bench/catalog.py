@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .suite import JIT_MAX_PASSES, Case
 
-WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "W5", "W6", "W8", "W9")
+WORKLOADS = ("W0", "W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9")
 MINIFW_MODES = ("eager", "static_no_passes", "static_all_passes", "jit")
 
 
@@ -127,6 +127,13 @@ def _w6(quick: bool) -> list[Case]:
                       "metric": ["train step (warm cache)", "median_s"], "max": 1.0}])]
 
 
+def _w7(quick: bool) -> list[Case]:  # LeNet step, 1 thread each: minifw.bench.w7_lenet (torch.compile not in quick)
+    modes = ["eager", "jit", "torch"] + ([] if quick else ["torch_compile"])
+    return [Case("W7", "LeNet b=64 1 thread", {"batch": 64, "threads": 1}, modes, reference="eager", rtol=1e-3,
+                 targets=[{"text": "eager <= 1.0x PyTorch eager", "ratio": ["eager", "torch"], "max": 1.0},
+                          {"text": "jit <= 0.7x PyTorch eager", "ratio": ["jit", "torch"], "max": 0.7}])]
+
+
 def _w8(quick: bool) -> list[Case]:
     params = {"clients": 32, "requests": 600 if quick else 3000, "rounds": 1 if quick else 3, "max_s": 20.0,
               "warmup": 200}
@@ -144,7 +151,7 @@ def _w9(quick: bool) -> list[Case]:  # data-parallel scaling over MPI: minifw.be
                  reference="mlp 1 rank")]
 
 
-_CASES = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4, "W5": _w5, "W6": _w6, "W8": _w8, "W9": _w9}
+_CASES = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4, "W5": _w5, "W6": _w6, "W7": _w7, "W8": _w8, "W9": _w9}
 
 
 def judge(target: dict, modes: dict) -> dict:

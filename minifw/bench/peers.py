@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .suite import Case, Prepared, add_mul_chain, w1_data, w2_data, w2_prepared, w3_data, w5_add_mul_data
+from .w7_lenet import build_torch as build_w7_torch
 
 
 def versions(peer: str) -> dict:
@@ -217,6 +218,7 @@ def _jax_w5(case: Case, mode: str) -> Prepared:  # JAX eager: one dispatch per o
 
 
 _BUILDERS = {
-    "torch": {"W0": _torch_w0, "W1": _torch_w1, "W2": _torch_w2, "W3": _torch_w3, "W4": _torch_w4, "W5": _torch_w5},
+    "torch": {"W0": _torch_w0, "W1": _torch_w1, "W2": _torch_w2, "W3": _torch_w3, "W4": _torch_w4, "W5": _torch_w5,
+              "W7": build_w7_torch},
     "jax": {"W0": _jax_w0, "W1": _jax_w1, "W2": _jax_w2, "W3": _jax_w3, "W5": _jax_w5},
 }

@@ -115,6 +115,10 @@ def run_case(case: Case, workers: dict[str, Worker], rounds: int, target_s: floa
         from .startup import run_w6
 
         return run_w6(case, workers, log)
+    if case.workload == "W7" and not os.environ.get("MINIFW_BENCH_W7_CHILD"):  # rerun with 1 thread per side
+        from .w7_lenet import run_w7
+
+        return run_w7(case, rounds, target_s, log)
     if case.workload == "W8":
         from .serving import run_w8
 

@@ -375,8 +375,14 @@ def _w5(case: Case, mode: str) -> Prepared:
     return Prepared(fn, {"out": np.asarray(fn(), dtype=np.float64)}, info)
 
 
+def _w7(case: Case, mode: str) -> Prepared:  # the LeNet step lives with its child-process runner
+    from .w7_lenet import build_minifw
+
+    return build_minifw(case, mode)
+
+
 BUILDERS: dict[str, Callable[[Case, str], Prepared]] = {"W0": _w0, "W1": _w1, "W2": _w2, "W3": _w3, "W4": _w4,
-                                                          "W5": _w5}
+                                                          "W5": _w5, "W7": _w7}
 
 
 def build(case: Case, mode: str) -> Prepared:
