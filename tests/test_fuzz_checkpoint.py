@@ -34,6 +34,8 @@ from minifw import checkpoint, nn
 from minifw.checkpoint import load_with_metadata
 from minifw.errors import MinifwError
 
+pytestmark = pytest.mark.slow  # the fuzz suite runs in the full tier (CI): about a minute of generated inputs
+
 FUZZ = dict(deadline=None, derandomize=True)
 _MAX_ALLOC = 32 * 2 ** 20  # a checkpoint of a few kB never needs more than this to load
 
@@ -295,7 +297,6 @@ def _raw_header():
     return st.one_of(deep, deep_obj, garbage, latin1, as_float, as_2d, scalar)
 
 
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, **FUZZ)
 @given(data=st.data(), which=st.sampled_from(sorted(CASES)))
 def test_crafted_header(saved, victim, data, which):
@@ -346,7 +347,6 @@ def _expected_member(descr: str, shape: str, fortran: bool, payload: bytes):
     return np.frombuffer(payload, dtype).reshape(dims, order="F" if fortran else "C")
 
 
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=600, **FUZZ)
 @given(data=st.data(), which=st.sampled_from(sorted(CASES)))
 def test_crafted_members(saved, victim, data, which):

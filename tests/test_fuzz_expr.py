@@ -38,6 +38,8 @@ from minifw.errors import MinifwError
 from minifw.expr import ExprError, constant, parse
 from minifw.expr.parser import MAX_DEPTH, ExprSyntaxError
 
+pytestmark = pytest.mark.slow  # the fuzz suite runs in the full tier (CI): about a minute of generated inputs
+
 FUZZ = dict(deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -237,7 +239,6 @@ def _derivative_by_differences(f, point, v, same_pieces):
 
 
 # 500 expressions with points
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
           deadline=None, derandomize=True)
 @given(expressions())
@@ -268,7 +269,6 @@ def test_gradient_and_hessian_match_central_differences(case):
 
 
 # 500 expressions with points
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
           deadline=None, derandomize=True)
 @given(expressions())
@@ -312,7 +312,6 @@ def mutants(draw):
 
 # 2500 inputs: half soups of up to 24 tokens (numbers at the edges of float, every function, operators, parens)
 # glued with or without spaces, half mutants of well-formed expressions
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=2500, **FUZZ)
 @given(st.one_of(st.tuples(st.lists(st.sampled_from(TOKENS), max_size=24), st.sampled_from(["", " "]))
                  .map(lambda t: t[1].join(t[0])), mutants()), VALUES)

@@ -27,6 +27,8 @@ import minifw as mf
 from minifw import static
 from minifw.errors import MinifwError
 
+pytestmark = pytest.mark.slow  # the fuzz suite runs in the full tier (CI): about a minute of generated inputs
+
 FUZZ = dict(deadline=None, derandomize=True)
 W = np.array([[0.5, -1.0], [2.0, 0.25], [-0.75, 1.5]], np.float32)
 V = np.array([1.0, -2.0, 0.5], np.float32)
@@ -243,7 +245,6 @@ def _reference(names: list[str], feeds: dict):
         return [ZOO.nodes[n][2](feeds) for n in names]
 
 
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=1500, **FUZZ)
 @given(fetch=fetches(), feed=feed_dicts())
 def test_session_run(fetch, feed):

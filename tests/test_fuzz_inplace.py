@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 import minifw as mf
 from minifw.eager.tensor import InplaceError
 
+pytestmark = pytest.mark.slow  # the fuzz suite runs in the full tier (CI): about a minute of generated inputs
+
 N_PROGRAMS = 400
 N_TORCH = 400
 

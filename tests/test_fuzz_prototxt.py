@@ -23,6 +23,8 @@ from minifw.compat.caffe import CaffeNet, Solver, examples, parse
 from minifw.compat.caffe.net import DATA_TYPES, in_phase
 from minifw.errors import MinifwError
 
+pytestmark = pytest.mark.slow  # the fuzz suite runs in the full tier (CI): about a minute of generated inputs
+
 RANDOM_TEXT = 500  # generated inputs for test_random_text
 TOKEN_SOUP = 500  # for test_token_soup
 RANDOM_NETS = 1500  # for test_random_nets
@@ -217,14 +219,12 @@ def test_token_soup(tokens, as_solver):
         _check_net(text)
 
 
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=RANDOM_NETS, deadline=None, derandomize=True, suppress_health_check=SLOW_OK)
 @given(random_net())
 def test_random_nets(text):
     _check_net(text)
 
 
-@pytest.mark.slow  # over 3 s: the whole fuzz suite runs in CI (full tier)
 @settings(max_examples=NET_MUTATIONS, deadline=None, derandomize=True, suppress_health_check=SLOW_OK)
 @given(mutated(NETS), st.booleans())
 def test_mutated_nets(text, with_solver):

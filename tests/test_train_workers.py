@@ -14,6 +14,8 @@ import pytest
 import minifw as mf
 from minifw import distributed as dist
 
+pytestmark = pytest.mark.slow  # each test launches real MPI ranks with mpiexec: the full tier (CI) runs them
+
 needs_mpi = pytest.mark.skipif(not dist.is_available(),
                                reason="mpi4py is not installed (pip install 'minifw[distributed]')")
 
@@ -128,7 +130,6 @@ def test_resume_refusals_are_one_line(tmp_path):
 
 
 @needs_mpi
-@pytest.mark.slow  # 30 epochs on 2 ranks: about 5 s
 def test_two_workers_reach_97_percent_on_the_digits_test_split():
     r = _run("--workers", "2", "--epochs", "30", "--json", timeout=300)
     assert r.returncode == 0, r.stderr

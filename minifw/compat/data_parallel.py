@@ -25,6 +25,17 @@ from minifw.nn.parallel import DistributedDataParallel
 from .styles import MLP, MODELS, RECIPES, LeNet, RunResult, _finish, _predict, digits_for
 
 
+def rank_share(model: str):
+    """``(rank, world size, recipe)`` for this rank, refusing a number of ranks that cannot share the recipe's
+    global batch equally (the PyTorch-style and the TF1-style data-parallel runs both start here)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    r = RECIPES[model]
+    if r.batch_size % world:
+        raise dist.DistributedError(f"{world} workers cannot share the global batch of {r.batch_size} equally; "
+                                    f"choose a number of workers that divides {r.batch_size}")
+    return rank, world, r
+
+
 def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, reporter=None,
             resume: str | None = None) -> tuple[RunResult, dict]:
     """Train on this rank of the default process group; the result (full on rank 0) and the job's figures:
@@ -36,11 +47,7 @@ def run_ddp(model: str = "mlp", epochs: int | None = None, seed: int = 0, report
     seed and the epoch only, so the resumed run sees the batches an uninterrupted run would."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of {', '.join(MODELS)}")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    r = RECIPES[model]
-    if r.batch_size % world:
-        raise dist.DistributedError(f"{world} workers cannot share the global batch of {r.batch_size} equally; "
-                                    f"choose a number of workers that divides {r.batch_size}")
+    rank, world, r = rank_share(model)
     epochs = r.epochs if epochs is None else epochs
     mf.manual_seed(seed)
     net = MLP() if model == "mlp" else LeNet()

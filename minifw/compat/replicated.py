@@ -29,7 +29,8 @@ from minifw.optim import check_loss
 from minifw.random import manual_seed
 
 from . import tf1 as tf
-from .styles import MLP, RECIPES, RunResult, _finish, digits_for
+from .data_parallel import rank_share
+from .styles import MLP, RunResult, _finish, digits_for
 
 
 def build_tower(rank: int, world: int, twin: MLP, lr: float, rows: int | None = None):
@@ -61,11 +62,7 @@ def run_replicated(model: str = "mlp", epochs: int | None = None, seed: int = 0,
     if model != "mlp":
         raise ValueError("the tf1 style is written for the MLP (--model mlp); the CNN is in the pytorch, keras, "
                          "caffe and hybrid styles")
-    rank, world = dist.get_rank(), dist.get_world_size()
-    r = RECIPES[model]
-    if r.batch_size % world:
-        raise dist.DistributedError(f"{world} workers cannot share the global batch of {r.batch_size} equally; "
-                                    f"choose a number of workers that divides {r.batch_size}")
+    rank, world, r = rank_share(model)
     epochs = r.epochs if epochs is None else epochs
     manual_seed(seed)
     twin = MLP()  # the initial weights drawn exactly as the PyTorch style (and DDP, from rank 0) draws them
