@@ -79,7 +79,8 @@ _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forw
                "Dual": "minifw.autodiff.dual"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
-         "load": "minifw.checkpoint", "onnx": "minifw.onnx"}
+         "load": "minifw.checkpoint", "onnx": "minifw.onnx", "explore": "minifw.explore",
+         "explore_speed": "minifw.explore"}
 
 
 def __getattr__(name: str):
@@ -93,5 +94,7 @@ def __getattr__(name: str):
         import importlib
 
         mod = importlib.import_module(_LAZY[name])
-        return getattr(mod, name) if name in ("save", "load") else mod
+        if name in ("explore", "explore_speed"):  # a function named like its submodule: the function wins
+            globals()[name] = getattr(mod, name)
+        return getattr(mod, name) if name in ("save", "load", "explore", "explore_speed") else mod
     raise AttributeError(f"module 'minifw' has no attribute {name!r}")

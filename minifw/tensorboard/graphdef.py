@@ -60,13 +60,19 @@ def _arrays(inputs) -> list[np.ndarray]:
     return [to_numpy(x) for x in items]
 
 
+def module_state(module) -> tuple[list[str], list]:
+    """(names, arrays) of a module's parameters then buffers: the leading arguments of its traced function."""
+    keys = [n for n, _ in module.named_parameters()] + [n for n, _ in module.named_buffers()]
+    values = [p.data for _, p in module.named_parameters()] + [getattr(b, "data", b) for _, b in
+                                                                 module.named_buffers()]
+    return keys, values
+
+
 def _trace_module(module, inputs):
     """Trace ``module`` on ``inputs`` with ``minifw.jit``: (CompiledGraph, display names, scopes)."""
     from minifw.jit import Jitted
 
-    keys = [n for n, _ in module.named_parameters()] + [n for n, _ in module.named_buffers()]
-    values = [p.data for _, p in module.named_parameters()] + [getattr(b, "data", b) for _, b in
-                                                                 module.named_buffers()]
+    keys, values = module_state(module)
     k = len(keys)
     fn = Jitted(lambda *a: module.functional_call(dict(zip(keys, a[:k])), *a[k:]))
     fn.__name__ = type(module).__name__

@@ -2,7 +2,9 @@
 
 Every picture goes through one builder, :func:`draw_nodes`, which takes any
 nodes that have ``op`` (str, ``None`` for a leaf), ``inputs`` (nodes) and
-optionally ``shape``, ``value``, ``grad`` and ``name``.  Eager tensors are
+optionally ``shape``, ``value``, ``grad``, ``name``, ``key`` (the node's DOT id, which is also the
+``<title>`` of its SVG group: a trace row's name such as ``v_1``, so the notebook stepper can find the
+node a step computes; default ``n0``, ``n1``, ...) and ``fill`` (a fill colour, e.g. a fused group's).  Eager tensors are
 adapted by :func:`draw_tensor`; a static graph (``minifw.static``, coming)
 plugs in by passing its nodes (or small adapters) to :func:`draw_nodes`.
 """
@@ -45,6 +47,8 @@ class GraphNode:
     grad: Any = None
     notation: str | None = None
     input_labels: list = field(default_factory=list)  # edge labels (e.g. local partials)
+    key: str | None = None  # the DOT id (default n0, n1, ...)
+    fill: str | None = None  # a fill colour instead of the op/leaf default
 
 
 def _inputs(n) -> list:
@@ -86,10 +90,16 @@ def draw_nodes(outputs: Iterable, title: str = "forward", backward: bool = False
     outputs = list(outputs)
     order = toposort(outputs, _inputs)
     g = Digraph(title)
-    ids = {id(n): f"n{i}" for i, n in enumerate(order)}
+    ids: dict[int, str] = {}
+    for i, n in enumerate(order):
+        k = getattr(n, "key", None) or f"n{i}"
+        ids[id(n)] = k if k not in ids.values() else f"{k}~{i}"  # a repeated key stays a separate node
     if not backward:
         for n in order:
-            g.node(ids[id(n)], _label(n), **(_OP_STYLE if getattr(n, "op", None) else _LEAF_STYLE))
+            style = dict(_OP_STYLE if getattr(n, "op", None) else _LEAF_STYLE)
+            if getattr(n, "fill", None):
+                style["fillcolor"] = n.fill
+            g.node(ids[id(n)], _label(n), **style)
             for a in getattr(n, "inputs", ()) or ():
                 g.edge(ids[id(a)], ids[id(n)])
         return g
@@ -140,11 +150,12 @@ def draw_tensor(t, backward: bool = False, name: str = "y") -> Digraph:
 
 # --- expressions / trace tables --------------------------------------------------------------
 def trace_nodes(trace) -> list[GraphNode]:
-    """One node per row of an evaluation trace (inputs and operations)."""
+    """One node per row of an evaluation trace (inputs and operations), keyed by the row's name
+    (``v_-1``, ``v_1``: the names :class:`minifw.expr.Stepper` highlights)."""
     by = {}
     for r in trace.rows:
         n = GraphNode(op=None if r.is_input else r.expression(), name=r.name if not r.is_input else
-                      f"{r.name} ({r.variable})", value=r.value, grad=r.adjoint)
+                      f"{r.name} ({r.variable})", value=r.value, grad=r.adjoint, key=r.name)
         n.inputs = [by[a] for a in r.args if isinstance(a, str)]
         n.input_labels = [f"× {r.partial_text(i)}" for i, a in enumerate(r.args) if isinstance(a, str)]
         by[r.name] = n
