@@ -4,8 +4,8 @@ Every picture goes through one builder, :func:`draw_nodes`, which takes any
 nodes that have ``op`` (str, ``None`` for a leaf), ``inputs`` (nodes) and
 optionally ``shape``, ``value``, ``grad``, ``name``, ``key`` (the node's DOT id, which is also the
 ``<title>`` of its SVG group: a trace row's name such as ``v_1``, so the notebook stepper can find the
-node a step computes; default ``n0``, ``n1``, ...) and ``fill`` (a fill colour, e.g. a fused group's).  Eager tensors are
-adapted by :func:`draw_tensor`; a static graph (``minifw.static``, coming)
+node a step computes; default ``n0``, ``n1``, ...) and ``fill`` (a fill colour, e.g. a fused group's).
+Eager tensors are adapted by :func:`draw_tensor`; a static graph (``minifw.static``, coming)
 plugs in by passing its nodes (or small adapters) to :func:`draw_nodes`.
 """
 
