@@ -124,6 +124,14 @@ t = trace("x - exp(-2*sin(4*x)**2)", {"x": x0}, mode="forward")
 t  # a cell's value: the table as HTML (print(t) gives it as text)
 
 # %% [markdown]
+# **Step through it.** `mf.explore` shows the graph beside the tables: press Next (or Play) and each
+# step lights up the row and the node it computes. Switch the mode to *forward primal* to see the values
+# alone, or type another `x`: everything is recomputed at once.
+
+# %%
+mf.explore("x - exp(-2*sin(4*x)**2)", x=x0, mode="tangent")
+
+# %% [markdown]
 # Read the table top to bottom: each tangent row uses only tangents computed above it. That is why
 # forward mode needs no memory of the past — and why it gives **one directional derivative per
 # pass** (lab 3 measures what that costs).

@@ -35,6 +35,14 @@ for step in t.reverse_steps:
 print("gradient:", t.gradient)
 
 # %% [markdown]
+# **Step through the sweep.** Each step lights up the adjoint row, the node it updates and the edge
+# the adjoint travels back along; the step that *adds* a second path's contribution to `v̄_-1` is
+# marked "+= second path" (a dashed edge on the graph).
+
+# %%
+mf.explore("ln(x1) + x1*x2 - sin(x2)", x1=2.0, x2=5.0)
+
+# %% [markdown]
 # The graph, forward and then backward (edges labelled with the local partial each adjoint is
 # multiplied by):
 

@@ -38,6 +38,14 @@ print(mf.jacfwd(f)(x))
 print(mf.jacrev(f)(x))  # the same matrix, computed the other way round
 
 # %% [markdown]
+# **One pass per input, or one sweep for all.** In *forward tangent* mode a pass follows one seed: with
+# `seed ẋ: x1` the last row is `∂y/∂x1`; for `∂y/∂x2` you must change the seed and run again. Switch to
+# *reverse adjoint*: one sweep ends with both `x̄1` and `x̄2`.
+
+# %%
+mf.explore("x1*x2 + sin(x1)", x1=0.5, x2=2.0, mode="tangent", seed="x1")
+
+# %% [markdown]
 # ## Measuring
 #
 # Time both for a range of shapes: first grow the number of inputs `m` with `n = 4` outputs, then grow

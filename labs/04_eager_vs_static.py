@@ -80,6 +80,14 @@ draw_nodes(c.graph_after("constant_folding").outputs)  # every node now holds a 
 draw_nodes(c.graph_after("dce").outputs)  # only the answer is left: 3.75
 
 # %% [markdown]
+# **Step through the passes.** `mf.explore` walks the same compile: Next shows the graph after each
+# pass (new nodes marked in the table); the mode *one run, node by node* executes the graph before
+# fusion one node at a time, with each node's shape and value.
+
+# %%
+mf.explore(result, mode="passes")
+
+# %% [markdown]
 # With **placeholders** (values fed at run time) nothing can be folded, but the three elementwise
 # ops can be **fused** into one generated numba kernel: one loop over the data instead of three,
 # with no temporaries. `explain()` prints every stage.
@@ -128,6 +136,14 @@ report = compare({"numpy": lambda: workload_np(x, w, bb), "eager": lambda: workl
 for name, m in report["modes"].items():
     print(f"{name:6s} {m['median_s'] * 1e3:7.2f} ms   {m['ratio_median']:.2f}x numpy")
 print(f"jit's first call (trace + compile): {first_call * 1e3:.0f} ms")
+
+# %% [markdown]
+# **Where does static start to win?** `mf.explore_speed()` times a 2-layer MLP eagerly and compiled for
+# the batch size you pick, now, on this machine; every batch you try adds a row, and the panel says from
+# which batch on the compiled run was faster.
+
+# %%
+mf.explore_speed(batches=(1, 16, 256, 1024), batch=16, rounds=3)
 
 # %% [markdown]
 # The compiled graph wins the steady state: nine elementwise ops became one fused pass. But look at

@@ -79,8 +79,8 @@ _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forw
                "Dual": "minifw.autodiff.dual"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
-         "load": "minifw.checkpoint", "onnx": "minifw.onnx", "explore": "minifw.explore",
-         "explore_speed": "minifw.explore"}
+         "load": "minifw.checkpoint", "onnx": "minifw.onnx", "explore": "minifw.explorer",
+         "explore_speed": "minifw.explorer"}
 
 
 def __getattr__(name: str):
@@ -94,7 +94,5 @@ def __getattr__(name: str):
         import importlib
 
         mod = importlib.import_module(_LAZY[name])
-        if name in ("explore", "explore_speed"):  # a function named like its submodule: the function wins
-            globals()[name] = getattr(mod, name)
         return getattr(mod, name) if name in ("save", "load", "explore", "explore_speed") else mod
     raise AttributeError(f"module 'minifw' has no attribute {name!r}")

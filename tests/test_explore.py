@@ -81,7 +81,7 @@ def test_a_bad_point_keeps_the_last_state_and_says_why():
 
 
 def test_refusals_are_minifw_errors():
-    from minifw.explore import ExploreError
+    from minifw.explorer import ExploreError
 
     with pytest.raises(ExploreError, match="give a value for x2"):
         mf.explore("x1*x2", x1=1)
@@ -96,7 +96,8 @@ def test_refusals_are_minifw_errors():
 
 
 def test_without_anywidget_explore_names_the_extra_and_import_stays_light():
-    code = ("import sys; import minifw as mf; assert 'anywidget' not in sys.modules\n"
+    code = ("import sys; import minifw.explorer; import minifw as mf; assert 'anywidget' not in sys.modules\n"
+            "assert callable(mf.explore) and callable(mf.explore_speed)  # not shadowed by the submodule\n"
             "sys.modules['anywidget'] = None\n"
             "try:\n    mf.explore('x', x=1)\nexcept mf.MinifwError as e:\n    print(e)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -1,5 +1,5 @@
 """The notebook widgets (anywidget: JupyterLab, Jupyter Notebook 7, VS Code).  Imported only by
-:func:`minifw.explore.explore` and :func:`minifw.explore.explore_speed`, so ``import minifw`` never loads
+:func:`minifw.explorer.explore` and :func:`minifw.explorer.explore_speed`, so ``import minifw`` never loads
 anywidget.
 
 Every widget keeps its state in traitlets, synced with the page: set ``step``, ``mode`` (and ``point``,
@@ -62,6 +62,9 @@ class _Walk(anywidget.AnyWidget):
     @t.validate("step")
     def _clamp(self, proposal) -> int:
         return max(0, min(len(self.frames) - 1, int(proposal["value"])))
+
+    def __repr__(self) -> str:  # what a notebook without widget support (or a terminal) shows
+        return f"<{type(self).__name__} {self.mode}: {self.text or 'empty'}>"
 
     def _show(self, f: dict) -> None:
         with self.hold_sync():
@@ -211,6 +214,9 @@ class SpeedExplorer(anywidget.AnyWidget):
         self._jitted = mf.jit(fn, **dict(jit_options or {}))
         super().__init__(batches=sorted(set(int(b) for b in batches) | {int(batch)}), batch=int(batch))
         self.measure(self.batch)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {self.text}>"
 
     @t.validate("batch")
     def _positive(self, proposal) -> int:

@@ -1,4 +1,4 @@
-// minifw.explore's page side (anywidget ESM). The Python side owns the walk (minifw.expr.Stepper, the
+// minifw.explorer's page side (anywidget ESM). The Python side owns the walk (minifw.expr.Stepper, the
 // compiler's records) and sends it as `frames`; this file only draws the frame at `step` and sends the
 // buttons' moves back. Works with or without a kernel (a notebook saved with its widget state).
 

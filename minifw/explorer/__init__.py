@@ -1,4 +1,4 @@
-"""``minifw.explore``: step through autodiff and through compiled graphs in a notebook.
+"""``minifw.explorer`` (``mf.explore``, ``mf.explore_speed``): step through autodiff and compiled graphs.
 
 >>> import minifw as mf
 >>> w = mf.explore("x - exp(-2*sin(4*x)**2)", x="pi/16")      # doctest: +SKIP
@@ -56,7 +56,7 @@ def explore(obj, *args, at: Mapping[str, Any] | None = None, mode: str | None = 
     * a :class:`~minifw.static.CompiledGraph` with ``feeds=[values in its input order]``.
 
     Set ``w.step``, ``w.mode``, ``w.point``, ``w.seed`` from Python and read ``w.node``, ``w.row``,
-    ``w.edge``, ``w.accumulate``, ``w.text``; see :mod:`minifw.explore.widgets`.  Raises
+    ``w.edge``, ``w.accumulate``, ``w.text``; see :mod:`minifw.explorer.widgets`.  Raises
     :class:`ExploreError` (a :class:`~minifw.errors.MinifwError`) for what it cannot step through, and
     when anywidget is missing.
     """
