@@ -218,9 +218,16 @@ def test_cli_lab_list_new_and_bad_numbers(tmp_path):
     assert r.returncode != 0 and "minifw lab new 4" in r.stderr
 
 
-@pytest.mark.skipif(importlib.util.find_spec("jupyterlab") is not None, reason="JupyterLab is installed here")
 def test_cli_lab_open_without_jupyterlab_says_so_in_one_line(tmp_path):
-    r = _cli("lab", "open", "1", str(tmp_path))
+    # the test extra installs JupyterLab (for the explore screenshot test): hide it from this one run
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text("import sys\nsys.modules['jupyterlab'] = None\n")
+    import os
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(hide), os.environ.get("PYTHONPATH")]))}
+    r = subprocess.run([sys.executable, "-m", "minifw_cli", "lab", "open", "1", str(tmp_path / "nb")],
+                       capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode != 0
     assert "JupyterLab is not installed" in r.stderr and "minifw[labs]" in r.stderr
     assert "Traceback" not in r.stderr

@@ -38,7 +38,9 @@ class _Walk(anywidget.AnyWidget):
     mode = t.Unicode("").tag(sync=True)
     modes = t.List().tag(sync=True)  # [[value, label], ...]
     play_ms = t.Int(700).tag(sync=True)
-    # what the current step highlights (read these from Python)
+    # what the current step highlights (read these from Python): ``node`` is a drawn node's key (a trace row's
+    # name such as ``v_1``, an IR node's name); ``row`` the row of table section ``section``; ``edge`` the drawn
+    # forward edge ``[tail, head]`` whose adjoint travels back from head to tail in a reverse step, else None
     node = t.Unicode("").tag(sync=True)
     row = t.Int(-1).tag(sync=True)
     section = t.Int(0).tag(sync=True)
