@@ -78,7 +78,7 @@ def test_svg_reprs_parse_without_dot(no_dot):
         assert len([e for e in root.iter(SVG + "g") if e.get("class") == "edge"]) == g.source.count("->")
     bundle = g._repr_mimebundle_()
     assert bundle["image/png"][:8] == b"\x89PNG\r\n\x1a\n"  # what an untrusted notebook shows (SVG is not safe)
-    nodes = len(re.findall(r"^\tn\d+ \[", g.source, re.M))
+    nodes = len(re.findall(r'^\t(?!(?:graph|node|edge) \[)"?[\w-]+"? \[', g.source, re.M))  # v_-1, v_1, ...
     assert nodes == 7
     assert bundle["text/plain"] == f"<Digraph 'forward': {nodes} nodes, 8 edges; .source is the DOT text>"
 
