@@ -78,6 +78,8 @@ def test_a_bad_point_keeps_the_last_state_and_says_why():
     assert "ln" in w.error and w.tables == before
     w.point = {"x": 3}
     assert w.error == "" and w.tables[0][0]["rows"][1][2] == "1.09861"
+    w.mode = "sideways"
+    assert "mode must be one of" in w.error and w.frames[0]["text"].endswith("adjoint · node v_1")
 
 
 def test_refusals_are_minifw_errors():
@@ -89,6 +91,8 @@ def test_refusals_are_minifw_errors():
         mf.explore("x", x=1, y=2)
     with pytest.raises(ExploreError, match="mode must be one of"):
         mf.explore("x", x=1, mode="sideways")
+    with pytest.raises(MinifwError, match="no variable"):
+        mf.explore("2*pi")
     with pytest.raises(ExploreError, match="cannot step through a dict"):
         mf.explore({"a": 1})
     with pytest.raises(ExploreError, match="for expressions"):

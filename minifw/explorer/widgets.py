@@ -104,10 +104,11 @@ class ExpressionExplorer(_Walk):
         if mode not in MODES:
             raise ExploreError(f"explore: mode must be one of {', '.join(MODES)}, got {mode!r}")
         self._ex, self._Stepper = ex, Stepper
-        self.stepper = self._build({k: point[k] for k in ex.variables}, mode, seed or ex.variables[0])
+        seed = seed or (ex.variables[0] if ex.variables else "")  # no variable: the Stepper says why
+        self.stepper = self._build({k: point[k] for k in ex.variables}, mode, seed)
         labels = {"primal": "forward primal", "tangent": "forward tangent", "adjoint": "reverse adjoint"}
         super().__init__(kind="expression", expression=ex.text, variables=list(ex.variables),
-                         point={k: _jsonable(point[k]) for k in ex.variables}, seed=seed or ex.variables[0],
+                         point={k: _jsonable(point[k]) for k in ex.variables}, seed=seed,
                          mode=mode, modes=[[m, labels[m]] for m in MODES])
         self._apply(self.stepper)
 
