@@ -19,6 +19,11 @@ pytest.importorskip("anywidget", reason="mf.explore's widgets need anywidget (th
 EXPR = "x - exp(-2*sin(4*x)**2)"
 
 
+def _table(w) -> list[dict]:
+    """The sections of the table on screen."""
+    return w.tables[w.frames[w.step]["table"]]
+
+
 def _titles(svg: str) -> set[str]:
     """The <title>s of the SVG's node and edge groups (what the page's JavaScript looks highlights up by)."""
     return {m.replace("&#45;&gt;", "->").replace("-&gt;", "->")
@@ -29,7 +34,7 @@ def test_expression_steps_are_the_steppers_and_name_drawn_nodes():
     w = mf.explore(EXPR, x="pi/16")
     s = Stepper(EXPR, {"x": "pi/16"}, mode="adjoint")
     assert w.mode == "adjoint" and w.n_steps == len(s) > 3
-    titles = _titles(w.svgs[0])
+    titles = _titles(w.svgs[w.frames[0]["svg"]])
     for k, h in enumerate(s):
         w.step = k
         assert (w.node, w.row, w.section, w.accumulate) == (h.node, h.row, h.section, h.accumulate)
@@ -39,7 +44,7 @@ def test_expression_steps_are_the_steppers_and_name_drawn_nodes():
             assert w.edge == [h.edge[1], h.edge[0]] and f"{h.edge[1]}->{h.edge[0]}" in titles
         else:
             assert w.edge is None
-        assert w.tables[0][h.section]["rows"][h.row] == list(h.cells)
+        assert _table(w)[h.section]["rows"][h.row] == list(h.cells)
     w.step = 10_000
     assert w.step == w.n_steps - 1
     w.back()
@@ -57,18 +62,20 @@ def test_reverse_accumulation_is_highlighted_when_a_second_path_arrives():
 def test_mode_seed_and_point_recompute_everything():
     w = mf.explore("x1*x2 + sin(x1)", x1=1, x2=2, mode="tangent", seed="x2")
     first = Stepper("x1*x2 + sin(x1)", {"x1": 1, "x2": 2}, mode="tangent", seed="x2")
-    assert w.seed == "x2" and w.tables[0][1]["title"] == first.sections[1][0] and "2 = 1)" in first.sections[1][0]
+    assert w.seed == "x2" and _table(w)[1]["title"] == first.sections[1][0] and "2 = 1)" in first.sections[1][0]
     w.step = 3
     w.seed = "x1"
     ref = Stepper("x1*x2 + sin(x1)", {"x1": 1, "x2": 2}, mode="tangent", seed="x1")
-    assert w.tables[0] == [{"title": t, "header": h, "rows": r} for t, h, r in ref.sections] and w.step == 3
+    assert _table(w) == [{"title": t, "header": h, "rows": r} for t, h, r in ref.sections] and w.step == 3
     w.point = {"x1": 0.5, "x2": "pi"}
     ref = Stepper("x1*x2 + sin(x1)", {"x1": 0.5, "x2": "pi"}, mode="tangent", seed="x1")
     assert w.frames[-1]["text"] == ref.describe(ref[len(ref) - 1])
-    assert w.tables[0][1]["rows"][-1][2] == ref.sections[1][2][-1][2]
+    assert _table(w)[1]["rows"][-1][2] == ref.sections[1][2][-1][2]
     w.mode = "primal"
     ref = Stepper("x1*x2 + sin(x1)", {"x1": 0.5, "x2": "pi"}, mode="primal")
-    assert w.n_steps == len(ref) and w.node == ref[w.step].node and w.edge is None
+    assert w.step == 0 and w.n_steps == len(ref) and w.node == ref[0].node and w.edge is None
+    # every mode's walk is in the state, so the page switches modes without a kernel: the same frames
+    assert set(w.walks) == {"primal", "tangent", "adjoint"} and w.frames == w.walks["primal"]
 
 
 def test_a_bad_point_keeps_the_last_state_and_says_why():
@@ -77,9 +84,9 @@ def test_a_bad_point_keeps_the_last_state_and_says_why():
     w.point = {"x": -1}
     assert "ln" in w.error and w.tables == before
     w.point = {"x": 3}
-    assert w.error == "" and w.tables[0][0]["rows"][1][2] == "1.09861"
+    assert w.error == "" and _table(w)[0]["rows"][1][2] == "1.09861"
     w.mode = "sideways"
-    assert "mode must be one of" in w.error and w.frames[0]["text"].endswith("adjoint · node v_1")
+    assert "mode must be one of" in w.error and w.mode == "adjoint" and w.frames == w.walks["adjoint"]
 
 
 def test_refusals_are_minifw_errors():
@@ -133,7 +140,9 @@ def test_toy_graph_pass_by_pass_follows_the_compiler():
     folded = w.stages.index("constant_folding")
     assert len(c.graphs_after_each_pass[folded][1].compute_nodes()) == 0  # constants: computed at compile time
     w.mode = "run"
-    assert w.step == 0 and w.values[-1] == pytest.approx(3.75)
+    assert w.step == 0 and w.values[-1] == pytest.approx(3.75) and w.frames == w.walks["run"]
+    w.mode = "backwards"
+    assert w.mode == "run" and "passes' or 'run'" in w.error
 
 
 def test_toy_graph_run_node_by_node_with_values():

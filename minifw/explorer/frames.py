@@ -38,15 +38,19 @@ def frame(svg: int = 0, table: int = 0, section: int = 0, row: int = -1, node: s
 
 
 # --- expressions: the Stepper's walk --------------------------------------------------------------------------
-def expression_view(stepper) -> tuple[list[str], list[list[dict]], list[dict]]:
-    """(svgs, tables, frames) for a :class:`~minifw.expr.Stepper`: the forward graph keyed by row names, the
-    stepper's sections, and one frame per step.  A reverse step's edge ``(source, target)`` carries the adjoint
-    from ``source`` back to ``target``: the drawn forward edge is ``target -> source``."""
-    svg = svg_of(draw_trace(stepper.trace))
-    table = [{"title": t, "header": list(h), "rows": [list(r) for r in rows]} for t, h, rows in stepper.sections]
-    frames = [frame(0, 0, h.section, h.row, h.node, (h.edge[1], h.edge[0]) if h.edge else None, h.accumulate,
-                    stepper.describe(h)) for h in stepper]
-    return [svg], [table], frames
+def expression_view(steppers: dict) -> tuple[list[str], list[list[dict]], dict[str, list[dict]]]:
+    """(svgs, tables, walks) for one :class:`~minifw.expr.Stepper` per mode: per mode its trace's graph keyed by
+    row names, its sections, and one frame per step (``walks[mode]``).  A reverse step's edge
+    ``(source, target)`` carries the adjoint from ``source`` back to ``target``: the drawn forward edge is
+    ``target -> source``."""
+    svgs, tables, walks = [], [], {}
+    for k, (mode, stepper) in enumerate(steppers.items()):
+        svgs.append(svg_of(draw_trace(stepper.trace)))
+        tables.append([{"title": t, "header": list(h), "rows": [list(r) for r in rows]}
+                       for t, h, rows in stepper.sections])
+        walks[mode] = [frame(k, k, h.section, h.row, h.node, (h.edge[1], h.edge[0]) if h.edge else None,
+                             h.accumulate, stepper.describe(h)) for h in stepper]
+    return svgs, tables, walks
 
 
 # --- static graphs: pass by pass, then node by node ------------------------------------------------------------

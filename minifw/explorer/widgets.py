@@ -34,6 +34,7 @@ class _Walk(anywidget.AnyWidget):
     svgs = t.List(t.Unicode()).tag(sync=True)
     tables = t.List().tag(sync=True)
     frames = t.List().tag(sync=True)
+    walks = t.Dict().tag(sync=True)  # {mode: frames}: every mode's walk, so the page switches modes by itself
     step = t.Int(0).tag(sync=True)
     mode = t.Unicode("").tag(sync=True)
     modes = t.List().tag(sync=True)  # [[value, label], ...]
@@ -75,12 +76,14 @@ class _Walk(anywidget.AnyWidget):
 
 
 class ExpressionExplorer(_Walk):
-    """The autodiff stepper: an expression's graph and trace tables, walked by :class:`minifw.expr.Stepper`.
+    """The autodiff stepper: an expression's graph and trace tables, walked by :class:`minifw.expr.Stepper`
+    (one per mode, so the page can switch modes without a kernel).
 
     Traits: ``expression``, ``variables``, ``point`` ({name: number or constant text such as ``"pi/16"``}),
     ``seed`` (the input whose tangent is 1 in forward-tangent mode), ``mode`` (``primal``, ``tangent``,
-    ``adjoint``), ``step``.  Changing the point, the seed or the mode rebuilds everything at once; a point
-    the expression cannot be evaluated at leaves the last good state on screen and says why in ``error``.
+    ``adjoint``), ``step``.  Changing the point or the seed rebuilds everything at once (the step stays); a
+    new mode starts at its first step.  A point the expression cannot be evaluated at (or an unknown mode)
+    leaves the last good state on screen and says why in ``error``.
     """
 
     expression = t.Unicode("").tag(sync=True)
@@ -103,42 +106,53 @@ class ExpressionExplorer(_Walk):
                                f"{', '.join(ex.variables)})")
         if mode not in MODES:
             raise ExploreError(f"explore: mode must be one of {', '.join(MODES)}, got {mode!r}")
-        self._ex, self._Stepper = ex, Stepper
+        self._ex, self._Stepper, self._modes = ex, Stepper, MODES
         seed = seed or (ex.variables[0] if ex.variables else "")  # no variable: the Stepper says why
-        self.stepper = self._build({k: point[k] for k in ex.variables}, mode, seed)
+        steppers = self._build({k: point[k] for k in ex.variables}, seed)
         labels = {"primal": "forward primal", "tangent": "forward tangent", "adjoint": "reverse adjoint"}
         super().__init__(kind="expression", expression=ex.text, variables=list(ex.variables),
                          point={k: _jsonable(point[k]) for k in ex.variables}, seed=seed,
                          mode=mode, modes=[[m, labels[m]] for m in MODES])
-        self._apply(self.stepper)
+        self._apply(steppers)
 
-    def _build(self, point, mode, seed):
-        return self._Stepper(self._ex, point, mode=mode, seed=seed if mode == "tangent" else None)
+    def _build(self, point, seed) -> dict:
+        return {m: self._Stepper(self._ex, point, mode=m, seed=seed or None) for m in self._modes}
 
-    def _apply(self, stepper, step: int = 0) -> None:
-        svgs, tables, frames = expression_view(stepper)
-        self.stepper = stepper
+    def _apply(self, steppers, step: int = 0) -> None:
+        svgs, tables, walks = expression_view(steppers)
+        self.steppers = steppers
+        self.stepper = steppers[self.mode]
         with self.hold_sync():
-            self.svgs, self.tables, self.frames, self.error = svgs, tables, frames, ""
+            self.svgs, self.tables, self.walks, self.error = svgs, tables, walks, ""
+            self.frames = walks[self.mode]
             self.step = step
-            self._show(self.frames[self.step])
+            self._moved({"new": self.step})
 
-    @t.observe("point", "seed", "mode")
+    @t.observe("point", "seed")
     def _rebuild(self, change) -> None:
         if not self.frames:  # still in __init__
             return
         try:
-            stepper = self._build(dict(self.point), self.mode, self.seed)
+            steppers = self._build(dict(self.point), self.seed)
         except MinifwError as e:  # a bad point typed in the page: keep the last good state, say why
             self.error = str(e)
             return
-        self._apply(stepper, min(self.step, len(stepper) - 1))
+        self._apply(steppers, self.step)
+
+    @t.observe("mode")
+    def _mode(self, change) -> None:
+        if not self.frames:
+            return
+        if change["new"] not in self._modes:
+            self.mode = change["old"]
+            self.error = f"mode must be one of {', '.join(self._modes)}, got {change['new']!r}"
+            return
+        self._apply(self.steppers, 0)
 
     @t.observe("step")
     def _moved(self, change) -> None:
         h = self.stepper.goto(change["new"])  # the one state machine: the frames are its steps, listed
-        f = self.frames[h.index]
-        self._show(f)
+        self._show(self.frames[h.index])
 
     @property
     def current(self):
@@ -161,23 +175,25 @@ class GraphExplorer(_Walk):
         if mode not in ("passes", "run"):
             raise ExploreError(f"explore: a graph's mode is 'passes' or 'run', got {mode!r}")
         self.compiled = compiled
-        svgs, tables, self._pass_frames, self._run_frames, self.values = graph_view(compiled, feeds, names)
-        super().__init__(kind="graph", svgs=svgs, tables=tables, mode=mode,
+        svgs, tables, passes, run, self.values = graph_view(compiled, feeds, names)
+        super().__init__(kind="graph", svgs=svgs, tables=tables, mode=mode, walks={"passes": passes, "run": run},
                          modes=[["passes", "compiler passes"], ["run", "one run, node by node"]],
                          stages=[n for n, _ in compiled.graphs_after_each_pass])
         self._switch(mode)
 
     def _switch(self, mode: str) -> None:
         with self.hold_sync():
-            self.frames = self._pass_frames if mode == "passes" else self._run_frames
+            self.frames = self.walks[mode]
             self.step = 0
             self._moved({"new": 0})
 
     @t.observe("mode")
     def _mode(self, change) -> None:
         if change["new"] not in ("passes", "run"):
+            self.mode = change["old"]
             self.error = f"a graph's mode is 'passes' or 'run', not {change['new']!r}"
             return
+        self.error = ""
         self._switch(change["new"])
 
     @t.observe("step")

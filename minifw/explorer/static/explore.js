@@ -51,7 +51,13 @@ function renderWalk(model, el) {
     },
   }, "Play");
   slider.addEventListener("input", () => { stop(); go(parseInt(slider.value, 10)); });
-  modeSel.addEventListener("change", () => { stop(); model.set("mode", modeSel.value); model.save_changes(); });
+  modeSel.addEventListener("change", () => {
+    stop();
+    const walk = (model.get("walks") || {})[modeSel.value];
+    if (walk) { model.set("frames", walk); model.set("step", 0); } // every mode's walk is here: no kernel needed
+    model.set("mode", modeSel.value);
+    model.save_changes();
+  });
   bar.append(back, next, play, slider, counter, modeSel, inputs);
   root.append(bar, h("div", { class: "mf-body" }, graph, tables), text, error);
   el.append(root);
