@@ -196,6 +196,13 @@ def test_jupyterlab_shows_the_highlighted_row_and_node(tmp_path):
             assert browser.js("document.querySelector('.mf-explore tr.mf-hl td').textContent") == "v̄_2"
             img = browser.screenshot(tmp_path / "step6.png")
             assert _amber_share(img, browser.js(RECT % ".mf-explore g.mf-hl-node")) > 0.3
+            # the mode switch, in the page: forward primal starts again at the input row v_0
+            browser.js("const s = document.querySelector('.mf-explore select'); s.value = 'primal'; "
+                       "s.dispatchEvent(new Event('change'))")
+            browser.wait_for("document.querySelector('.mf-explore g.mf-hl-node > title').textContent === 'v_0'",
+                             timeout=15)
+            assert browser.js("document.querySelector('.mf-explore tr.mf-hl td').textContent") == "v_0"
+            assert browser.js("!document.querySelector('.mf-explore g.mf-hl-edge')")
         finally:
             browser.close()
     finally:
