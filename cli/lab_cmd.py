@@ -53,25 +53,40 @@ def new(number: str = typer.Argument(..., help="Lab number (see `minifw lab list
     console.print(f"check it with: minifw lab check {labs.get(number).number} {directory}", highlight=False)
 
 
-@lab_app.command("open")
+@lab_app.command("open", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @friendly
-def open_lab(number: str = typer.Argument(..., help="Lab number (see `minifw lab list`)."),
+def open_lab(ctx: typer.Context,
+             number: str = typer.Argument(..., help="Lab number (see `minifw lab list`)."),
              directory: Path = typer.Argument(Path("."), help="Where the learner's notebook lives.")) -> None:
-    """Start JupyterLab on a learner copy of lab N (made fresh unless one is already there)."""
+    """Start JupyterLab on a learner copy of lab N (made fresh unless one is already there).
+
+    Options after the arguments go to JupyterLab as they are, e.g. `minifw lab open 1 . --port 9000 --no-browser`;
+    as root (a container) `--allow-root` is added."""
     from minifw import labs
 
     lab = labs.get(number)
     path = Path(directory) / lab.filename
     if importlib.util.find_spec("jupyterlab") is None:
-        fail("JupyterLab is not installed: pip install 'minifw[labs]' (or run `minifw lab new "
-             f"{lab.number} {directory}` and open the notebook in any Jupyter)")
+        fail("JupyterLab is missing, though minifw depends on it: reinstall with pip install minifw (or run "
+             f"`minifw lab new {lab.number} {directory}` and open the notebook in any Jupyter)")
     if path.exists():
         console.print(f"opening your existing copy {path} (`minifw lab new {lab.number} {directory} --force` "
                       "starts over)", highlight=False)
     else:
         labs.new(lab.number, directory)
         console.print(f"wrote {path}", highlight=False)
-    raise typer.Exit(subprocess.call([sys.executable, "-m", "jupyter", "lab", str(path)]))
+    raise typer.Exit(subprocess.call(jupyter_lab_command(path, ctx.args)))
+
+
+def jupyter_lab_command(path: Path, extra: list[str]) -> list[str]:
+    """``python -m jupyter lab PATH [extra...]``: Jupyter refuses to start as root unless told
+    ``--allow-root``, which is how a container runs; the learner's own flags come last and win."""
+    import os
+
+    cmd = [sys.executable, "-m", "jupyter", "lab", str(path)]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in extra:
+        cmd.append("--allow-root")
+    return cmd + list(extra)
 
 
 @lab_app.command("check")
@@ -80,23 +95,26 @@ def check(number: str = typer.Argument(..., help="Lab number (see `minifw lab li
           path: Path = typer.Argument(Path("."), help="The learner's notebook, or the folder it is in."),
           timeout: int = typer.Option(300, "--timeout", help="Seconds allowed per cell.")) -> None:
     """Run your copy of lab N headless and report each exercise."""
+    from rich.markup import escape
+
     from minifw import labs
 
     lab = labs.get(number)
     missing = [m for m in ("nbclient", "nbformat", "ipykernel") if importlib.util.find_spec(m) is None]
     if missing:
-        fail(f"checking a lab runs its notebook, which needs {', '.join(missing)}: pip install 'minifw[labs]'")
+        fail(f"checking a lab runs its notebook, which needs {', '.join(missing)}; minifw depends on them: "
+             "reinstall with pip install minifw")
     with console.status(f"running {labs.find_copy(lab.number, path)} ..."):
         report = labs.check(lab.number, path, timeout=timeout)
-    console.print(f"[bold]Lab {lab.number}: {lab.title}[/] ({report.path}, ran in {report.seconds:.1f} s)",
-                  highlight=False)
+    console.print(f"[bold]Lab {lab.number}: {escape(lab.title)}[/] ({escape(str(report.path))}, "
+                  f"ran in {report.seconds:.1f} s)", highlight=False)
     for r in report.exercises:
         mark = {"passed": "[green]✓ passed[/]", "failed": "[red]✗ failed[/]"}.get(r.status, "[yellow]? not reached[/]")
-        console.print(f"  exercise {r.exercise} ({r.title}): {mark}", highlight=False)
-        if r.message:
-            console.print(f"      {r.message}", highlight=False, style=None if r.ok else "bold")
+        console.print(f"  exercise {escape(r.exercise)} ({escape(r.title)}): {mark}", highlight=False)
+        if r.message:  # a hint names shapes and indices in [brackets]: text, not markup
+            console.print(f"      {escape(r.message)}", highlight=False, style=None if r.ok else "bold")
     for cell, err in report.errors:
-        console.print(f"  [red]error[/] in cell {cell}: {err}", highlight=False)
+        console.print(f"  [red]error[/] in cell {cell}: {escape(err)}", highlight=False)
     if not report.ok:
         raise typer.Exit(1)
     console.print("[green]all exercises pass[/]")

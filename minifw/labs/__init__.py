@@ -16,8 +16,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from minifw.errors import MinifwError
+
 from . import notebooks
 from .checks import CheckFailed
+
+
+class LabError(MinifwError):
+    """A lab that does not exist, or a learner's copy that is missing or would be overwritten."""
+
+
+class NoSuchLabError(LabError, ValueError):
+    pass
+
+
+class LabFileError(LabError, FileNotFoundError):
+    pass
+
+
+class LabExistsError(LabError, FileExistsError):
+    pass
 
 NOTEBOOK_DIR = Path(__file__).parent / "notebooks"
 
@@ -71,7 +89,7 @@ def get(number: int | str) -> Lab:
     for lab in LABS:
         if str(number).lstrip("0") == str(lab.number) or str(number) == lab.slug:
             return lab
-    raise ValueError(f"no lab {number!r}; labs are {', '.join(str(lab.number) for lab in LABS)} "
+    raise NoSuchLabError(f"no lab {number!r}; labs are {', '.join(str(lab.number) for lab in LABS)} "
                      "(see `minifw lab list`)")
 
 
@@ -79,7 +97,7 @@ def solution(number: int | str) -> dict:
     """The solution notebook (JSON as a dict)."""
     lab = get(number)
     if not lab.path.exists():
-        raise FileNotFoundError(f"lab {lab.number}'s notebook is missing from this install ({lab.path})")
+        raise LabFileError(f"lab {lab.number}'s notebook is missing from this install ({lab.path})")
     return notebooks.read(lab.path)
 
 
@@ -97,8 +115,8 @@ def new(number: int | str, directory: str | Path = ".", overwrite: bool = False)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / lab.filename
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists (your work?); pass a different directory, or overwrite "
-                              "it on purpose")
+        raise LabExistsError(f"{path} already exists (your work?); pass a different directory, or overwrite "
+                              f"it on purpose (`minifw lab new {lab.number} {directory} --force`, or overwrite=True)")
     return notebooks.write(learner(number), path)
 
 
@@ -108,11 +126,11 @@ def find_copy(number: int | str, directory: str | Path = ".") -> Path:
     p = Path(directory)
     if p.suffix == ".ipynb":
         if not p.exists():
-            raise FileNotFoundError(f"no notebook at {p}")
+            raise LabFileError(f"no notebook at {p}")
         return p
     path = p / lab.filename
     if not path.exists():
-        raise FileNotFoundError(f"no {lab.filename} in {p.resolve()}; make one with `minifw lab new "
+        raise LabFileError(f"no {lab.filename} in {p.resolve()}; make one with `minifw lab new "
                                 f"{lab.number} {p}`")
     return path
 
@@ -120,4 +138,5 @@ def find_copy(number: int | str, directory: str | Path = ".") -> Path:
 from .runner import ExerciseResult, check, run_notebook  # noqa: E402
 
 __all__ = ["LABS", "Lab", "get", "solution", "learner", "new", "find_copy", "check", "run_notebook",
-           "ExerciseResult", "CheckFailed", "notebooks"]
+           "ExerciseResult", "CheckFailed", "notebooks", "LabError", "NoSuchLabError", "LabFileError",
+           "LabExistsError"]

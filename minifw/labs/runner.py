@@ -9,9 +9,12 @@ exercise does not hide the others.  A check that passes leaves a
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from minifw.errors import MinifwError
 
 from .checks import MIME
 
@@ -48,8 +51,8 @@ def _need_nbclient():
         import nbclient  # noqa: F401
         import nbformat  # noqa: F401
     except ImportError:
-        raise RuntimeError("running a notebook needs nbclient, nbformat and ipykernel: "
-                           "pip install 'minifw[labs]'") from None
+        raise MinifwError("running a notebook needs nbclient, nbformat and ipykernel: "
+                           "minifw depends on them, so reinstall it: pip install minifw") from None
 
 
 def run_notebook(path: str | Path, timeout: int = 300, allow_errors: bool = True) -> tuple[dict, float]:
@@ -61,11 +64,27 @@ def run_notebook(path: str | Path, timeout: int = 300, allow_errors: bool = True
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent.resolve())}})
-    t0 = time.perf_counter()
-    client.execute()
-    return nb, time.perf_counter() - t0
+    with tempfile.TemporaryDirectory(prefix="minifw-kernel-") as sockets:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                                kernel_manager_class=_ipc_kernel_manager(sockets),
+                                resources={"metadata": {"path": str(path.parent.resolve())}})
+        t0 = time.perf_counter()
+        client.execute()
+        return nb, time.perf_counter() - t0
+
+
+def _ipc_kernel_manager(folder: str):
+    """A kernel manager that talks to the kernel over Unix sockets in ``folder``: the kernel is local, so
+    TCP buys nothing, and over TCP ipykernel warns on every start that it runs "without encryption"."""
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kw):
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", str(Path(folder) / "kernel"))
+            super().__init__(**kw)
+
+    return IPCKernelManager
 
 
 def read_results(nb: dict, expected: tuple = ()) -> tuple[list[ExerciseResult], list[tuple[int, str]]]:
