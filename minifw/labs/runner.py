@@ -64,18 +64,22 @@ def run_notebook(path: str | Path, timeout: int = 300, allow_errors: bool = True
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    lang = nb.get("metadata", {}).get("minifw", {}).get("lang", "en")  # the checks' hints speak it too
     with tempfile.TemporaryDirectory(prefix="minifw-kernel-") as sockets:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                                kernel_manager_class=_ipc_kernel_manager(sockets),
+                                kernel_manager_class=_ipc_kernel_manager(sockets, {"MINIFW_LANG": lang}),
                                 resources={"metadata": {"path": str(path.parent.resolve())}})
         t0 = time.perf_counter()
         client.execute()
         return nb, time.perf_counter() - t0
 
 
-def _ipc_kernel_manager(folder: str):
+def _ipc_kernel_manager(folder: str, env: dict):
     """A kernel manager that talks to the kernel over Unix sockets in ``folder``: the kernel is local, so
-    TCP buys nothing, and over TCP ipykernel warns on every start that it runs "without encryption"."""
+    TCP buys nothing, and over TCP ipykernel warns on every start that it runs "without encryption".
+    ``env`` is added to the kernel's environment."""
+    import os
+
     from jupyter_client.manager import KernelManager
 
     class IPCKernelManager(KernelManager):
@@ -83,6 +87,10 @@ def _ipc_kernel_manager(folder: str):
             kw.setdefault("transport", "ipc")
             kw.setdefault("ip", str(Path(folder) / "kernel"))
             super().__init__(**kw)
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **(kw.get("env") or {}), **env}
+            return await super()._async_pre_start_kernel(**kw)
 
     return IPCKernelManager
 
@@ -114,13 +122,14 @@ def read_results(nb: dict, expected: tuple = ()) -> tuple[list[ExerciseResult], 
     return results, errors
 
 
-def check(number: int | str, path: str | Path | None = None, timeout: int = 300) -> RunReport:
+def check(number: int | str, path: str | Path | None = None, timeout: int = 300,
+          lang: str | None = None) -> RunReport:
     """Run lab ``number``'s notebook at ``path`` (default: the learner's copy in the
-    current folder) and report each exercise."""
+    current folder; ``lang`` picks the English or the Chinese copy) and report each exercise."""
     from . import find_copy, get
 
     lab = get(number)
-    path = find_copy(lab.number, path if path is not None else ".")
+    path = find_copy(lab.number, path if path is not None else ".", lang)
     nb, seconds = run_notebook(path, timeout=timeout)
     results, errors = read_results(nb, lab.exercises)
     # a stub's NotImplementedError in an exercise cell is expected while a check reports it
