@@ -11,7 +11,7 @@ import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import typer
 from minifw_cli.common import console, fail, friendly
@@ -132,3 +132,26 @@ def check(number: str = typer.Argument(..., help="Lab number (see `minifw lab li
     if not report.ok:
         raise typer.Exit(1)
     console.print("[green]all exercises pass[/]")
+
+
+@lab_app.command("export")
+@friendly
+def export(html_dir: Path = typer.Option(..., "--html", help="Folder for the pages (made if missing)."),
+           numbers: Optional[List[str]] = typer.Option(None, "--lab", help="Only this lab (repeat for more)."),
+           lang: Optional[str] = typer.Option(None, "--lang", help="Only en or zh (default: both)."),
+           timeout: int = typer.Option(300, "--timeout", help="Seconds allowed per cell.")) -> None:
+    """Run every lab and write it as HTML pages (both languages) with an index: read without a kernel."""
+    from rich.markup import escape
+
+    from minifw import i18n
+    from minifw.labs.export import export_html
+
+    langs = [i18n.normalize(lang, strict=True)] if lang else None
+    pages = export_html(html_dir, numbers=numbers, langs=langs, timeout=timeout,
+                        log=lambda m: console.print(f"[dim]{escape(m)}[/]", highlight=False))
+    for p in pages:
+        mark = "[green]ok[/]" if not p.errors else f"[red]{len(p.errors)} failing cell(s)[/]"
+        console.print(f"  {p.lang} lab {p.number}: {escape(str(p.path))} ({p.seconds:.1f} s) {mark}", highlight=False)
+    console.print(f"wrote {escape(str(Path(html_dir) / 'index.html'))}", highlight=False)
+    if any(p.errors for p in pages):
+        raise typer.Exit(1)
