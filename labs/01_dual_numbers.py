@@ -6,10 +6,12 @@
 # *20–30 minutes.* Forward-mode automatic differentiation is nothing more than arithmetic on
 # numbers of the form **a + εb** with **ε² = 0**. In this lab you will
 #
-# 1. differentiate Baydin et al.'s example `f(x) = x − exp(−2 sin²(4x))` at `x = π/16` by hand,
+# 1. differentiate the course notes' example `f(x) = x − exp(−2 sin²(4x))` at `x = π/16` by hand (it is
+#    the worked example of Harvard's CS207 notes on automatic differentiation),
 # 2. get the same number from a 20-line dual-number class,
-# 3. read minifw's forward-mode evaluation trace for it, and
-# 4. **exercise 1.1:** write the dual rule for a function minifw does not know, `softplus`.
+# 3. **exercise 1.1:** predict the tangent column of its forward-mode evaluation trace, then read
+#    minifw's, and
+# 4. **exercise 1.2:** write the dual rule for a function minifw does not know, `softplus`.
 
 # %%
 import math
@@ -43,9 +45,18 @@ print(f"central difference = {central:.6f}   (approximate: truncation and roundi
 # %% [markdown]
 # ## 2. Dual numbers in twenty lines
 #
-# Carry a value `a` and a tangent `b` together. Every rule is the derivative rule you know, applied
-# to the ε part: `(a + εb)(c + εd) = ac + ε(ad + bc)` because `ε² = 0`, and
-# `g(a + εb) = g(a) + ε b g'(a)` for any smooth `g`.
+# A dual number `a + bε` is built like a complex number `a + bi`: the complex numbers add a symbol `i`
+# with `i² = −1`, the dual numbers a symbol `ε` with **`ε² = 0`**. Arithmetic is the same algebra,
+# with `ε²` terms dropped instead of turned into `−1`: `(a + εb)(c + εd) = ac + ε(ad + bc)`.
+#
+# For a function, take Taylor's expansion around `a` and let the step be `εb`; every term with `ε²`
+# or a higher power vanishes, so it stops after the first derivative:
+#
+# $$\sin(a + \varepsilon b) = \sin a + \varepsilon b\cos a - \frac{(\varepsilon b)^2}{2}\sin a + \dots
+#   = \sin a + \varepsilon\, b \cos a,$$
+#
+# and in general `g(a + εb) = g(a) + ε b g'(a)` for any smooth `g`. So carry a value `a` and a
+# tangent `b` together, and every rule is the derivative rule you know, applied to the ε part.
 
 # %%
 class D:
@@ -109,8 +120,9 @@ print(f_dual(D(x0, 2.0)).b / by_hand)
 # ## 3. The same thing in minifw
 #
 # minifw's `Dual` works through every primitive in the registry (the tangent comes from each
-# primitive's `jvp` rule), and `mf.jvp` wraps it in JAX's shape. The evaluation-trace table shows
-# each elementary step `v_i` and its tangent `v̇_i`, as in Baydin et al. (2018), Table 2.
+# primitive's `jvp` rule), and `mf.jvp` wraps it in JAX's shape. An **evaluation trace** lists each
+# elementary step `v_i` with its value — the layout of the CS207 notes (and of Baydin et al. 2018,
+# Table 2). Here is the primal half of it: the steps and their values.
 
 # %%
 print(mf.sin(0.5 + Dual(0.0, 1.0) * 3.0))  # sin(a + εb) = sin a + ε b cos a
@@ -118,9 +130,50 @@ value, tangent = mf.jvp(lambda x: x - mf.exp(-2 * mf.sin(4 * x) ** 2), (x0,), (1
 print(f"mf.jvp: value {value:.6f}, tangent {tangent:.6f}")
 
 # %%
+from IPython.display import Markdown
+
+from minifw.autodiff.render import sections
 from minifw.expr import trace
 
 t = trace("x - exp(-2*sin(4*x)**2)", {"x": x0}, mode="forward")
+title, header, cells = sections(t)[0]  # the primal trace only: the tangents are yours to predict
+Markdown("\n".join([f"**{title}**", "", "| " + " | ".join(header) + " |", "|---|---|---|",
+                     *("| " + " | ".join(c) + " |" for c in cells)]))
+
+# %% [markdown]
+# ## Exercise 1.1 — predict the tangent column
+#
+# Before minifw shows its tangents, fill them in yourself: return `[v̇_0, v̇_1, …, v̇_6]`, with the
+# seed `v̇_0 = ẋ = 1`. Each row's tangent is its local derivative times the tangents of the rows it
+# uses (`v_1 = 4 v_0` gives `v̇_1 = 4 v̇_0`; `v_2 = sin v_1` gives `v̇_2 = cos(v_1) v̇_1`; …). Use the
+# values from the table above and `math`; `4x = π/4` here, so `sin` and `cos` are both `√2/2`. The check
+# compares your list with minifw's trace row by row and names the first row that differs.
+
+# %%
+def predicted_tangents():
+    # BEGIN SOLUTION
+    v1 = 4 * x0  # π/4
+    v2 = math.sin(v1)
+    v4 = -2 * v2 ** 2  # -1
+    tangents = [1.0, 4.0]  # v̇_0 = ẋ (the seed); v̇_1 = 4 v̇_0
+    tangents.append(math.cos(v1) * tangents[1])  # v̇_2 = cos(v_1) v̇_1 = 2√2
+    tangents.append(2 * v2 * tangents[2])  # v̇_3 = 2 v_2 v̇_2 = 4
+    tangents.append(-2 * tangents[3])  # v̇_4 = -2 v̇_3 = -8
+    tangents.append(math.exp(v4) * tangents[4])  # v̇_5 = exp(v_4) v̇_4 = -8/e
+    tangents.append(tangents[0] - tangents[5])  # v̇_6 = v̇_0 - v̇_5 = 1 + 8/e: x reaches v_6 on two paths
+    return tangents
+    # END SOLUTION
+
+
+# %%
+from minifw.labs.checks import check_tangents
+
+check_tangents(predicted_tangents)
+
+# %% [markdown]
+# Now minifw's whole trace, tangents included:
+
+# %%
 t  # a cell's value: the table as HTML (print(t) gives it as text)
 
 # %% [markdown]
@@ -128,7 +181,7 @@ t  # a cell's value: the table as HTML (print(t) gives it as text)
 # forward mode needs no memory of the past — and why it gives **one directional derivative per
 # pass** (lab 3 measures what that costs).
 #
-# ## Exercise 1.1 — the dual rule for softplus
+# ## Exercise 1.2 — the dual rule for softplus
 #
 # `softplus(x) = log(1 + eˣ)` is a smooth ReLU. Its derivative is the sigmoid `σ(x) = 1 / (1 + e⁻ˣ)`.
 # Write `softplus_dual(x)` that takes a minifw `Dual` (with `.primal` and `.tangent` floats) and

@@ -72,9 +72,10 @@ class Lab:
 
 LABS: tuple[Lab, ...] = (
     Lab(1, "dual_numbers", "Derivatives by hand and by dual numbers", "20-30",
-        (("1.1", "the dual rule for softplus"),), "手算导数与对偶数"),
+        (("1.1", "the tangent column, predicted"), ("1.2", "the dual rule for softplus")), "手算导数与对偶数"),
     Lab(2, "reverse_mode", "Reverse mode and adjoints", "25-35",
-        (("2.1", "a vjp rule for swish, checked by gradcheck"),), "反向模式与伴随"),
+        (("2.1", "the adjoint column, by hand"), ("2.2", "a vjp rule for swish, checked by gradcheck")),
+        "反向模式与伴随"),
     Lab(3, "forward_vs_reverse", "Forward vs reverse cost: Jacobians and the crossover", "20-30",
         (("3.1", "a Jacobian from one jvp per input"),), "前向与反向的代价：雅可比矩阵与交叉点"),
     Lab(4, "eager_vs_static", "Eager vs static: a tape, a graph, the passes, the benchmark", "30-40",

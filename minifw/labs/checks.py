@@ -85,10 +85,10 @@ def _array(x) -> np.ndarray:
 
 # --- lab 1 ------------------------------------------------------------------------------------
 def check_dual_rule(softplus_dual: Callable) -> bool:
-    """Exercise 1.1: ``softplus_dual(Dual(a, b))`` must be ``Dual(log(1 + e^a), b·σ(a))``."""
+    """Exercise 1.2: ``softplus_dual(Dual(a, b))`` must be ``Dual(log(1 + e^a), b·σ(a))``."""
     from minifw.autodiff.dual import Dual
 
-    ex = _Exercise("1.1", "the dual rule for softplus")
+    ex = _Exercise("1.2", "the dual rule for softplus")
     for a in (-3.0, -0.5, 0.0, 0.7, 4.0):
         for b in (1.0, 2.5):
             where = f"input Dual({a}, {b})"
@@ -105,7 +105,7 @@ def check_dual_rule(softplus_dual: Callable) -> bool:
     return ex.passed("primal and tangent right at 10 points")
 
 
-# --- a column of an evaluation trace, filled in by hand (exercises 1.2 and 2.2) ----------------------
+# --- a column of an evaluation trace, filled in by hand (exercises 1.1 and 2.1) ----------------------
 def _paths(t, start: str, end: str) -> list[tuple[list[str], float]]:
     """Every path ``start -> ... -> end`` through the trace's rows, with the product of its local partials."""
     out_edges: dict = {}
@@ -171,11 +171,11 @@ CS207 = ("x - exp(-2*sin(4*x)**2)", {"x": "pi/16"})  # the course notes' forward
 
 
 def check_tangents(tangents) -> bool:
-    """Exercise 1.2: the tangent column ``[v̇_0, ..., v̇_6]`` of ``x - exp(-2 sin²(4x))`` at π/16 (seed ẋ = 1),
+    """Exercise 1.1: the tangent column ``[v̇_0, ..., v̇_6]`` of ``x - exp(-2 sin²(4x))`` at π/16 (seed ẋ = 1),
     predicted before minifw's forward trace is shown; compared with that trace row by row."""
     from minifw.expr import trace
 
-    ex = _Exercise("1.2", "the tangent column, predicted")
+    ex = _Exercise("1.1", "the tangent column, predicted")
     if callable(tangents):
         tangents = ex.call(tangents)
     t = trace(CS207[0], CS207[1], mode="forward")
@@ -197,7 +197,7 @@ def swish_primitive(vjp_rule: Callable):
 
 
 def check_vjp(swish_vjp: Callable) -> bool:
-    """Exercise 2.1: the vjp rule of ``swish(x) = x·σ(x)``: ``g · (σ + x·σ·(1 - σ))``.
+    """Exercise 2.2: the vjp rule of ``swish(x) = x·σ(x)``: ``g · (σ + x·σ·(1 - σ))``.
 
     The rule is installed on a one-off primitive; reverse mode through it is
     compared with central differences (``minifw.testing.gradcheck``)."""
@@ -205,7 +205,7 @@ def check_vjp(swish_vjp: Callable) -> bool:
     from minifw import functional as F
     from minifw.testing import gradcheck, numerical_grad
 
-    ex = _Exercise("2.1", "a vjp rule for swish, checked by gradcheck")
+    ex = _Exercise("2.2", "a vjp rule for swish, checked by gradcheck")
     prim = swish_primitive(swish_vjp)
     rng = np.random.default_rng(0)
     cases = [np.array([0.0, 1.0, -2.0]), np.linspace(-4, 4, 9), rng.standard_normal((3, 4))]
@@ -245,12 +245,12 @@ def notes_names(t) -> dict:
 
 
 def check_adjoints(adjoints) -> bool:
-    """Exercise 2.2: the adjoint column ``[x̄1, ..., x̄5]`` of ``f = x1·x2 + exp(x1·x2)`` at (1, 2) in the notes'
+    """Exercise 2.1: the adjoint column ``[x̄1, ..., x̄5]`` of ``f = x1·x2 + exp(x1·x2)`` at (1, 2) in the notes'
     numbering (x3 = x1·x2, x4 = exp(x3), x5 = x3 + x4), checked against minifw's reverse trace row by row, from
     x̄5 back to x̄1; a wrong row that is the sum over some of its paths is told which path it misses."""
     from minifw.expr import trace
 
-    ex = _Exercise("2.2", "the adjoint column, by hand")
+    ex = _Exercise("2.1", "the adjoint column, by hand")
     if callable(adjoints):
         adjoints = ex.call(adjoints)
     t = trace(NOTES_REVERSE[0], NOTES_REVERSE[1], mode="reverse")
