@@ -59,20 +59,31 @@ model.summary()
 # %% [markdown]
 # ## TensorFlow 1: a graph of placeholders and variables, run by a session
 #
-# `minifw.compat.tf1` renames minifw's static frontend to TF1's names, so this is a TF1 program.
+# `minifw.compat.tf1` renames minifw's static frontend to TF1's names, so this is a TF1 program: the
+# same 64-128-10 network, its weights as `Variable`s (TF's `[in, out]` layout), the data as
+# `placeholder`s, and nothing computed until a `Session` runs it.
 
 # %%
 import minifw.compat.tf1 as tf
 
-with tf.Graph().as_default():
+with tf.Graph().as_default() as graph:
     x = tf.placeholder(tf.float32, [None, 64])
-    y_ = tf.placeholder(tf.float32, [None, 10])
-    W = tf.Variable(tf.zeros([64, 10]))
-    b = tf.Variable(tf.zeros([10]))
-    y = tf.nn.softmax(tf.matmul(x, W) + b)
-    cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * tf.log(y), reduction_indices=[1]))
-    train_step = tf.train.GradientDescentOptimizer(0.5).minimize(cross_entropy)
-    print(y)  # a symbol, not numbers: nothing has run yet
+    y_ = tf.placeholder(tf.int64, [None])
+    W1 = tf.Variable(tf.truncated_normal([64, 128], stddev=0.1))
+    b1 = tf.Variable(tf.zeros([128]))
+    W2 = tf.Variable(tf.truncated_normal([128, 10], stddev=0.1))
+    b2 = tf.Variable(tf.zeros([10]))
+    logits = tf.matmul(tf.nn.relu(tf.matmul(x, W1) + b1), W2) + b2
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_, logits=logits))
+    train_step = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+    init = tf.global_variables_initializer()
+    print(logits)  # a symbol, not numbers: nothing has run yet
+
+with tf.Session(graph=graph) as sess:
+    sess.run(init)
+    print(sess.run(logits, {x: np.ones((5, 64), np.float32)}).shape)  # now it runs: (5, 10)
+    _, loss_value = sess.run([train_step, loss], {x: np.ones((5, 64), np.float32), y_: np.arange(5)})
+    print(f"loss after one training step: {loss_value:.4f}")
 
 # %% [markdown]
 # ## Caffe: the network is a file, not a program
@@ -117,38 +128,16 @@ for style, r in results.items():
 # | **Caffe** (declarative config) | no code: reproducible, diffable nets; fast C++ layers | new layer types need C++; no loops, no custom maths |
 # | **MXNet Gluon** (hybrid) | write eagerly, deploy compiled | the tracing pitfalls of lab 8: frozen branches, retracing |
 #
-# ## The landscape
+# ## What the notes say about the wider landscape
 #
-# Place each framework by *when the graph exists* (built by running the code, or declared before
-# running) and *how you describe the model* (a general-purpose program, or a configuration).
-
-# %%
-import matplotlib.pyplot as plt
-
-landscape = {  # (0 = define-by-run ... 1 = define-then-run, 0 = code ... 1 = configuration)
-    "PyTorch": (0.05, 0.1), "Chainer": (0.1, 0.15), "MXNet Gluon": (0.35, 0.2), "Keras": (0.55, 0.55),
-    "TensorFlow 1": (0.9, 0.3), "Theano": (0.95, 0.2), "CNTK": (0.85, 0.55), "Paddle": (0.6, 0.35),
-    "DL4J": (0.7, 0.65), "Caffe": (0.95, 0.95), "Darknet": (0.9, 0.85), "MatConvNet": (0.4, 0.7),
-}
-fig, ax = plt.subplots(figsize=(7, 5))
-for name, (px, py) in landscape.items():
-    ax.scatter(px, py, s=60, color="tab:orange" if name in ("PyTorch", "Keras", "TensorFlow 1", "Caffe",
-                                                             "MXNet Gluon") else "tab:blue")
-    ax.annotate(name, (px, py), textcoords="offset points", xytext=(6, 4))
-ax.set_xlim(-0.05, 1.2)
-ax.set_ylim(-0.05, 1.1)
-ax.set_xlabel("define-by-run  →  define-then-run")
-ax.set_ylabel("model as code  →  model as configuration")
-ax.set_title("Five styles tried here (orange) and the wider landscape (blue)")
-plt.show()
-
-# %% [markdown]
-# Notes on the blue points: **Chainer** introduced define-by-run (PyTorch followed it). **Theano**
-# was the first widely used define-then-run compiler (symbolic graphs, compiled C/CUDA). **CNTK**
-# described networks in its own BrainScript or in Python graphs. **PaddlePaddle** began static and
-# added a dynamic mode. **DL4J** (Java) builds models from configuration builders. **Darknet**
-# (YOLO's C framework) reads `.cfg` files like Caffe's prototxt. **MatConvNet** is MATLAB: a network
-# is a list of layer structs run by the toolbox, eager in spirit but configured as data.
+# | framework | the fact to remember |
+# |---|---|
+# | **Caffe** | no automatic differentiation: every layer is C++ with a hand-written `Forward` and `Backward`; a network is a prototxt file of such layers |
+# | **Keras** | an API over interchangeable *backends*: TensorFlow, Theano and CNTK (today it is TensorFlow's high-level API) |
+# | **Theano** | the first widely used define-then-run compiler: symbolic graphs, `theano.function` compiles them (C/CUDA); **Lasagne** is a layers library on top of it |
+# | **TensorFlow Fold** | dynamic graphs (trees, variable-length inputs) in a static-graph framework, by *dynamic batching*: same-shaped operations from different inputs are grouped into one batch |
+# | **Caffe2** | Caffe's successor for production; merged into PyTorch (2018) |
+# | **MXNet Gluon** | eager code turned into a static graph with `hybridize()` |
 #
 # ## Exercise 5.1 — a smaller Keras network
 #

@@ -390,6 +390,22 @@ print("  fraction of the step spent computing: " + ", ".join(f"{n} ranks {e:.0%}
 # halve the step. Data parallelism pays when the compute per
 # byte of gradient is large (a convolutional network, big batches); `minifw bench W9` measures LeNet too.
 #
+# ## Parameter server vs all-reduce
+#
+# Two ways to combine the ranks' gradients. With a **parameter server** (TF1's distributed runtime:
+# variables placed on `ps` tasks, workers on `worker` tasks), every worker pushes its gradients to the
+# server and pulls the new weights back, so the server's link carries `2 × N × model` bytes a step and
+# becomes the bottleneck as `N` grows. With a **ring all-reduce** (Horovod, PyTorch's DDP, and this lab),
+# there is no server: each rank sends and receives `2 (N − 1) / N × model` bytes, almost the same for any
+# `N`. The arithmetic for this lab's gradients:
+
+# %%
+print(f"gradients: {grad_bytes:,} bytes a step")
+print(f"{'ranks':>5} {'parameter server link (bytes)':>30} {'ring all-reduce, per rank (bytes)':>34}")
+for n in (2, 8, 64):
+    print(f"{n:5d} {2 * n * grad_bytes:30,d} {2 * (n - 1) / n * grad_bytes:34,.0f}")
+
+# %% [markdown]
 # ## Claim 2: "Caffe supports only data parallelism"
 #
 # What can be checked here is what Caffe's files can *say*. A Caffe layer has no field that places it on
