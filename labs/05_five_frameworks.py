@@ -15,6 +15,21 @@
 # | **MXNet Gluon** | PyTorch-style code, then `hybridize()` | traced and compiled |
 #
 # **Exercise 5.1:** a Keras-style 64-32-10 network.
+# %% [markdown] zh
+# # 实验 5 — 五个框架，同一个网络
+#
+# *25–35 分钟。* 同一个网络——64 个输入（8×8 的数字图像）、128 个 ReLU 单元、10 个类别——用五个框架的风格各写一遍，
+# 底层全是 minifw，所以你看到的差别是*编程范式*的差别，而不是数学的差别：
+#
+# | 风格 | 怎么写 | 何时运行 |
+# |---|---|---|
+# | **PyTorch** | 一个 `Module` 类，加上你自己写的训练循环 | 立即执行（eager），逐行运行 |
+# | **Keras** | `Sequential().add(...)`、`compile`、`fit` | 训练循环归框架管 |
+# | **TensorFlow 1** | 占位符（placeholder）、变量、`Session.run` | 先建图，再运行 |
+# | **Caffe** | 一个声明式的网络文件（prototxt）和一个求解器文件 | 完全不用写代码 |
+# | **MXNet Gluon** | PyTorch 风格的代码，再调用 `hybridize()` | 追踪后编译 |
+#
+# **练习 5.1：** 一个 Keras 风格的 64-32-10 网络。
 
 # %%
 import numpy as np
@@ -27,6 +42,8 @@ from minifw.nn import functional as NF
 
 # %% [markdown]
 # ## PyTorch: a class and a loop you write
+# %% [markdown] zh
+# ## PyTorch：一个类，和一个你自己写的循环
 
 # %%
 class Net(nn.Module):
@@ -47,6 +64,8 @@ print(logits.shape, float(loss.item()), net.fc1.weight.grad.shape)
 
 # %% [markdown]
 # ## Keras: declare the layers, `compile`, `fit`
+# %% [markdown] zh
+# ## Keras：声明各层，`compile`，`fit`
 
 # %%
 model = keras.Sequential()
@@ -62,6 +81,12 @@ model.summary()
 # `minifw.compat.tf1` renames minifw's static frontend to TF1's names, so this is a TF1 program: the
 # same 64-128-10 network, its weights as `Variable`s (TF's `[in, out]` layout), the data as
 # `placeholder`s, and nothing computed until a `Session` runs it.
+# %% [markdown] zh
+# ## TensorFlow 1：由占位符和变量组成的计算图，由会话（Session）来运行
+#
+# `minifw.compat.tf1` 把 minifw 的静态图前端换上了 TF1 的名字，所以这就是一个 TF1 程序：
+# 同样的 64-128-10 网络，权重是 `Variable`（TF 的 `[in, out]` 布局），数据是 `placeholder`，
+# 在 `Session` 运行它之前，什么都没有计算。
 
 # %%
 import minifw.compat.tf1 as tf
@@ -87,12 +112,16 @@ with tf.Session(graph=graph) as sess:
 
 # %% [markdown]
 # ## Caffe: the network is a file, not a program
+# %% [markdown] zh
+# ## Caffe：网络是一个文件，而不是一段程序
 
 # %%
 print(caffe.examples.MLP)
 
 # %% [markdown]
 # ## MXNet Gluon: PyTorch-style code, compiled with `hybridize()`
+# %% [markdown] zh
+# ## MXNet Gluon：PyTorch 风格的代码，用 `hybridize()` 编译
 
 # %%
 hnet = Net()
@@ -106,6 +135,12 @@ print(hnet(mf.randn(5, 64)).shape)
 # seed. PyTorch, Keras, TF1 and MXNet start from the same weights and see the same batches, so their
 # curves agree step for step — one library underneath. Caffe's solver file uses its own recipe (SGD
 # with momentum, `base_lr: 0.05`).
+# %% [markdown] zh
+# ## 五种风格，全部训练一遍
+#
+# `minifw.compat.styles.run(style)` 用同一个随机种子，在内置的手写数字数据上把每种风格各训练两个 epoch。
+# PyTorch、Keras、TF1 和 MXNet 从相同的权重出发、看到相同的批次，所以它们的曲线逐步一致——底层是同一个库。
+# Caffe 的求解器文件用的是它自己的配方（带动量的 SGD，`base_lr: 0.05`）。
 
 # %%
 results = {}
@@ -143,6 +178,32 @@ for style, r in results.items():
 #
 # Write `make_model()` returning a Keras `Sequential` with input shape `(64,)`, a 32-unit ReLU
 # `Dense` layer and a 10-unit softmax `Dense` layer. How many parameters should it have?
+# %% [markdown] zh
+# ## 每种范式让什么变容易、让什么变困难
+#
+# | | 容易 | 困难 |
+# |---|---|---|
+# | **PyTorch**（define-by-run，动态图） | 调试（想打印什么都行）、动态形状和控制流、研究代码 | 整个程序的全局优化；脱离 Python 部署 |
+# | **Keras**（高层 API） | 十行写完标准模型，功能齐全（回调、指标） | 一切非常规的东西：自定义循环、特殊的损失函数 |
+# | **TensorFlow 1**（define-then-run，静态图） | 整图优化（算子融合、常量折叠、内存规划）、导出和部署服务 | 调试（只有在 `run` 里面才有值）、控制流、代码冗长 |
+# | **Caffe**（声明式配置） | 不用写代码：网络可复现、可 diff；C++ 层速度快 | 新的层类型要写 C++；没有循环，没有自定义数学 |
+# | **MXNet Gluon**（混合式） | 以动态方式编写，以编译方式部署 | 实验 8 里的追踪陷阱：被冻结的分支、重复追踪 |
+#
+# ## 课程笔记里关于更大格局的事实
+#
+# | 框架 | 要记住的事实 |
+# |---|---|
+# | **Caffe** | 没有自动微分：每一层都是 C++，`Forward` 和 `Backward` 都是手写的；一个网络就是由这些层组成的 prototxt 文件 |
+# | **Keras** | 一套架在可互换*后端*之上的 API：TensorFlow、Theano 和 CNTK（如今它是 TensorFlow 的高层 API） |
+# | **Theano** | 第一个被广泛使用的 define-then-run 编译器：符号计算图，由 `theano.function` 编译（C/CUDA）；**Lasagne** 是构建在它之上的层库 |
+# | **TensorFlow Fold** | 在静态图框架里支持动态图（树、变长输入），靠的是*动态批处理*：把来自不同输入、形状相同的运算合并成一个批次 |
+# | **Caffe2** | Caffe 面向生产环境的后继者；已并入 PyTorch（2018 年） |
+# | **MXNet Gluon** | 用 `hybridize()` 把动态执行的代码变成静态图 |
+#
+# ## 练习 5.1 — 一个更小的 Keras 网络
+#
+# 编写 `make_model()`，返回一个 Keras `Sequential`：输入形状为 `(64,)`，一个 32 个单元的 ReLU `Dense` 层，
+# 以及一个 10 个单元的 softmax `Dense` 层。它应该有多少个参数？
 
 # %%
 def make_model():
@@ -163,3 +224,6 @@ check_keras_mlp(make_model)
 # %% [markdown]
 # **Next:** lab 6 goes below the frameworks, to the kernels that do the arithmetic. In a terminal,
 # `minifw train --style keras` trains in any of these styles.
+# %% [markdown] zh
+# **下一步：** 实验 6 深入到框架之下，去看真正做运算的内核（kernel）。在终端里，
+# `minifw train --style keras` 可以用以上任意一种风格训练。
