@@ -18,7 +18,7 @@ from minifw_cli.main import app
 @app.command()
 @friendly
 def bench(
-    workloads: Optional[List[str]] = typer.Argument(None, help="W0 ... W6, W8, or all (default: all)."),
+    workloads: Optional[List[str]] = typer.Argument(None, help="W0 ... W9, or all (default: all)."),
     device: str = typer.Option("cpu", "--device", help="cpu, or cuda (the GPU benchmarks)."),
     modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated: eager,static,jit,numpy,torch,jax."),
     quick: bool = typer.Option(False, "--quick", help="Smaller sizes and fewer rounds (under 2 minutes)."),
@@ -38,6 +38,8 @@ def bench(
     for path, option in ((json_path, "--json"), (plot_path, "--plot")):
         if path:
             check_output_path(path, option)  # before the run, not after it
+    from rich.markup import escape
+
     from minifw.bench.harness import write_json
     from minifw.bench.report import plot as draw
     from minifw.bench.report import run_bench, summary_lines, table
@@ -53,14 +55,14 @@ def bench(
         if isinstance(item, dict):
             console.print(table(item))
         else:
-            console.print(f"[dim]{item}[/]", highlight=False)
+            console.print(f"[dim]{escape(str(item))}[/]", highlight=False)
 
     report = run_bench(workloads or ["all"], quick=quick, modes=chosen, log=log,
                        command="minifw " + " ".join(sys.argv[1:]))
     console.print(f"[bold]targets[/] (load average {report['load_average']['start'][0]:.2f} at start, "
                   f"{report['load_average']['end'][0]:.2f} at end; {report['wall_s']:.0f} s):")
     for line in summary_lines(report):
-        console.print("  " + line, highlight=False)
+        console.print("  " + escape(line), highlight=False)
     if json_path:
         write_json(report, json_path)
         console.print(f"wrote {json_path}")

@@ -9,7 +9,9 @@ inside the commands, so ``minifw --help`` stays fast.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+from typing import Optional
 
 import typer
 from minifw_cli.common import STATE, console, fail
@@ -20,12 +22,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("minifw")
+        except PackageNotFoundError:  # a checkout on sys.path without an install
+            v = "unknown (not installed)"
+        console.print(f"minifw {v}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+          version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="Print minifw's version and exit."),
+          lang: Optional[str] = typer.Option(None, "--lang",
+                                             help="en or zh (中文); default: MINIFW_LANG, else the locale.")) -> None:
     STATE["debug"] = debug
+    if lang is not None:
+        from minifw import i18n
+
+        try:
+            i18n.set_lang(lang)
+        except i18n.LangError as e:
+            fail(str(e))
+        os.environ["MINIFW_LANG"] = i18n.current()  # for the processes commands start (kernels, ranks)
 
 
 # Command modules register themselves on `app` when imported.  A module that

@@ -79,7 +79,9 @@ def train(
     model: str = typer.Option("mlp", "--model", help="mlp or cnn (LeNet-style)."),
     config: Optional[str] = typer.Option(None, "--config", help="Caffe network prototxt (implies --style caffe)."),
     solver: Optional[str] = typer.Option(None, "--solver", help="Caffe solver prototxt."),
-    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Passes over the training data."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1,
+                                         help="Passes over the training data (default: 30 for mlp, 20 for cnn; "
+                                              "with a Caffe solver, its max_iter)."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights, shuffling and dropout."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     save: Optional[str] = typer.Option(None, "--save", help="Write the trained weights to this .npz checkpoint."),

@@ -11,6 +11,17 @@
 # neural network's loss (`m` = millions of weights, `n = 1`) is the extreme case, which is why
 # training uses reverse mode. This lab measures it with `mf.jacfwd` and `mf.jacrev` and plots the
 # crossover. **Exercise 3.1:** build a Jacobian from jvps yourself.
+# %% [markdown] zh
+# # 实验 3 — 前向与反向：一个雅可比矩阵的代价
+#
+# *20–30 分钟。* 对于 `f: R^m → R^n`，雅可比矩阵 `J` 是 `n × m` 的。
+#
+# * **前向模式**（`jvp`）每一遍给出一*列* `J·v` → 整个 `J` 需要 `m` 遍。
+# * **反向模式**（`vjp`）每一遍给出一*行* `uᵀ·J` → 需要 `n` 遍。
+#
+# 所以输入少、输出多时前向模式占优，输入多、输出少时反向模式占优——神经网络的损失（`m` = 数百万个权重，`n = 1`）
+# 是最极端的情况，这就是训练使用反向模式的原因。本实验用 `mf.jacfwd` 和 `mf.jacrev` 测量这一点，并画出交叉点。
+# **练习 3.1：** 自己用 jvp 构造一个雅可比矩阵。
 
 # %%
 import time
@@ -41,6 +52,10 @@ print(mf.jacrev(f)(x))  # the same matrix, computed the other way round
 # **One pass per input, or one sweep for all.** In *forward tangent* mode a pass follows one seed: with
 # `seed ẋ: x1` the last row is `∂y/∂x1`; for `∂y/∂x2` you must change the seed and run again. Switch to
 # *reverse adjoint*: one sweep ends with both `x̄1` and `x̄2`.
+# %% [markdown] zh
+# **每个输入一遍，还是一次扫描得到全部。** 在 *forward tangent* 模式下，一遍只沿着一个种子方向：选 `seed ẋ: x1`
+# 时最后一行是 `∂y/∂x1`；要得到 `∂y/∂x2`，必须换种子再跑一遍。切换到 *reverse adjoint*：一次扫描结束时
+# `x̄1` 和 `x̄2` 都有了。
 
 # %%
 mf.explore("x1*x2 + sin(x1)", x1=0.5, x2=2.0, mode="tangent", seed="x1")
@@ -51,6 +66,11 @@ mf.explore("x1*x2 + sin(x1)", x1=0.5, x2=2.0, mode="tangent", seed="x1")
 # Time both for a range of shapes: first grow the number of inputs `m` with `n = 4` outputs, then grow
 # the number of outputs `n` with `m = 4` inputs. Each point is the best of a few runs. The shapes are
 # small, so a pass costs mostly Python overhead — which is exactly what a pass costs here.
+# %% [markdown] zh
+# ## 测量
+#
+# 在一系列形状上为两者计时：先固定 `n = 4` 个输出、增加输入个数 `m`，再固定 `m = 4` 个输入、增加输出个数 `n`。
+# 每个点取几次运行中最好的一次。形状都很小，所以每一遍的开销主要是 Python 开销——而这恰恰就是这里一遍的代价。
 
 # %%
 def best_time(fn, repeats=3):
@@ -100,7 +120,19 @@ plt.show()
 #
 # Write `my_jacfwd(f, x)` for a 1-D numpy `x` of length `m`: call `mf.jvp(f, (x,), (e_j,))` once for
 # each basis vector `e_j` (a one-hot float array), and put the tangents in as the **columns** of an
-# `n × m` numpy array. `np.asarray(tangent)` turns a result into an array. Call `f` only `m` times.
+# `n × m` numpy array. `np.asarray(tangent)` turns a result into an array. The check counts your calls
+# of `mf.jvp`: exactly `m`, one per input (`mf.jacfwd` or `mf.jacrev` would skip the point, and fail).
+# %% [markdown] zh
+# 读图：固定 `n = 4` 时，前向的时间随 `m` 增长，反向的保持平坦；固定 `m = 4` 时则正好相反。两者在 `m ≈ n`
+# 附近相交——略有偏移，因为反向的一遍比前向的一遍更贵（它要先记录记录带，再扫描一遍）。JAX 的建议由此而来：
+# “高”的雅可比矩阵用 `jacfwd`，“宽”的用 `jacrev`，二阶导数则用 `hessian = jacfwd(jacrev(f))` 这样的组合。
+#
+# ## 练习 3.1 — 用 jvp 构造雅可比矩阵
+#
+# 为长度为 `m` 的一维 numpy 数组 `x` 编写 `my_jacfwd(f, x)`：对每个基向量 `e_j`（一个 one-hot 浮点数组）调用
+# 一次 `mf.jvp(f, (x,), (e_j,))`，把得到的切线作为一个 `n × m` numpy 数组的各**列**。`np.asarray(tangent)` 把结果
+# 转成数组。检查程序会统计你调用 `mf.jvp` 的次数：恰好 `m` 次，每个输入一次（用 `mf.jacfwd` 或 `mf.jacrev`
+# 就失去了练习的意义，也会判为不通过）。
 
 # %%
 def my_jacfwd(f, x):
@@ -123,3 +155,5 @@ check_jacfwd(my_jacfwd)
 # %% [markdown]
 # **Next:** lab 4 turns from *what* is computed to *how*: the same function run eagerly on a
 # tape, and as a compiled static graph.
+# %% [markdown] zh
+# **下一步：** 实验 4 从*算什么*转向*怎么算*：同一个函数，在记录带上立即执行（eager），以及作为编译后的静态图执行。

@@ -10,6 +10,15 @@
 # The CUDA part runs on a real GPU when there is one, and otherwise on **numba's CUDA simulator**
 # (each GPU thread becomes a Python thread: slow, but the same code and the same indexing). The
 # simulator must be chosen before numba is imported, so this cell comes first.
+# %% [markdown] zh
+# # 实验 6 — 内核：Python 循环、numba CPU 内核、CUDA 内核
+#
+# *30–40 分钟。* 每个框架的底下都是*内核*（kernel）：一个遍历数组元素的循环，经过编译。你会把同一个计算写三遍——
+# 写成 Python 循环、写成 numba CPU 内核、写成带有线程块与网格的 CUDA 内核——然后把一串运算融合进一个内核。
+# **练习 6.1：** 一个比未融合的 numpy 运算链更快的融合内核。
+#
+# CUDA 部分在有 GPU 时运行在真实的 GPU 上，否则运行在 **numba 的 CUDA 模拟器**上（每个 GPU 线程变成一个
+# Python 线程：很慢，但代码相同，索引方式也相同）。模拟器必须在导入 numba 之前选定，所以这个单元格放在最前面。
 
 # %%
 import os
@@ -45,6 +54,10 @@ a = np.float32(2.5)
 # ## 1. A Python loop
 #
 # `out[i] = a·x[i] + y[i]` (BLAS calls it *saxpy*). One element at a time, each step interpreted.
+# %% [markdown] zh
+# ## 1. Python 循环
+#
+# `out[i] = a·x[i] + y[i]`（BLAS 把它叫作 *saxpy*）。一次处理一个元素，每一步都要解释执行。
 
 # %%
 def saxpy_python(a, x, y, out):
@@ -62,6 +75,11 @@ print(f"Python loop: {t_py:.1f} ms for {n:,} elements")
 #
 # `@njit` compiles the function to machine code for the argument types it first sees (the first call
 # pays the compile). `prange` splits the loop across CPU threads.
+# %% [markdown] zh
+# ## 2. 同一个循环，用 numba 为 CPU 编译
+#
+# `@njit` 按它第一次见到的参数类型把函数编译成机器码（第一次调用要付出编译的代价）。
+# `prange` 把循环拆分到多个 CPU 线程上。
 
 # %%
 saxpy_cpu = njit(saxpy_python)
@@ -93,6 +111,15 @@ print(f"numpy a * x + y: {t_np:.3f} ms")
 # its global index `i = blockIdx.x · blockDim.x + threadIdx.x` (`cuda.grid(1)`), and the guard
 # `if i < n` handles the last, partly-filled block. The launch `kernel[blocks, threads](...)` sets the
 # shape.
+# %% [markdown] zh
+# 编译之后，这个循环和 numpy 一样快——两者受限的都是内存带宽，而不是算术运算。
+#
+# ## 3. CUDA 内核：网格、线程块、线程
+#
+# GPU 为每个线程运行一次循环的*循环体*，一次成千上万个线程。线程组成**线程块**（block，最多 1024 个线程，
+# 它们可以共享高速内存），线程块再组成**网格**（grid）。每个线程计算自己的全局索引
+# `i = blockIdx.x · blockDim.x + threadIdx.x`（即 `cuda.grid(1)`），守卫条件 `if i < n` 处理最后那个没有填满的
+# 线程块。启动语句 `kernel[blocks, threads](...)` 决定网格的形状。
 
 # %%
 @cuda.jit
@@ -137,6 +164,14 @@ print("threadIdx.x:", " ".join(f"{v:2d}" for v in thread_of))
 # `(x·y + 1)·x − y` in numpy is four passes over memory, each writing a temporary array. A **fused**
 # kernel reads `x` and `y` once and writes the result once. minifw's static compiler generates such
 # kernels (lab 4); here is the source it generated for `a·b / (a + b)`:
+# %% [markdown] zh
+# 在真实的 GPU 上，同一个内核用每块 256 个线程、`ceil(n / 256)` 个线程块，能以内存速度处理数百万个元素；
+# 而与设备之间的数据拷贝（`to_device`、`copy_to_host`）往往比内核本身还贵，所以框架总是把张量留在 GPU 上。
+#
+# ## 4. 算子融合：一遍代替四遍
+#
+# 在 numpy 里，`(x·y + 1)·x − y` 要遍历内存四遍，每一遍都写出一个临时数组。**融合**内核只读一次 `x` 和 `y`，
+# 只写一次结果。minifw 的静态编译器会生成这样的内核（实验 4）；下面是它为 `a·b / (a + b)` 生成的源代码：
 
 # %%
 from minifw import static
@@ -151,7 +186,16 @@ print(compiled.kernels()[0].source)
 #
 # Write `fused(x, y, out)`, a numba kernel that computes `out[i] = (x[i]·y[i] + 1)·x[i] − y[i]` in one
 # loop (use `prange` for threads). The check compares it with the unfused numpy chain on a few sizes
-# (index by index) and then times both on a million elements.
+# (index by index), then times both on a million elements, side by side (the median of 7 runs each):
+# yours must be the faster. A numpy expression does not count — it allocates a temporary array per
+# step, which is exactly what fusion removes — and neither does an uncompiled Python loop.
+# %% [markdown] zh
+# ## 练习 6.1 — 融合这条运算链
+#
+# 编写 `fused(x, y, out)`：一个 numba 内核，在一个循环里计算 `out[i] = (x[i]·y[i] + 1)·x[i] − y[i]`
+# （用 `prange` 实现多线程）。检查程序先在几种大小上把它和未融合的 numpy 运算链逐个下标比较，然后在一百万个
+# 元素上把两者交替计时（各取 7 次运行的中位数）：你的必须更快。numpy 表达式不算数——它每一步都分配一个临时数组，
+# 而这正是算子融合要消除的——未经编译的 Python 循环也不算。
 
 # %%
 from minifw.labs.checks import unfused_chain
@@ -175,3 +219,6 @@ check_fused_kernel(fused)
 # %% [markdown]
 # **Next:** lab 7 trains a network on handwritten digits and draws what happened. In a terminal,
 # `minifw doctor` shows this machine's kernels, threads and CUDA status.
+# %% [markdown] zh
+# **下一步：** 实验 7 在手写数字上训练一个网络，并把训练过程画出来。在终端里，
+# `minifw doctor` 会显示本机的内核、线程和 CUDA 状态。

@@ -6,6 +6,12 @@
 # way TensorBoard does (scalars every step, histograms every epoch), and draw it: loss curves, weight
 # histograms, a confusion matrix and the images the network gets wrong.
 # **Exercise 7.1:** compute the confusion matrix yourself.
+# %% [markdown] zh
+# # 实验 7 — 在手写数字上训练，配图
+#
+# *25–35 分钟。* 在 minifw 自带的 8×8 手写数字上训练一个小网络，像 TensorBoard 那样记录训练过程（每一步记录
+# 标量，每个 epoch 记录直方图），再把它画出来：损失曲线、权重直方图、混淆矩阵，以及网络认错的图像。
+# **练习 7.1：** 自己计算混淆矩阵。
 
 # %%
 import matplotlib.pyplot as plt
@@ -34,6 +40,13 @@ plt.show()
 # each weight matrix once per epoch. Ours is a dictionary. Beside it, a `LivePlot` is Visdom's model: a
 # chart below the cell that the loop redraws after each epoch (no server; `plot.update(epoch, loss=...)`
 # by hand here, `callbacks=[LivePlot()]` in Keras' `fit`).
+# %% [markdown] zh
+# ## 训练，并像 TensorBoard 那样记录
+#
+# `SummaryWriter` 按全局步数（global step）记录*标量*（损失、准确率），每个 epoch 记录一次每个权重矩阵的
+# *直方图*。我们这里的记录器就是一个字典。它旁边的 `LivePlot` 是 Visdom 的模式：单元格下方的一张图，训练循环
+# 在每个 epoch 之后重画它（不需要服务器；这里手动调用 `plot.update(epoch, loss=...)`，在 Keras 的 `fit` 里则是
+# `callbacks=[LivePlot()]`）。
 
 # %%
 mf.manual_seed(0)
@@ -71,6 +84,10 @@ for epoch in range(6):
 # ## Scalars: the loss curve
 #
 # Raw per-batch losses are noisy; TensorBoard draws an exponential moving average over them.
+# %% [markdown] zh
+# ## 标量：损失曲线
+#
+# 每个批次的原始损失噪声很大；TensorBoard 会在其上画一条指数滑动平均曲线。
 
 # %%
 def smooth(values, weight=0.9):
@@ -99,6 +116,10 @@ plt.show()
 # ## Histograms: how the weights move
 #
 # TensorBoard's histogram view stacks one histogram per epoch. Early epochs are the lighter curves.
+# %% [markdown] zh
+# ## 直方图：权重如何变化
+#
+# TensorBoard 的直方图视图把每个 epoch 的直方图叠在一起。颜色较浅的曲线是较早的 epoch。
 
 # %%
 names = list(log["hist"][0])
@@ -119,6 +140,11 @@ plt.show()
 # Write `confusion_matrix(y_true, y_pred, n_classes)` returning an `n_classes × n_classes` integer
 # array whose entry `[i, j]` counts the examples of **true class i predicted as j**. The diagonal is
 # what the network gets right.
+# %% [markdown] zh
+# ## 练习 7.1 — 混淆矩阵
+#
+# 编写 `confusion_matrix(y_true, y_pred, n_classes)`，返回一个 `n_classes × n_classes` 的整数数组，
+# 其中第 `[i, j]` 项统计**真实类别为 i、被预测为 j** 的样本数。对角线就是网络答对的部分。
 
 # %%
 def confusion_matrix(y_true, y_pred, n_classes):
@@ -156,6 +182,10 @@ plt.show()
 # ## The mistakes
 #
 # The most useful picture is often the simplest: the images the network got wrong, with what it said.
+# %% [markdown] zh
+# ## 认错的样本
+#
+# 最有用的图往往是最简单的：网络认错的那些图像，以及它给出的答案。
 
 # %%
 wrong = np.flatnonzero(pred != y_test)[:12]
@@ -174,3 +204,8 @@ plt.show()
 # TensorBoard event files (scalars, weight and gradient histograms, the misclassified digits, the graph and a
 # profile of one training step) and `minifw board DIR` opens them. Both need `pip install 'minifw[tensorboard]'`
 # and say so, before training, when it is missing.
+# %% [markdown] zh
+# **下一步：** 实验 8 用 `jit` 编译一个训练步，并展示追踪（tracing）会冻结什么。在终端里，
+# `minifw train --epochs 5` 会带着进度条训练同一个网络；`--tensorboard DIR` 会写出真正的 TensorBoard
+# 事件文件（标量、权重和梯度的直方图、被认错的数字、计算图，以及一个训练步的性能剖析），`minifw board DIR`
+# 会打开它们。两者都需要 `pip install 'minifw[tensorboard]'`，缺少时会在训练开始之前提示。

@@ -9,6 +9,15 @@
 # API, its URLs and JSON), call it over HTTP with `httpx`, publish a new version without a restart, and then
 # time it against a back end written by hand, the Flask way.
 # **Exercise 9.1:** write the predict request (row format) and read the class labels out of the answer.
+# %% [markdown] zh
+# # 实验 9 — 部署：ONNX 与 TensorFlow Serving 的 REST API
+#
+# *25–35 分钟。* 课程笔记从四个方面比较 TensorFlow 和 PyTorch，最后一个是生产部署：“TensorFlow Serving 是一个
+# 带有 REST 客户端 API 的框架；PyTorch 需要 Flask 或 Django 作为后端”。这里我们在手写数字网络上把两者都真正做一遍：
+# 把它导出为 **ONNX**（模型交换格式），把文件重新打开成一张静态图并画出来，用 **`minifw serve`**（TensorFlow
+# Serving 的 REST API，包括它的 URL 和 JSON）部署它，用 `httpx` 通过 HTTP 调用它，在不重启的情况下发布新版本，
+# 最后和一个以 Flask 方式手写的后端比较速度。
+# **练习 9.1：** 写出预测请求（行格式），并从返回结果中读出类别标签。
 
 # %%
 import atexit
@@ -42,6 +51,10 @@ print(f"train {x_train.shape}, test {x_test.shape}; working in {work}")
 #
 # The network of lab 7, 64 → 64 → 10, trained for two epochs: enough to be right most of the time, which is
 # all deployment needs to show.
+# %% [markdown] zh
+# ## 简单训练一下
+#
+# 实验 7 的网络，64 → 64 → 10，训练两个 epoch：足以让它大多数时候答对，而部署要展示的也就这么多。
 
 # %%
 def train(epochs, seed=0):
@@ -78,6 +91,16 @@ print(f"trained in {time.perf_counter() - t0:.1f} s; test accuracy {np.mean(pred
 # `mf.serve.export_version` does the same into **TensorFlow Serving's layout**: a base folder with one
 # integer folder per version, `BASE/1/model.onnx`, `BASE/2/model.onnx`, ... (written into a hidden folder and
 # renamed into place, so a server watching `BASE` never reads half a file).
+# %% [markdown] zh
+# ## 导出为 ONNX
+#
+# `mf.onnx.export(model, example_inputs, path)` 把模型转成 minifw 的静态图（nn 模块、Keras 模型、Caffe 网络和
+# 经过 jit 的函数都走同一条路径），再把每个节点写成一个 ONNX 节点。示例输入给出批次轴之后的形状和数据类型；
+# 批次轴保持不定。现在任何 ONNX 运行时都能在没有 minifw 的情况下运行这个网络，任何能读取 ONNX 的框架都能导入它。
+#
+# `mf.serve.export_version` 做同样的事，但写成 **TensorFlow Serving 的目录布局**：一个基础文件夹，每个版本一个
+# 整数命名的子文件夹，`BASE/1/model.onnx`、`BASE/2/model.onnx`……（先写入一个隐藏文件夹，再重命名到位，
+# 所以监视 `BASE` 的服务器永远不会读到写了一半的文件）。
 
 # %%
 example = np.zeros((1, 64), np.float32)
@@ -98,6 +121,12 @@ print("version 1:", mf.serve.export_version(net, example, base))
 # `mf.onnx.load` reads the file back into minifw's **static graph** (TensorFlow-1 style: symbols first, run
 # later with the fused kernels). This is also how `minifw serve` runs a model, and what `minifw graph
 # model.onnx -o graph.svg` draws. The loaded graph must give the eager network's numbers.
+# %% [markdown] zh
+# ## 重新打开 ONNX 文件：一张静态图
+#
+# `mf.onnx.load` 把文件读回成 minifw 的**静态图**（TensorFlow 1 风格：先有符号，之后再用融合内核运行）。
+# `minifw serve` 也是这样运行模型的，`minifw graph model.onnx -o graph.svg` 画出的也是它。
+# 读回的图必须给出与立即执行（eager）的网络相同的数值。
 
 # %%
 loaded = mf.onnx.load(onnx_path)
@@ -115,6 +144,15 @@ draw_nodes(loaded.outputs, title=f"{loaded.name}, loaded from ONNX (opset {loade
 #
 # Here it runs in a subprocess on a free port of 127.0.0.1 (nothing outside this machine can reach it). It is
 # stopped by the last cell, and, should the notebook stop before that, when the kernel exits (`atexit`).
+# %% [markdown] zh
+# ## 部署服务：`minifw serve`
+#
+# 服务器的启动方式和 TensorFlow Serving 一样，用的也是 TF Serving 自己的参数名：
+#
+#     minifw serve --model_name digits --model_base_path BASE --rest_api_port 8501
+#
+# 这里它在一个子进程里运行，使用 127.0.0.1 上的一个空闲端口（本机之外无法访问）。最后一个单元格会停止它；
+# 如果 notebook 在那之前就停了，它会在内核退出时（`atexit`）停止。
 
 # %%
 def free_port():
@@ -177,6 +215,21 @@ print(f"minifw serve answers at {url} after {time.perf_counter() - t0:.2f} s")
 #
 # Row format sends one entry per example (a list of rows); columnar sends one entry per named input (a whole
 # tensor each, or just the tensor when the model has one input).
+# %% [markdown] zh
+# ## 用 `httpx` 调用它
+#
+# TensorFlow Serving 的 REST API，按其文档所述：
+#
+# | 请求 | 回答 |
+# |---|---|
+# | `GET /v1/models/digits` | 各个版本及其状态（正在服务时为 `AVAILABLE`） |
+# | `GET /v1/models/digits/metadata` | 签名：输入和输出的名称、数据类型、形状（`-1`：任意批次大小） |
+# | `POST /v1/models/digits:predict`，`{"instances": [row, ...]}` | `{"predictions": [row, ...]}`（**行**格式） |
+# | `POST /v1/models/digits:predict`，`{"inputs": {name: tensor}}` | `{"outputs": ...}`（**列**格式） |
+# | `POST /v1/models/digits/versions/1:predict` | 同上，但指定一个版本 |
+#
+# 行格式为每个样本发送一项（一个由行组成的列表）；列格式为每个具名输入发送一项（每项是一个完整的张量；
+# 模型只有一个输入时，直接发送那个张量）。
 
 # %%
 print(json.dumps(httpx.get(f"{url}/v1/models/digits").json(), indent=1))
@@ -209,6 +262,17 @@ print(f"8x8 images instead of rows of 64 → {bad.status_code} {bad.json()}")
 #
 # The check sends your body to the server, reads your labels, and compares them with what the network in this
 # notebook predicts for the same images.
+# %% [markdown] zh
+# ## 练习 9.1 — 一个预测请求及其标签
+#
+# 编写预测的客户端部分：
+#
+# * `request_body(images)` 接收一个包含 `n` 张数字图像的 numpy 数组，形状为 `(n, 8, 8)`，返回这个模型的
+#   **行格式**预测请求的 JSON 请求体（一个 Python `dict`）：每张图像一个实例，每个实例的形状符合上面签名的要求。
+#   JSON 里没有 numpy 数组：用 `.tolist()` 转成列表。
+# * `labels(answer)` 接收服务器解析后的 JSON 回答，按图像的顺序返回 `n` 个预测的类别标签（0–9，整数）。
+#
+# 检查程序会把你的请求体发给服务器，读取你的标签，并与本 notebook 中的网络对同样图像的预测进行比较。
 
 # %%
 def request_body(images):
@@ -234,6 +298,12 @@ check_predict_request(request_body, labels, f"{url}/v1/models/digits/versions/1:
 # Train longer, export into the same base folder: `BASE/2/model.onnx`. The server looks at the folder every
 # `--file_system_poll_wait_seconds` (0.2 s here), loads the new version, and only then serves it; until then,
 # version 1 keeps answering. The highest version serves by default, and `/versions/N` still reaches an older one.
+# %% [markdown] zh
+# ## 新版本，无需重启即被采用
+#
+# 训练更久一些，再导出到同一个基础文件夹：`BASE/2/model.onnx`。服务器每隔 `--file_system_poll_wait_seconds`
+# （这里是 0.2 秒）查看一次这个文件夹，加载新版本，加载完成后才用它提供服务；在此之前，版本 1 继续回答。
+# 默认由最高的版本提供服务，通过 `/versions/N` 仍然可以访问旧版本。
 
 # %%
 net2 = train(epochs=6, seed=1)
@@ -261,6 +331,16 @@ for path, local in ((":predict", net2), ("/versions/1:predict", net), ("/version
 # Both servers then get the same small, bounded load: a few hundred predict requests of one image each, from 8
 # concurrent clients on this machine (the clients share its cores with the server). Requests per second and
 # latency are measured here, now; the conclusion is printed from those numbers.
+# %% [markdown] zh
+# ## “PyTorch 需要 Flask 或 Django 作为后端”：实测
+#
+# 另一种部署方式就是笔记里给 PyTorch 的那种：自己围绕模型写 Web 后端。下面就是这样一个后端，按 Flask 应用的
+# 写法编写（这里用的是 starlette，也就是 `minifw serve` 本身所基于的小框架，所以两者跑在同一个 Web 服务器
+# uvicorn 上）：一个路由、立即执行的网络、JSON 进 JSON 出。做预测只需要写这么多，但其余的它一样都没有：
+# 没有状态和元数据，没有版本，没有错误回答，没有批处理。
+#
+# 然后两个服务器承受同样小而有限的负载：由本机上 8 个并发客户端发出几百个预测请求，每个请求一张图像
+# （客户端和服务器共用本机的 CPU 核）。每秒请求数和延迟都在此时此地测量；结论根据这些数字打印出来。
 
 # %%
 weights = os.path.join(work, "weights.npz")
@@ -371,6 +451,12 @@ print(f"What this run shows: {verdict}. Every request was answered: "
 # Speed is a second, separate question, and the measurement answers it only for this case: one small network,
 # one image per request, clients and server sharing a loaded machine. `minifw bench W8` measures the same
 # question under a heavier load against a FastAPI + PyTorch back end (`pip install 'minifw[peers]'`).
+# %% [markdown] zh
+# 读这张表时，请记住笔记里的那句话。笔记所指的差别，首先在于你要写什么：`minifw serve`（和 TensorFlow Serving
+# 一样）用一条命令就提供了 REST API、状态和元数据、版本、错误回答和批处理，而上面的后端是你自己拥有的代码，
+# 每一项都得自己去扩展。速度是另一个独立的问题，而这次测量只回答了这一种情况：一个小网络、每个请求一张图像、
+# 客户端和服务器共享一台负载较重的机器。`minifw bench W8` 在更重的负载下，用 FastAPI + PyTorch 后端来测量
+# 同一个问题（`pip install 'minifw[peers]'`）。
 
 # %%
 stop_servers()
@@ -382,3 +468,8 @@ print("servers stopped:", not servers, "| working folder removed:", not os.path.
 # layout, `minifw serve --model_name digits --model_base_path models/digits` serves it (add
 # `--enable_batching` to batch concurrent requests into one run of the graph; `GET /metrics` gives Prometheus'
 # text format), and `minifw graph models/digits/1/model.onnx -o graph.svg` draws the file.
+# %% [markdown] zh
+# **下一步：** 在终端里，`minifw train --export models/digits` 训练并按这种布局写出下一个版本，
+# `minifw serve --model_name digits --model_base_path models/digits` 部署它（加上 `--enable_batching` 可以把
+# 并发请求合并成一次图的运行；`GET /metrics` 给出 Prometheus 的文本格式），`minifw graph
+# models/digits/1/model.onnx -o graph.svg` 画出这个文件。

@@ -15,6 +15,21 @@
 # Everything here runs from this notebook: it writes a small script to a temporary folder and starts it
 # on 1 and on 2 ranks with `mpiexec`, each rank with one compute thread, and reads back what the ranks
 # wrote. **Exercise 10.1:** average the gradients of the ranks by hand.
+# %% [markdown] zh
+# # 实验 10 — 分布式训练：PyTorch 的 DDP 与 TF 的手动放置
+#
+# *30–40 分钟。* 数据并行：每个工作进程（一个 *rank*）都持有网络的完整副本，各自处理每个全局批次中属于自己的
+# 那一份，并在每次更新前**对梯度求平均**，从而让各个副本保持一致。minifw 在 MPI 上运行它（mpi4py 和 `mpich`
+# wheel 提供的 `mpiexec`），就像 Horovod 和大多数 HPC 训练那样。课程笔记提出了三个论断；本实验对每一个都尽可能地
+# 加以测量：
+#
+# 1. “PyTorch 让数据并行变得简单；在 TensorFlow 里你要手写”：我们统计两种风格中，从单进程程序改成数据并行程序
+#    时改动了多少行。
+# 2. “Caffe 只支持数据并行，不支持模型并行”：我们看看 Caffe 的文件能表达什么。
+# 3. 数据并行能加速训练：我们比较 1 个 rank 和 2 个 rank 的耗时，并为通信拟合一个模型。
+#
+# 这里的一切都从本 notebook 运行：它把一个小脚本写到临时文件夹，用 `mpiexec` 分别在 1 个和 2 个 rank 上启动它
+# （每个 rank 一个计算线程），再读回各个 rank 写出的结果。**练习 10.1：** 手动对各个 rank 的梯度求平均。
 
 # %%
 import difflib
@@ -49,6 +64,11 @@ print("mpiexec:", find_mpiexec())
 #
 # The same network (64 → 128 → 10, the MLP of lab 5), the same optimizer (Adam), the same global batch
 # of 32 digits. First the PyTorch style, one process:
+# %% [markdown] zh
+# ## 四个程序：单进程与数据并行，PyTorch 风格与 TF1 风格
+#
+# 同样的网络（64 → 128 → 10，即实验 5 的 MLP），同样的优化器（Adam），同样的全局批次（32 个数字）。
+# 先看 PyTorch 风格的单进程版本：
 
 # %%
 PT_PLAIN = """
@@ -76,6 +96,12 @@ for epoch in range(EPOCHS):
 # differently to see that it does: that line is the only change here a real program would not need); the `DistributedSampler` gives each rank its half of every shuffled
 # global batch; `backward()` returns with the gradients already averaged over the ranks, sent in buckets
 # by gradient hooks while the backward is still running.
+# %% [markdown] zh
+# 再看使用 `DistributedDataParallel` 的版本。两个数据并行程序都以相同的两行 `DIST_INIT` 开头：
+# `init_process_group()` 从 `mpiexec` 设置的环境变量中读取本进程的 rank 和 rank 总数；`DDP(net)` 把 rank 0 的
+# 权重复制到每个 rank（我们给每个 rank 用不同的随机种子，以便看到它确实这样做了：真实程序不需要的改动只有这一行）；
+# `DistributedSampler` 让每个 rank 拿到每个打乱后的全局批次中属于自己的那一半；`backward()` 返回时，梯度已经
+# 在各个 rank 之间平均好了——它们在反向传播仍在进行时，就由梯度钩子（hook）分桶（bucket）发送出去。
 
 # %%
 DIST_INIT = """
@@ -103,6 +129,8 @@ for epoch in range(EPOCHS):
 
 # %% [markdown]
 # The TF1 style, one process: build a graph, ask the optimizer for `(gradient, variable)` pairs, apply them.
+# %% [markdown] zh
+# TF1 风格的单进程版本：构建计算图，向优化器要 `(梯度, 变量)` 对，再应用它们。
 
 # %%
 TF_PLAIN = """
@@ -133,6 +161,10 @@ with tf.Session(g) as sess:
 # and data-parallel, as Horovod runs TF1: one graph per rank, and an explicit `allreduce` node on every
 # gradient, placed by hand between `compute_gradients` and `apply_gradients`. Nothing broadcasts the
 # initial weights, so every rank must draw the same ones (the same seed on every rank).
+# %% [markdown] zh
+# 以及数据并行版本，就像 Horovod 运行 TF1 那样：每个 rank 一张图，在每个梯度上显式地放一个 `allreduce` 节点，
+# 手动放在 `compute_gradients` 和 `apply_gradients` 之间。没有任何东西广播初始权重，所以每个 rank 必须生成
+# 相同的初始权重（每个 rank 用相同的随机种子）。
 
 # %%
 TF_DIST = """
@@ -166,6 +198,10 @@ with tf.Session(g) as sess:
 #
 # A line "changes" when it is not in the longest common run of lines of the two programs (Python's
 # `difflib`, the algorithm behind `diff`).
+# %% [markdown] zh
+# ## 论断 1 的测量：改动了多少行？
+#
+# 如果一行不在两个程序最长的公共行序列里，它就算“改动过”（用的是 Python 的 `difflib`，即 `diff` 背后的算法）。
 
 # %%
 def lines_changed(before, after):
@@ -188,6 +224,8 @@ for name, a, b in (("PyTorch", PT_PLAIN, DIST_INIT + PT_DDP), ("TF1", TF_PLAIN, 
 # %% [markdown]
 # Both one-process programs run here, in this notebook, for 2 epochs (the distributed ones run under
 # `mpiexec` below):
+# %% [markdown] zh
+# 两个单进程程序都在这里、在本 notebook 中运行 2 个 epoch（分布式版本在下面由 `mpiexec` 运行）：
 
 # %%
 (x_train, y_train), (x_test, y_test) = digits_for("mlp")
@@ -208,6 +246,12 @@ print(f"one process, {len(pt_losses)} steps each: final loss PyTorch style {pt_l
 # and a footer that measures (W9-style: median step time, communication time, and one allreduce of
 # 4 B … 4 MB) and writes one JSON file per rank. Each job is bounded by a timeout: a rank that hangs
 # cannot hang the notebook.
+# %% [markdown] zh
+# ## 运行：同一个脚本，在 1 个 rank 和 2 个 rank 上
+#
+# rank 脚本就是上面两个数据并行程序先后拼在一起，再加上一段导入语句作为开头，和一段负责测量的结尾（与 W9 相同：
+# 每步时间的中位数、通信时间，以及 4 B … 4 MB 的单次 allreduce），每个 rank 写出一个 JSON 文件。每个作业都有
+# 超时限制：挂起的 rank 不会让 notebook 也挂起。
 
 # %%
 HEADER = """
@@ -294,6 +338,11 @@ two = run_ranks(2)
 #
 # The ranks started from different weights (different seeds); DDP broadcast rank 0's at construction,
 # and from then on both applied the same averaged gradients.
+# %% [markdown] zh
+# ## 两个 rank 最终的权重完全相同
+#
+# 两个 rank 从不同的权重出发（不同的随机种子）；DDP 在构造时广播了 rank 0 的权重，此后两者应用的都是同样的
+# 平均梯度。
 
 # %%
 r0, r1 = two
@@ -313,6 +362,11 @@ print(f"DDP vs TF1 + allreduce on rank 0: largest difference {ddp_vs_tf:.2g} (fl
 # With the same global batch of 32 and the same sampler seed, the 2-rank job sees exactly the batches of
 # the 1-rank job, split in halves. The loss of a global batch on 2 ranks is the mean of the two ranks'
 # half-batch losses.
+# %% [markdown] zh
+# ## 1 个 rank 与 2 个 rank：同样的训练
+#
+# 全局批次同为 32、采样器的随机种子相同时，2-rank 作业看到的批次与 1-rank 作业完全相同，只是被分成了两半。
+# 在 2 个 rank 上，一个全局批次的损失是两个 rank 各自半批次损失的平均值。
 
 # %%
 l1, l2 = np.array(one[0]["global_losses"]), np.array(two[0]["global_losses"])
@@ -337,6 +391,14 @@ plt.show()
 # the learner put them, and Adam's update nodes (not drawn; `draw_nodes([handles["train_op"]])` draws them
 # all) read the allreduces' outputs, never the raw gradients. TF1's own in-graph replication goes further: every tower in one
 # client's graph, each pinned with `tf.device`, and the averaging written by hand across towers.
+# %% [markdown] zh
+# ## TF 的手动放置，画出来
+#
+# 2 个 rank 中 rank 0 的计算图（`minifw.compat.replicated.build_tower`，即 `minifw train --workers 2 --style tf1`
+# 背后的图），画到四个 `allreduce` 节点为止：它们位于梯度之上，正是学习者放置它们的地方；Adam 的更新节点
+# （没有画出；`draw_nodes([handles["train_op"]])` 会把它们全部画出）读取的是 allreduce 的输出，从不直接读取原始
+# 梯度。TF1 自带的图内复制（in-graph replication）走得更远：所有塔（tower）都在一个客户端的图里，每个塔用
+# `tf.device` 固定到设备上，跨塔的平均也要手写。
 
 # %%
 mf.manual_seed(100)
@@ -351,6 +413,12 @@ draw_nodes(handles["allreduces"], title="rank 0 of 2: the tower, its gradients, 
 # median step time (forward, backward with DDP's allreduce, Adam) at the same global batch of 32, and the
 # time the 2-rank step spends communicating (waiting for the other rank included). This machine is shared;
 # the figures move with its load.
+# %% [markdown] zh
+# ## 论断 3 的测量：2 个 rank 更快吗？
+#
+# 训练结束后，每个 rank 像 `minifw bench W9` 那样再计时 60 个 DDP 步（丢掉前 10 个）：在同样的全局批次 32 下，
+# 每步时间的中位数（前向、带 DDP allreduce 的反向、Adam），以及 2-rank 的一步中花在通信上的时间（包括等待另一个
+# rank 的时间）。这台机器是共享的；这些数字会随负载变化。
 
 # %%
 s1, s2 = one[0]["step_s"], two[0]["step_s"]
@@ -366,6 +434,12 @@ print(f"speedup {s1 / s2:.2f}x; gradients {sum(buckets) / 1e3:.1f} KB in {len(bu
 # One allreduce of `b` bytes costs about `t(b) = α + β b`: a fixed latency α and a cost per byte β. Fit it to
 # the measured allreduces (least squares on the relative error), then predict the 2-rank step as the
 # 1-rank step on 16 rows plus one allreduce per gradient bucket, with no overlap.
+# %% [markdown] zh
+# ## 一个模型：alpha-beta
+#
+# 一次 `b` 字节的 allreduce 大约耗时 `t(b) = α + β b`：固定的延迟 α，加上每字节的代价 β。用测得的 allreduce
+# 时间拟合它（对相对误差做最小二乘），再把 2-rank 的一步预测为：1 个 rank 在 16 行上的一步，加上每个梯度桶
+# 一次 allreduce，不考虑重叠。
 
 # %%
 ar = two[0]["allreduce_s"]
@@ -390,12 +464,46 @@ print("  fraction of the step spent computing: " + ", ".join(f"{n} ranks {e:.0%}
 # halve the step. Data parallelism pays when the compute per
 # byte of gradient is large (a convolutional network, big batches); `minifw bench W9` measures LeNet too.
 #
+# ## Parameter server vs all-reduce
+#
+# Two ways to combine the ranks' gradients. With a **parameter server** (TF1's distributed runtime:
+# variables placed on `ps` tasks, workers on `worker` tasks), every worker pushes its gradients to the
+# server and pulls the new weights back, so the server's link carries `2 × N × model` bytes a step and
+# becomes the bottleneck as `N` grows. With a **ring all-reduce** (Horovod, PyTorch's DDP, and this lab),
+# there is no server: each rank sends and receives `2 (N − 1) / N × model` bytes, almost the same for any
+# `N`. The arithmetic for this lab's gradients:
+# %% [markdown] zh
+# 把 16 行上的一步和 1 个 rank 在 32 行上的一步比较一下：这个 MLP 的一步主要是 Python 开销，而不是算术，所以
+# 行数减半几乎不会让它变短，allreduce 还要额外加上去：第二个 rank 无法让一步的时间减半。当每字节梯度对应的
+# 计算量很大时（卷积网络、大批次），数据并行才划算；`minifw bench W9` 也测量了 LeNet。
+#
+# ## 参数服务器与全归约（all-reduce）
+#
+# 合并各个 rank 梯度的两种方式。使用**参数服务器**时（TF1 的分布式运行时：变量放在 `ps` 任务上，工作进程是
+# `worker` 任务），每个工作进程把自己的梯度推送到服务器，再把新权重拉回来，所以服务器的链路每步要承载
+# `2 × N × 模型大小` 字节，随着 `N` 增大成为瓶颈。使用**环形全归约**时（Horovod、PyTorch 的 DDP，以及本实验），
+# 没有服务器：每个 rank 发送和接收 `2 (N − 1) / N × 模型大小` 字节，无论 `N` 是多少都差不多。按本实验的梯度
+# 算一下：
+
+# %%
+print(f"gradients: {grad_bytes:,} bytes a step")
+print(f"{'ranks':>5} {'parameter server link (bytes)':>30} {'ring all-reduce, per rank (bytes)':>34}")
+for n in (2, 8, 64):
+    print(f"{n:5d} {2 * n * grad_bytes:30,d} {2 * (n - 1) / n * grad_bytes:34,.0f}")
+
+# %% [markdown]
 # ## Claim 2: "Caffe supports only data parallelism"
 #
 # What can be checked here is what Caffe's files can *say*. A Caffe layer has no field that places it on
 # a device: device settings live in the solver (`solver_mode`, `device_id`) and on the command line
 # (`caffe train -gpu 0,1`), and they apply to the whole network, which every GPU copies (Caffe's `P2PSync`
 # then combines the solvers' gradients). Listing every field of every layer of the lab-5 network:
+# %% [markdown] zh
+# ## 论断 2：“Caffe 只支持数据并行”
+#
+# 这里能检查的是 Caffe 的文件能*表达*什么。Caffe 的层没有任何字段能把它放到某个设备上：设备设置在求解器里
+# （`solver_mode`、`device_id`）和命令行上（`caffe train -gpu 0,1`），并且作用于整个网络，每个 GPU 都复制整个
+# 网络（之后由 Caffe 的 `P2PSync` 合并各个求解器的梯度）。列出实验 5 网络中每一层的每一个字段：
 
 # %%
 net_msg = caffe.parse(caffe.examples.MLP)
@@ -417,6 +525,18 @@ print("a field that places a layer on a device:", [f for f in fields if "device"
 #
 # Below, a simulated 2-rank step: one network, the global batch of 32 split in two halves, each half's
 # gradient computed separately. The average of the two must be the gradient of the whole batch.
+# %% [markdown] zh
+# 所以在 Caffe 自己的格式里，网络无法被拆分到多个设备上：它能表达的只有整个网络的副本（数据并行）。这是对
+# 文件格式的检查，而不是对 Caffe 运行时的检查——这里没有安装 Caffe。
+#
+# ## 练习 10.1 — 手动对梯度求平均
+#
+# 这正是 DDP 的钩子和 `allreduce(grad, "mean")` 节点所做的事。`rank_grads[r]` 是 rank `r` 在自己那份批次上
+# 算出的梯度列表（numpy 数组，每个参数一个）。返回全归约之后每个 rank 持有的列表：对每个参数，**先对所有 rank
+# 求和，再除以 rank 的个数**。不要修改输入的数组。
+#
+# 下面是一个模拟的 2-rank 步骤：一个网络，把 32 个样本的全局批次分成两半，分别计算每一半的梯度。两者的平均
+# 必须等于整个批次的梯度。
 
 # %%
 def average_gradients(rank_grads):
@@ -469,3 +589,18 @@ print("and if you forget to divide:", f"{max(float(np.max(np.abs(a + b - f))) fo
 #
 # **Next:** in a terminal, `minifw train --workers 2` (add `--style tf1` for the TF1 way, `--json` for the
 # figures) and `minifw bench W9`.
+# %% [markdown] zh
+# ## 测量结果说明了什么
+#
+# - **PyTorch 里很简单，TF1 里要手写**：上面已经按行数测量过。在 Horovod 的风格下，TF1 的改动和 DDP 一样少
+#   （每个梯度一个 `allreduce`，加上采样器，以及每个 rank 用同一个随机种子）；真正的差别在于改动*出现在哪里*。
+#   DDP 把它藏在钩子里，并替你广播初始权重；TF1 要你自己写出那个节点，并自己保证各个 rank 的初始权重相同。
+#   TF1 的图内复制（用 `tf.device` 固定的塔，像练习 10.1 那样手动跨塔平均梯度）还要更长，而且需要 TF 的分布式
+#   运行时，minifw 没有这个运行时。
+# - **完全相同的副本**：两个 rank 最终的权重相同，DDP 和 TF1 在 float32 舍入误差内一致，1 个 rank 和 2 个 rank
+#   沿着同一条损失曲线。
+# - **速度**：对这个很小的 MLP，把测得的加速比和 16 行上的计算时间比较一下；alpha-beta 模型告诉你 allreduce
+#   增加了多少开销，以及什么会随工作进程数量增长。
+#
+# **下一步：** 在终端里运行 `minifw train --workers 2`（加上 `--style tf1` 用 TF1 的方式，加上 `--json` 输出
+# 数字），以及 `minifw bench W9`。

@@ -14,6 +14,18 @@
 # **Exercise 11.1:** log the per-class test accuracy as scalars, one curve per digit.
 #
 # Needs `pip install 'minifw[tensorboard]'` (tensorboardX writes, `tensorboard` serves).
+# %% [markdown] zh
+# # 实验 11 — 看见训练：TensorBoard 与 Visdom
+#
+# *25–35 分钟。* 课程笔记说 TensorFlow 在可视化上胜出：“TensorBoard 跟踪损失和准确率，可视化计算图、随时间变化的
+# 权重直方图、图像、文本和音频、性能剖析；Visdom：回调、绘图、环境——简单而有限”。这里你用自己的一次训练来检验
+# 这个说法。你会把手写数字 CNN（LeNet）训练几个 epoch，同时由 `minifw.tensorboard` 写出真正的 TensorBoard 事件
+# 文件；在 127.0.0.1 上启动真正的 `tensorboard` 程序，并通过它的 HTTP 数据 API 读回它的各个标签页会显示什么；
+# 一个无界面浏览器会给 Graphs 标签页拍一张照片。与之并列的 `LivePlot` 是 Visdom 的模式：一张由回调在每个 epoch
+# 重画的图。最后的表格只在这次运行确实展示了某项时，才勾选笔记里的那一项说法。
+# **练习 11.1：** 把每个类别的测试准确率记录为标量，每个数字一条曲线。
+#
+# 需要 `pip install 'minifw[tensorboard]'`（tensorboardX 负责写入，`tensorboard` 负责展示）。
 
 # %%
 import html
@@ -51,6 +63,15 @@ print(f"train {x_train.shape}, test {x_test.shape}; event files go to {logdir}")
 # timed op by op with `minifw.profiler` and written to the Text tab. The `LivePlot` below the cell is
 # updated at the end of each epoch, as a Visdom callback would be. Each epoch's weights are kept
 # (`state_dict`) for the exercise.
+# %% [markdown] zh
+# ## 训练，并写出 TensorBoard 要显示的内容
+#
+# 一个 PyTorch 风格的循环，TensorBoard 日志是手动写的：`SummaryWriter` 用的是 PyTorch 的名字（`add_scalar`、
+# `add_histogram`、`add_image`、`add_text`、`add_graph`），`EpochLogger` 每个 epoch 调用它们一次：损失和准确率
+# 作为标量、学习率、每个权重及其梯度的直方图，以及模型认错的测试数字（拼成一张图像，它们的标签作为文本）。
+# `add_graph` 写出网络的 minifw 静态图（每层一个名字作用域），第二个训练步会用 `minifw.profiler` 逐个算子地计时，
+# 写进 Text 标签页。单元格下方的 `LivePlot` 在每个 epoch 结束时更新，就像 Visdom 的回调那样。每个 epoch 的权重
+# 都保存了下来（`state_dict`），供练习使用。
 
 # %%
 mf.manual_seed(0)
@@ -94,6 +115,8 @@ print(f"event files: {sorted(p.name for p in logdir.iterdir())}")
 
 # %% [markdown]
 # The profile written to the Text tab is a `Profile` object; as a cell's value it is a table:
+# %% [markdown] zh
+# 写进 Text 标签页的性能剖析是一个 `Profile` 对象；作为单元格的值，它显示为一张表：
 
 # %%
 prof
@@ -109,6 +132,15 @@ prof
 # one chart). `predict_classes(model, x)` (imported above) gives the predicted digits in evaluation mode.
 # The check writes through your function into a fresh folder, reads the event files back with TensorBoard's
 # own reader, and compares every value with the model's true per-class accuracy.
+# %% [markdown] zh
+# ## 练习 11.1 — 每个数字的准确率，画成十条曲线
+#
+# 一个总的准确率掩盖了网络还在混淆哪些数字。编写 `log_class_accuracy(writer, model, x, y, step)`：对从 0 到 9
+# 的每个数字 d，把**真实标签为 d** 的样本中被 `model` 正确分类的比例，作为 `step` 处的一个标量记录下来：
+# 可以调用十次 `writer.add_scalar(f"class_accuracy/{d}", value, step)`，也可以调用一次
+# `writer.add_scalars("class_accuracy", {str(d): value, ...}, step)`（TensorBoard 会把十条曲线画在一张图里）。
+# `predict_classes(model, x)`（上面已导入）在评估模式下给出预测的数字。检查程序会通过你的函数写入一个新文件夹，
+# 用 TensorBoard 自己的读取器读回事件文件，并把每个值与模型真实的各类别准确率比较。
 
 # %%
 def log_class_accuracy(writer, model, x, y, step):
@@ -127,6 +159,8 @@ check_class_accuracy(log_class_accuracy, net, x_test, y_test)
 # %% [markdown]
 # Now log it for the run itself: each epoch's weights, put back into the network, give that epoch's curve
 # points.
+# %% [markdown] zh
+# 现在为这次训练本身记录它：把每个 epoch 的权重放回网络，就得到该 epoch 在曲线上的点。
 
 # %%
 final = net.state_dict()
@@ -143,6 +177,12 @@ print("per-class accuracy logged for epochs", list(range(1, len(snapshots) + 1))
 # `Board` runs the `tensorboard` program over the folder on a free port of 127.0.0.1 and waits until it
 # answers. The browser's tabs are drawn from the same HTTP data API we read here: `/data/plugins_listing`
 # (which tabs have data), then each plugin's tags and values.
+# %% [markdown] zh
+# ## 真正的 TensorBoard，以及它的数据 API 说了什么
+#
+# `Board` 在 127.0.0.1 的一个空闲端口上针对这个文件夹运行 `tensorboard` 程序，并等到它响应为止。浏览器中的
+# 各个标签页，正是用我们这里读取的同一套 HTTP 数据 API 画出来的：先是 `/data/plugins_listing`（哪些标签页有数据），
+# 然后是每个插件的标签（tag）和值。
 
 # %%
 board = Board(str(logdir), port=0).start()
@@ -202,6 +242,9 @@ table(("what", "read back from TensorBoard's data API"), [
 # %% [markdown]
 # What the learner sees in the Scalars tab for the exercise: the ten per-class curves, read back from the
 # board (one run per digit with `add_scalars`, one tag per digit with `add_scalar`).
+# %% [markdown] zh
+# 学习者在 Scalars 标签页里看到的练习结果：十条各类别曲线，从 board 读回（用 `add_scalars` 时每个数字一个 run，
+# 用 `add_scalar` 时每个数字一个 tag）。
 
 # %%
 def class_curve(d):
@@ -222,6 +265,11 @@ table(["digit"] + [f"epoch {k + 1}" for k in range(EPOCHS)],
 # The Graphs tab draws the GraphDef with JavaScript, so the data API cannot show it; a headless Chromium
 # (a system package, never downloaded here) loads the page from the board and saves a PNG. Double-click a
 # layer box in the real tab to open its ops.
+# %% [markdown] zh
+# ## Graphs 标签页的截图
+#
+# Graphs 标签页用 JavaScript 绘制 GraphDef，所以数据 API 无法展示它；一个无界面的 Chromium（系统软件包，这里
+# 不会下载）从 board 加载页面并保存一张 PNG。在真正的标签页里，双击某一层的方框可以展开它的算子。
 
 # %%
 shot = None
@@ -241,6 +289,11 @@ else:
 # Visdom gives a PyTorch loop *callbacks* that push points to *plots*, grouped in *environments* on its
 # server. `LivePlot` is that model without the server: it drew the chart under the training cell, and
 # redrew it at each epoch's end. Here is what it holds:
+# %% [markdown] zh
+# ## Visdom 的模式：实时绘图
+#
+# Visdom 给 PyTorch 循环提供*回调*，把数据点推送到*绘图*上，这些绘图在它的服务器上按*环境*分组。`LivePlot` 就是
+# 去掉服务器的这种模式：它在训练单元格下方画出了图，并在每个 epoch 结束时重画。下面是它保存的内容：
 
 # %%
 print(f"redrawn {live.redraws} times; steps {live.steps}; " + "; ".join(
@@ -253,6 +306,12 @@ live
 # Each claim is ticked only if this run showed it: a TensorBoard row when the data API returned that
 # plugin's data, a Visdom row when the live plot did the thing. Audio stays unticked: minifw's writer has no
 # `add_audio`, so nothing here could show it (TensorBoard itself can).
+# %% [markdown] zh
+# ## 笔记里的表格，用这次运行来核对
+#
+# 每一项说法只有在这次运行确实展示了它时才会被勾选：TensorBoard 的一行要求数据 API 返回了该插件的数据，Visdom 的
+# 一行要求实时绘图确实做到了那件事。音频一项保持不勾选：minifw 的写入器没有 `add_audio`，所以这里没有任何东西
+# 能展示它（TensorBoard 本身可以）。
 
 # %%
 hist_steps = len(w_hist)
@@ -290,6 +349,10 @@ print(f"TensorBoard: {sum(tb)} of {len(tb)} claims seen; Visdom's model: {sum(vd
 # ## Stop the board
 #
 # The board is a process of its own: stop it, and remove the temporary folder.
+# %% [markdown] zh
+# ## 停止 board
+#
+# board 是一个独立的进程：停止它，并删除临时文件夹。
 
 # %%
 board.stop()
@@ -300,3 +363,7 @@ print(f"stopped: tensorboard exited with code {board.proc.returncode}")
 # **In a terminal:** `minifw train --model cnn --tensorboard runs` writes the same event files (Keras'
 # `fit(callbacks=[TensorBoard("runs")])` too), `minifw board runs` starts the board and prints its address,
 # and `minifw board runs --screenshot g.png` saves the Graphs tab.
+# %% [markdown] zh
+# **在终端里：** `minifw train --model cnn --tensorboard runs` 写出同样的事件文件（Keras 的
+# `fit(callbacks=[TensorBoard("runs")])` 也可以），`minifw board runs` 启动 board 并打印它的地址，
+# `minifw board runs --screenshot g.png` 保存 Graphs 标签页的截图。

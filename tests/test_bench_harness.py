@@ -1,6 +1,6 @@
 """The benchmark harness runs, checks numbers before timing, and writes JSON
 with the machine description (no timing assertions: speed is measured by
-`python -m minifw.bench`, not by tests)."""
+`minifw bench`, not by tests)."""
 
 import json
 import subprocess
@@ -25,14 +25,21 @@ def test_compare_reports_medians_and_ratios():
     assert calls["a"] > 3 and calls["b"] > 3
 
 
-def test_bench_module_writes_json(tmp_path):
+def test_bench_module_is_the_bench_command(tmp_path):
+    """`python -m minifw.bench` is `minifw bench` (one implementation): same workloads, same JSON."""
     out = tmp_path / "b.json"
-    p = subprocess.run([sys.executable, "-m", "minifw.bench", "W5", "--quick", "--json", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run([sys.executable, "-m", "minifw.bench", "W5", "--quick", "--modes", "numpy,eager",
+                        "--json", str(out)], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     rep = json.loads(out.read_text())
     assert rep["machine"]["cores"] >= 1 and "numpy" in rep["machine"]["versions"]
-    (w5,) = rep["results"]
-    assert w5["workload"] == "W5"
-    assert {"numpy", "eager", "eager_grad"} <= set(w5["modes"])
-    assert all(m["us_per_op"] > 0 for m in w5["modes"].values())
+    assert {r["workload"] for r in rep["results"]} == {"W5"}
+    eager = next(r for r in rep["results"] if r["case"].startswith("eager"))
+    assert {"numpy", "eager", "eager_grad"} <= set(eager["modes"])
+    assert all(m["us_per_op"] > 0 for m in eager["modes"].values())
+
+
+def test_bench_module_names_every_workload():
+    p = subprocess.run([sys.executable, "-m", "minifw.bench", "W42"], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "W42" in p.stderr and "W9" in p.stderr and "Traceback" not in p.stderr

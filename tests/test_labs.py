@@ -32,9 +32,9 @@ def _build_module():
 # --- the notebooks -------------------------------------------------------------------------
 @pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
 def test_committed_notebook_matches_its_source_and_has_no_outputs(lab):
-    nb = notebooks.read(lab.path)
-    assert nb == _build_module().build(lab), f"{lab.filename} is stale: run python labs/build.py"
-    assert not notebooks.has_outputs(nb)
+    assert _build_module().problems(lab) == []  # every language it lists: built, current, fully translated
+    for lang in lab.langs:
+        assert not notebooks.has_outputs(notebooks.read(lab.solution_path(lang)))
 
 
 @pytest.mark.parametrize("lab", labs.LABS, ids=lambda lab: lab.slug)
@@ -91,8 +91,9 @@ def _hint(check, candidate) -> str:
     return str(e.value)
 
 
-@pytest.mark.parametrize("check", [checks.check_dual_rule, checks.check_vjp, checks.check_jacfwd,
-                                   checks.check_toy_graph, checks.check_keras_mlp, checks.check_confusion_matrix,
+@pytest.mark.parametrize("check", [checks.check_dual_rule, checks.check_tangents, checks.check_vjp,
+                                   checks.check_adjoints, checks.check_jacfwd, checks.check_toy_graph,
+                                   checks.check_keras_mlp, checks.check_fused_kernel, checks.check_confusion_matrix,
                                    checks.check_jit_friendly])
 def test_every_check_says_a_stub_is_not_done(check):
     assert "not done yet" in _hint(check, _stub)
@@ -108,6 +109,34 @@ def test_dual_rule_check():
     assert "expected a Dual" in _hint(checks.check_dual_rule, lambda x: 1.0)
 
 
+def test_tangent_column_check_names_the_first_wrong_row_and_a_missing_path():
+    import math
+
+    right = [1, 4, 2 * math.sqrt(2), 4, -8, -8 / math.e, 1 + 8 / math.e]  # v̇_0 .. v̇_6, worked by hand
+    assert checks.check_tangents(right)
+    assert checks.check_tangents(lambda: right)
+    hint = _hint(checks.check_tangents, right[:6] + [8 / math.e])  # v̇_6 = v̇_0 - v̇_5: forgot the direct path
+    assert "row v̇_6" in hint and "misses v_0 → v_6" in hint and "expected 3.94304, got 2.94304" in hint
+    hint = _hint(checks.check_tangents, [1, 4, math.sqrt(2) / 2] + right[3:])  # sin's value, not its tangent
+    assert "row v̇_2" in hint and "The rule: v̇_2 = v̇_1 × cos v_1" in hint and "misses" not in hint
+    assert "expected 7 numbers" in _hint(checks.check_tangents, right[1:])
+
+
+def test_adjoint_column_check_goes_backwards_and_names_the_missing_path():
+    import math
+
+    e2 = math.exp(2)
+    right = [2 * (1 + e2), 1 + e2, 1 + e2, 1, 1]  # x̄1 .. x̄5 in the notes' numbering
+    assert checks.check_adjoints(right)
+    hint = _hint(checks.check_adjoints, [2, 1, 1, 1, 1])  # x̄3 from the direct path only
+    assert hint.count("row ") == 1 and "row x̄3" in hint and "misses x3 (v_1) → x4 (v_2) → x5 (v_3)" in hint
+    hint = _hint(checks.check_adjoints, [2 * (1 + e2), 1 + e2, e2, 1, 1])  # only the path through exp
+    assert "row x̄3" in hint and "misses x3 (v_1) → x5 (v_3)" in hint
+    hint = _hint(checks.check_adjoints, [2, 1 + e2, 1 + e2, 1, 1])
+    assert "row x̄1" in hint and "expected 16.7781, got 2" in hint and "misses" in hint
+    assert "a list of 5 numbers" in _hint(checks.check_adjoints, "16.8, 8.39")
+
+
 def test_vjp_check():
     assert checks.check_vjp(lambda g, out, x: g * (mf.sigmoid(x) * (1 + x * (1 - mf.sigmoid(x)))))
     hint = _hint(checks.check_vjp, lambda g, out, x: mf.sigmoid(x) * (1 + x * (1 - mf.sigmoid(x))))
@@ -121,7 +150,10 @@ def test_jacfwd_check():
 
     assert checks.check_jacfwd(good)
     assert "transposed" in _hint(checks.check_jacfwd, lambda f, x: good(f, x).T)
-    assert "called" in _hint(checks.check_jacfwd, lambda f, x: (f(x), f(x), f(x), f(x), good(f, x))[-1])
+    for whole in (mf.jacfwd, mf.jacrev):  # right numbers, but not built from jvps
+        hint = _hint(checks.check_jacfwd, lambda f, x, whole=whole: np.asarray(whole(f)(x)))
+        assert "mf.jvp was called 0 times" in hint and "exactly one mf.jvp per input (3 here)" in hint
+    assert "mf.jvp was called 6 times" in _hint(checks.check_jacfwd, lambda f, x: (good(f, x), good(f, x))[1])
     hint = _hint(checks.check_jacfwd, lambda f, x: good(f, x) * 2)
     assert "J[0, 0]" in hint and "expected" in hint
 
@@ -139,31 +171,58 @@ def test_toy_graph_check():
     hint = _hint(checks.check_toy_graph, lambda: build(lambda a, b: a * b / (a - b)))
     assert "feeding a = 15.0, b = 5.0" in hint and "3.75" in hint
 
+    def with_constants():
+        with static.Graph() as g:
+            a, b = static.constant(15.0), static.placeholder((), name="b")
+        return g, a, b, a * b / (a + b)
+
+    assert "a should be a static.placeholder" in _hint(checks.check_toy_graph, with_constants)
+    assert "(graph, a, b, result)" in _hint(checks.check_toy_graph, lambda: build()[1:])
+
 
 def test_keras_check():
     from minifw import keras
     from minifw.keras import layers
 
-    def model(hidden=32, act="softmax"):
+    def model(hidden=32, act="softmax", hidden_act="relu"):
         m = keras.Sequential()
         m.add(keras.Input(shape=(64,)))
-        m.add(layers.Dense(hidden, activation="relu"))
+        m.add(layers.Dense(hidden, activation=hidden_act))
         m.add(layers.Dense(10, activation=act))
         return m
 
     assert checks.check_keras_mlp(model)
     assert "expected 2,410 parameters" in _hint(checks.check_keras_mlp, lambda: model(128))
     assert "softmax" in _hint(checks.check_keras_mlp, lambda: model(32, None))
+    assert "activation is tanh, and the exercise asks for relu" in _hint(checks.check_keras_mlp,
+                                                                         lambda: model(hidden_act="tanh"))
+    assert "activation is none (linear)" in _hint(checks.check_keras_mlp, lambda: model(hidden_act=None))
 
 
-def test_fused_kernel_check_with_a_plain_python_kernel():
-    def fused(x, y, out):
-        for i in range(x.shape[0]):
-            out[i] = (x[i] * y[i] + 1) * x[i] - y[i]
+def _python_loop(x, y, out):
+    for i in range(x.shape[0]):
+        out[i] = (x[i] * y[i] + 1) * x[i] - y[i]
 
-    assert checks.check_fused_kernel(fused, n_time=1000)
-    hint = _hint(lambda f: checks.check_fused_kernel(f, n_time=1000), lambda x, y, out: fused(x[:-1], y, out))
+
+def test_fused_kernel_check_fails_a_python_loop_and_a_numpy_chain_with_both_times():
+    hint = _hint(lambda f: checks.check_fused_kernel(f, n_time=20_000), _python_loop)
+    assert "not faster than the unfused chain" in hint and "yours" in hint and "the unfused chain" in hint
+    hint = _hint(checks.check_fused_kernel, lambda x, y, out: np.copyto(out, (x * y + 1) * x - y))
+    assert "temporary arrays" in hint and "ms, the unfused chain" in hint and "median of 7" in hint
+    hint = _hint(lambda f: checks.check_fused_kernel(f, n_time=1000), lambda x, y, out: _python_loop(x[:-1], y, out))
     assert "n = 1: at index 0" in hint and "never written" in hint
+
+
+@pytest.mark.slow  # compiles a parallel numba kernel (seconds)
+def test_fused_kernel_check_passes_a_compiled_fused_kernel():
+    from numba import njit, prange
+
+    @njit(parallel=True)
+    def fused(x, y, out):
+        for i in prange(x.shape[0]):
+            out[i] = (x[i] * y[i] + np.float32(1.0)) * x[i] - y[i]
+
+    assert checks.check_fused_kernel(fused)
 
 
 def test_confusion_matrix_check():
@@ -193,8 +252,9 @@ def test_lab1_check_passes_on_the_solution_and_fails_with_a_hint_on_the_stub(tmp
     labs.new(1, learner_dir)
     report = labs.check(1, learner_dir)
     assert not report.ok
-    [r] = report.exercises
-    assert r.status == "failed" and "NotImplementedError" in r.message
+    assert [r.exercise for r in report.exercises] == ["1.1", "1.2"]
+    for r in report.exercises:
+        assert r.status == "failed" and "NotImplementedError" in r.message
 
 
 # --- the CLI ---------------------------------------------------------------------------------
@@ -219,7 +279,7 @@ def test_cli_lab_list_new_and_bad_numbers(tmp_path):
 
 
 def test_cli_lab_open_without_jupyterlab_says_so_in_one_line(tmp_path):
-    # the test extra installs JupyterLab (for the explore screenshot test): hide it from this one run
+    # JupyterLab is a dependency: hide it from this one run to see what a broken install says
     hide = tmp_path / "hide"
     hide.mkdir()
     (hide / "sitecustomize.py").write_text("import sys\nsys.modules['jupyterlab'] = None\n")
@@ -229,7 +289,7 @@ def test_cli_lab_open_without_jupyterlab_says_so_in_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "minifw_cli", "lab", "open", "1", str(tmp_path / "nb")],
                        capture_output=True, text=True, timeout=300, env=env)
     assert r.returncode != 0
-    assert "JupyterLab is not installed" in r.stderr and "minifw[labs]" in r.stderr
+    assert "JupyterLab is missing" in r.stderr and "pip install minifw" in r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -73,8 +73,9 @@ def test_baydin_with_autograd_grad():
     assert g2.item() == pytest.approx(DY_DX2, rel=1e-12)
 
 
-def test_baydin_second_example():
-    """The survey's second example, f(x) = x - exp(-2 sin(4x)^2) at pi/16."""
+def test_cs207_example():
+    """The forward-mode example of Harvard's CS207 course notes (not the survey's), f(x) = x - exp(-2 sin(4x)^2)
+    at pi/16."""
     x = math.pi / 16
     g = lambda v: v - F.exp(-2.0 * F.sin(4.0 * v) ** 2)  # noqa: E731
     s = math.sin(4 * x)

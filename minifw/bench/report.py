@@ -122,6 +122,7 @@ def _fmt_time(m: dict, unit: str) -> str:
 
 def table(result: dict):
     """A rich table for one case: time, ratio to the reference and to the best peer, first call, check."""
+    from rich.markup import escape  # skip reasons carry install hints like minifw[peers]: text, not markup
     from rich.table import Table
 
     t = Table(title=f"{result['workload']} {result['case']}", title_justify="left")
@@ -130,18 +131,19 @@ def table(result: dict):
     best = result.get("best_peer")
     for name, m in result["modes"].items():
         if "median_s" not in m:
-            t.add_row(name, "—", "", "", "", f"[yellow]{m.get('skipped') or m.get('error') or m.get('check')}[/]")
+            why = m.get("skipped") or m.get("error") or m.get("check")
+            t.add_row(name, "—", "", "", "", f"[yellow]{escape(str(why))}[/]")
             continue
         r_ref = m.get("ratio_to_reference")
         r_peer = m.get("ratio_to_best_peer")
         first = m.get("first_call_s")
         t.add_row(name + (" (best peer)" if name == best else ""), _fmt_time(m, result["unit"]),
                   f"{r_ref:.2f}x" if r_ref is not None else "", f"{r_peer:.2f}x" if r_peer is not None else "",
-                  f"{first:.3f} s" if first is not None else "", m.get("check", ""))
+                  f"{first:.3f} s" if first is not None else "", escape(str(m.get("check", ""))))
     for tg in result.get("targets", []):
         met = {True: "[green]met[/]", False: "[red]MISSED[/]", None: "[yellow]n/a[/]"}[tg["met"]]
         v = tg["value"]
-        t.add_row(f"[bold]target[/] {tg['text']}", f"{v:.3g}" if v is not None else "—", "", "", "", met)
+        t.add_row(f"[bold]target[/] {escape(tg['text'])}", f"{v:.3g}" if v is not None else "—", "", "", "", met)
     return t
 
 

@@ -85,10 +85,10 @@ def _array(x) -> np.ndarray:
 
 # --- lab 1 ------------------------------------------------------------------------------------
 def check_dual_rule(softplus_dual: Callable) -> bool:
-    """Exercise 1.1: ``softplus_dual(Dual(a, b))`` must be ``Dual(log(1 + e^a), b·σ(a))``."""
+    """Exercise 1.2: ``softplus_dual(Dual(a, b))`` must be ``Dual(log(1 + e^a), b·σ(a))``."""
     from minifw.autodiff.dual import Dual
 
-    ex = _Exercise("1.1", "the dual rule for softplus")
+    ex = _Exercise("1.2", "the dual rule for softplus")
     for a in (-3.0, -0.5, 0.0, 0.7, 4.0):
         for b in (1.0, 2.5):
             where = f"input Dual({a}, {b})"
@@ -105,6 +105,84 @@ def check_dual_rule(softplus_dual: Callable) -> bool:
     return ex.passed("primal and tangent right at 10 points")
 
 
+# --- a column of an evaluation trace, filled in by hand (exercises 1.1 and 2.1) ----------------------
+def _paths(t, start: str, end: str) -> list[tuple[list[str], float]]:
+    """Every path ``start -> ... -> end`` through the trace's rows, with the product of its local partials."""
+    out_edges: dict = {}
+    for r in t.operations:
+        for a, p in zip(r.args, r.partials):
+            if isinstance(a, str):
+                out_edges.setdefault(a, []).append((r.name, p))
+    found = []
+
+    def walk(node, names, weight):
+        if node == end:
+            found.append((names, weight))
+            return
+        for nxt, p in out_edges.get(node, []):
+            walk(nxt, names + [nxt], weight * p)
+
+    walk(start, [start], 1.0)
+    return found
+
+
+def _missing_paths(paths: list, got: float, name) -> str:
+    """When ``got`` is the sum over some of several paths, the ones left out, in words."""
+    from itertools import combinations
+
+    if len(paths) < 2:
+        return ""
+    for k in range(len(paths) - 1, 0, -1):
+        for kept in combinations(range(len(paths)), k):
+            if _close(got, sum(paths[i][1] for i in kept), rtol=1e-4, atol=1e-6):
+                left = [" → ".join(map(name, paths[i][0])) for i in range(len(paths)) if i not in kept]
+                return (f" -- that counts {k} of the {len(paths)} paths; it misses {' and '.join(left)}: where a "
+                        "several paths join two rows, their contributions add")
+    return ""
+
+
+def _check_column(ex, got, t, column: str, label, name) -> None:
+    """``got``: the learner's numbers for ``column`` ("tangent" or "adjoint"), one per row of trace ``t`` in
+    its order; checked row by row in the order the sweep computes them."""
+    rows = t.rows
+    try:
+        got = [float(v) for v in got]
+    except (TypeError, ValueError):
+        ex.fail(f"expected a list of {len(rows)} numbers ({', '.join(label(r) for r in rows)}), got {got!r}"[:300])
+    if len(got) != len(rows):
+        ex.fail(f"expected {len(rows)} numbers, one per row ({', '.join(label(r) for r in rows)}), got {len(got)}")
+    order = list(range(len(rows))) if column == "tangent" else list(reversed(range(len(rows))))
+    for i in order:
+        r, g = rows[i], got[i]
+        want = getattr(r, column)
+        if _close(g, want, rtol=1e-4, atol=1e-6):
+            continue
+        if column == "tangent":  # paths from the inputs (seeded with 1) down to the row
+            paths = [p for x in t.inputs for p in _paths(t, x.name, r.name)]
+            rule = r.tangent_formula()
+        else:  # paths from the row up to the output
+            paths = _paths(t, r.name, t.output)
+            rule = "; ".join(s.formula() for s in t.reverse_steps if s.target == r.name) or "it is the output: ȳ = 1"
+        ex.fail(f"row {label(r)} ({name(r.name)} = {r.expression()} = {_num(r.value)}): expected {_num(want)}, got "
+                f"{_num(g)}{_missing_paths(paths, g, name)}. The rule: {rule}")
+
+
+CS207 = ("x - exp(-2*sin(4*x)**2)", {"x": "pi/16"})  # the course notes' forward-mode example (Harvard CS207)
+
+
+def check_tangents(tangents) -> bool:
+    """Exercise 1.1: the tangent column ``[v̇_0, ..., v̇_6]`` of ``x - exp(-2 sin²(4x))`` at π/16 (seed ẋ = 1),
+    predicted before minifw's forward trace is shown; compared with that trace row by row."""
+    from minifw.expr import trace
+
+    ex = _Exercise("1.1", "the tangent column, predicted")
+    if callable(tangents):
+        tangents = ex.call(tangents)
+    t = trace(CS207[0], CS207[1], mode="forward")
+    _check_column(ex, tangents, t, "tangent", lambda r: "v̇" + r.name[1:], lambda n: n)
+    return ex.passed(f"all {len(t.rows)} tangents right; ẏ = f'(π/16) = {_num(t.tangent)}")
+
+
 # --- lab 2 ------------------------------------------------------------------------------------
 def swish_primitive(vjp_rule: Callable):
     """A one-off (unregistered) ``swish`` primitive whose vjp is ``vjp_rule(g, out, x)``."""
@@ -119,7 +197,7 @@ def swish_primitive(vjp_rule: Callable):
 
 
 def check_vjp(swish_vjp: Callable) -> bool:
-    """Exercise 2.1: the vjp rule of ``swish(x) = x·σ(x)``: ``g · (σ + x·σ·(1 - σ))``.
+    """Exercise 2.2: the vjp rule of ``swish(x) = x·σ(x)``: ``g · (σ + x·σ·(1 - σ))``.
 
     The rule is installed on a one-off primitive; reverse mode through it is
     compared with central differences (``minifw.testing.gradcheck``)."""
@@ -127,7 +205,7 @@ def check_vjp(swish_vjp: Callable) -> bool:
     from minifw import functional as F
     from minifw.testing import gradcheck, numerical_grad
 
-    ex = _Exercise("2.1", "a vjp rule for swish, checked by gradcheck")
+    ex = _Exercise("2.2", "a vjp rule for swish, checked by gradcheck")
     prim = swish_primitive(swish_vjp)
     rng = np.random.default_rng(0)
     cases = [np.array([0.0, 1.0, -2.0]), np.linspace(-4, 4, 9), rng.standard_normal((3, 4))]
@@ -158,7 +236,60 @@ def check_vjp(swish_vjp: Callable) -> bool:
     return ex.passed("matches central differences on 3 inputs; gradcheck passes")
 
 
+NOTES_REVERSE = ("x1*x2 + exp(x1*x2)", {"x1": 1.0, "x2": 2.0})  # the course notes' reverse-mode example
+
+
+def notes_names(t) -> dict:
+    """minifw's row names → the notes' numbering x1, x2, x3, ... (inputs first, then operations in order)."""
+    return {r.name: f"x{k}" for k, r in enumerate(t.rows, start=1)}
+
+
+def check_adjoints(adjoints) -> bool:
+    """Exercise 2.1: the adjoint column ``[x̄1, ..., x̄5]`` of ``f = x1·x2 + exp(x1·x2)`` at (1, 2) in the notes'
+    numbering (x3 = x1·x2, x4 = exp(x3), x5 = x3 + x4), checked against minifw's reverse trace row by row, from
+    x̄5 back to x̄1; a wrong row that is the sum over some of its paths is told which path it misses."""
+    from minifw.expr import trace
+
+    ex = _Exercise("2.1", "the adjoint column, by hand")
+    if callable(adjoints):
+        adjoints = ex.call(adjoints)
+    t = trace(NOTES_REVERSE[0], NOTES_REVERSE[1], mode="reverse")
+    names = notes_names(t)
+    _check_column(ex, adjoints, t, "adjoint", lambda r: "x̄" + names[r.name][1:],
+                  lambda n: f"{names[n]} ({n})")
+    return ex.passed(f"all {len(t.rows)} adjoints right: ∂f/∂x1 = {_num(t.gradient['x1'])}, ∂f/∂x2 = "
+                     f"{_num(t.gradient['x2'])}")
+
+
 # --- lab 3 ------------------------------------------------------------------------------------
+class _counting_jvp:
+    """While active, ``minifw.jvp`` (what ``mf.jvp`` finds) counts its calls into ``calls[0]``; ``mf.jacfwd``
+    uses the function underneath, so its passes are not counted."""
+
+    def __enter__(self):
+        import minifw
+        from minifw.autodiff import forward
+
+        self.calls = [0]
+
+        def jvp(*args, **kwargs):
+            self.calls[0] += 1
+            return forward.jvp(*args, **kwargs)
+
+        self.before = minifw.__dict__.get("jvp")
+        minifw.jvp = jvp
+        return self.calls
+
+    def __exit__(self, *exc):
+        import minifw
+
+        if self.before is None:
+            del minifw.jvp
+        else:
+            minifw.jvp = self.before
+        return False
+
+
 def check_jacfwd(my_jacfwd: Callable) -> bool:
     """Exercise 3.1: ``my_jacfwd(f, x)`` builds the (n, m) Jacobian from m jvps."""
     import minifw as mf
@@ -171,16 +302,10 @@ def check_jacfwd(my_jacfwd: Callable) -> bool:
         ("f(x) = x * x.sum(), R^4 -> R^4", lambda x: x * mf.sum(x), np.array([1.0, -2.0, 0.5, 3.0]),
          lambda x: np.diag(np.full(4, x.sum())) + x[:, None]),
     ]
-    calls = []
     for name, f, x, jac in cases:
         where = f"{name} at x = {x.tolist()}"
-
-        def counted(xx, f=f):
-            calls.append(1)
-            return f(xx)
-
-        calls.clear()
-        got = _array(ex.call(my_jacfwd, counted, x, where=where))
+        with _counting_jvp() as calls:
+            got = _array(ex.call(my_jacfwd, f, x, where=where))
         want = jac(x)
         if got.shape != want.shape:
             ex.fail(f"{where}: expected shape {want.shape} (outputs, inputs), got {got.shape}"
@@ -190,9 +315,11 @@ def check_jacfwd(my_jacfwd: Callable) -> bool:
         if bad.size:
             i, j = map(int, bad[0])
             ex.fail(f"{where}: J[{i}, {j}] = d out_{i} / d x_{j} expected {_num(want[i, j])}, got {_num(got[i, j])}")
-        if len(calls) > x.size:
-            ex.fail(f"{where}: f was called {len(calls)} times; forward mode needs one jvp per input "
-                    f"({x.size} here)")
+        if calls[0] != x.size:
+            ex.fail(f"{where}: the Jacobian is right, but mf.jvp was called {calls[0]} times; build it from "
+                    f"exactly one mf.jvp per input ({x.size} here), one column each"
+                    + (" -- mf.jacfwd and mf.jacrev build the whole Jacobian for you; the exercise is to do what "
+                       "jacfwd does, with mf.jvp (called as mf.jvp)" if calls[0] == 0 else ""))
     return ex.passed("both Jacobians right, one jvp per input")
 
 
@@ -237,7 +364,7 @@ def check_keras_mlp(model: Any) -> bool:
     if n != want:
         ex.fail(f"expected {want:,} parameters (64·32 + 32 weights and biases, then 32·10 + 10), got {n:,}: "
                 "are the layer widths 32 and 10?")
-    x = np.linspace(0, 1, 5 * 64, dtype=np.float32).reshape(5, 64)
+    x = np.linspace(-1, 1, 5 * 64, dtype=np.float32).reshape(5, 64)
     out = ex.call(lambda: model.predict(x) if hasattr(model, "predict") else model(mf.tensor(x)),
                   where="predicting on 5 rows of 64")
     out = _array(out)
@@ -246,7 +373,25 @@ def check_keras_mlp(model: Any) -> bool:
     if not np.allclose(out.sum(axis=1), 1.0, atol=1e-4):
         ex.fail(f"predicting on 5 rows of 64: each row should be probabilities summing to 1 (softmax output), "
                 f"row 0 sums to {_num(out[0].sum())}")
-    return ex.passed(f"{n:,} parameters, softmax outputs")
+    if not hasattr(model, "get_weights"):
+        ex.fail(f"expected a keras.Sequential model (with get_weights), got {type(model).__name__}")
+    w1, b1, w2, b2 = (np.asarray(w, np.float64) for w in model.get_weights())
+    w1, w2 = (w if w.shape[0] == k else w.T for w, k in ((w1, 64), (w2, 32)))  # (in, out), whatever the layout
+
+    def through(act):
+        z = act(x.astype(np.float64) @ w1 + b1) @ w2 + b2
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    hidden = {"relu": lambda h: np.maximum(h, 0), "tanh": np.tanh, "sigmoid": lambda h: 1 / (1 + np.exp(-h)),
+              "none (linear)": lambda h: h}
+    if not np.allclose(out, through(hidden["relu"]), rtol=1e-3, atol=1e-5):
+        seen = next((k for k, act in hidden.items() if np.allclose(out, through(act), rtol=1e-3, atol=1e-5)), None)
+        ex.fail("predicting on 5 rows of 64 (values from -1 to 1): the outputs are not softmax(relu(x W1 + b1) W2 + "
+                "b2) with your model's own weights: " + (f"the hidden layer's activation is {seen}, and the "
+                                                          "exercise asks for relu (activation=\"relu\")"
+                                                          if seen else "is the hidden layer a relu Dense layer?"))
+    return ex.passed(f"{n:,} parameters, relu hidden layer, softmax outputs")
 
 
 # --- lab 6 ------------------------------------------------------------------------------------
@@ -258,11 +403,12 @@ def unfused_chain(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return c - y
 
 
-def check_fused_kernel(fused: Callable, n_time: int = 1_000_000) -> bool:
+def check_fused_kernel(fused: Callable, n_time: int = 1_000_000, repeats: int = 7) -> bool:
     """Exercise 6.1: ``fused(x, y, out)`` writes ``(x·y + 1)·x - y`` in one pass.
 
-    Right answers pass; the time against the unfused numpy chain is reported
-    (fusion pays on large arrays, where the chain's temporaries cost memory traffic)."""
+    Right values are not enough: on ``n_time`` elements the kernel is timed against the unfused numpy chain,
+    interleaved, and must beat it (median of ``repeats``), without allocating temporaries the size of the
+    arrays (a numpy expression does; fusion is what removes them)."""
     ex = _Exercise("6.1", "a fused kernel for (x*y + 1)*x - y")
     rng = np.random.default_rng(0)
     for n in (1, 7, 1000):
@@ -280,18 +426,51 @@ def check_fused_kernel(fused: Callable, n_time: int = 1_000_000) -> bool:
     x = rng.standard_normal(n_time).astype(np.float32)
     y = rng.standard_normal(n_time).astype(np.float32)
     out = np.empty_like(x)
-    t_fused, t_chain = [], []
-    for _ in range(5):
-        t0 = time.perf_counter()
+    t_fused, t_chain = _interleaved(lambda: fused(x, y, out), lambda: unfused_chain(x, y), repeats)
+    ratio = t_chain / max(t_fused, 1e-12)
+    times = (f"at {n_time:,} elements, median of {len(_TIMES)} interleaved runs: yours {t_fused * 1e3:.3g} ms, the "
+             f"unfused chain {t_chain * 1e3:.3g} ms ({ratio:.2f}x)")
+    temp = _temporaries(fused, x, y, out)
+    if temp:
+        ex.fail(f"right values, but your function allocated {temp / 1e6:.3g} MB of temporary arrays: that is numpy "
+                f"evaluating the chain one operation at a time, not one fused pass. Write the loop "
+                f"(`for i in prange(x.shape[0]): out[i] = ...`) under @njit(parallel=True); {times}")
+    if ratio <= 1.0:
+        ex.fail(f"right values, but not faster than the unfused chain: {times}. A fused kernel must beat it: is it "
+                "compiled (@njit(parallel=True), the loop over prange)?")
+    return ex.passed(f"right on 3 sizes; {times}")
+
+
+_TIMES: list = []
+
+
+def _interleaved(fn: Callable, ref: Callable, repeats: int) -> tuple[float, float]:
+    """Median seconds of ``fn()`` and ``ref()`` timed alternately (so both see the same machine load); one
+    warm-up call each, and a single round when ``fn`` is clearly the slower (a Python loop)."""
+    fn(), ref()
+    t_fn, t_ref = [], []
+    for k in range(repeats):
+        for f, ts in ((fn, t_fn), (ref, t_ref)):
+            t0 = time.perf_counter()
+            f()
+            ts.append(time.perf_counter() - t0)
+        if k == 0 and t_fn[0] > 10 * t_ref[0]:
+            break
+    _TIMES[:] = t_fn
+    return float(np.median(t_fn)), float(np.median(t_ref))
+
+
+def _temporaries(fused: Callable, x: np.ndarray, y: np.ndarray, out: np.ndarray) -> int:
+    """Bytes of array-sized temporaries ``fused`` allocates (numpy reports its buffers to tracemalloc)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
         fused(x, y, out)
-        t_fused.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        unfused_chain(x, y)
-        t_chain.append(time.perf_counter() - t0)
-    ratio = min(t_chain) / max(min(t_fused), 1e-9)
-    verdict = "beats" if ratio > 1 else "does not beat (yet)"
-    return ex.passed(f"right on 3 sizes; at {n_time:,} elements it {verdict} the unfused chain: "
-                     f"{min(t_fused) * 1e3:.2f} ms vs {min(t_chain) * 1e3:.2f} ms ({ratio:.1f}x)")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak if peak >= x.nbytes // 2 else 0
 
 
 # --- lab 7 ------------------------------------------------------------------------------------
@@ -528,7 +707,8 @@ def check_average_gradients(average_gradients: Callable) -> bool:
     return ex.passed("the mean over 2, 3 and 1 ranks; on 2 ranks it is the whole batch's gradient")
 
 
-__all__ = ["CheckFailed", "MIME", "check_dual_rule", "check_vjp", "check_jacfwd", "check_toy_graph",
+__all__ = ["CheckFailed", "MIME", "check_dual_rule", "check_tangents", "check_adjoints", "CS207", "NOTES_REVERSE",
+           "notes_names", "check_vjp", "check_jacfwd", "check_toy_graph",
            "check_keras_mlp", "check_fused_kernel", "check_confusion_matrix", "check_jit_friendly",
            "swish_primitive", "unfused_chain", "branchy", "check_class_accuracy", "read_scalar_series",
            "check_average_gradients"]

@@ -10,6 +10,19 @@ Labs are written as Python source in the "percent" cell format (``labs/*.py``)::
     x = 1
 
 and turned into ``.ipynb`` by :func:`from_percent` (``python labs/build.py``).
+
+**One source, two languages.** A cell whose header ends in ``zh`` (``# %% [markdown] zh``)
+is the Chinese twin of the cell just before it, which is the English one::
+
+    # %% [markdown]
+    # ## 1. By hand
+    # %% [markdown] zh
+    # ## 1. 手算
+
+``from_percent(text, lang="en")`` keeps the English cells, ``lang="zh"`` puts each
+twin in its English cell's place; code cells are shared (a code cell may have a
+``# %% zh`` twin too, for printed text).  :func:`untranslated` lists the English
+text cells that have no twin yet.
 The committed notebooks are the *solutions*; the learner's copy is generated
 from them by :func:`learner_copy`, which replaces every block between
 ``# BEGIN SOLUTION`` and ``# END SOLUTION`` with a ``raise
@@ -27,7 +40,8 @@ BEGIN = "# BEGIN SOLUTION"
 END = "# END SOLUTION"
 STUB = 'raise NotImplementedError("exercise: replace this line with your code")'
 
-_CELL = re.compile(r"^# %%(?: \[(markdown|md)\])?\s*$")
+_CELL = re.compile(r"^# %%(?: \[(markdown|md)\])?(?: (zh|en))?\s*$")
+LANGS = ("en", "zh")
 
 
 def _cell(kind: str, lines: list[str]) -> dict:
@@ -45,31 +59,59 @@ def _cell(kind: str, lines: list[str]) -> dict:
     return cell
 
 
-def from_percent(text: str, title: str | None = None) -> dict:
-    """A notebook (nbformat 4 JSON as a dict) from percent-format source, without outputs."""
-    cells: list[dict] = []
-    kind, buf = None, []
-    for line in text.splitlines():
+def _parse(text: str) -> list[tuple[str, str, dict]]:
+    """(kind, twin language or "", cell) for each cell of percent-format source, in order."""
+    out: list[tuple[str, str, list[str], int]] = []
+    for n, line in enumerate(text.splitlines(), 1):
         m = _CELL.match(line)
         if m:
-            if kind is not None:
-                cells.append(_cell(kind, buf))
-            kind, buf = ("markdown" if m.group(1) else "code"), []
+            out.append(("markdown" if m.group(1) else "code", m.group(2) or "", [], n))
             continue
-        if kind == "markdown":
+        if out and out[-1][0] == "markdown":
             line = line[2:] if line.startswith("# ") else line.lstrip("#")
-        if kind is not None:
-            buf.append(line)
-    if kind is not None:
-        cells.append(_cell(kind, buf))
-    cells = [c for c in cells if c["source"]]
+        if out:
+            out[-1][2].append(line)
+    cells = []
+    for kind, lang, buf, n in out:
+        cell = _cell(kind, buf)
+        if cell["source"]:
+            cells.append((kind, lang, cell, n))
+    for k, (kind, lang, _, n) in enumerate(cells):
+        if lang and (k == 0 or cells[k - 1][1] or cells[k - 1][0] != kind):
+            raise ValueError(f"line {n}: a '{lang}' {kind} cell must follow the English {kind} cell it translates")
+    return [(kind, lang, cell) for kind, lang, cell, _ in cells]
+
+
+def from_percent(text: str, title: str | None = None, lang: str = "en") -> dict:
+    """A notebook (nbformat 4 JSON as a dict) from percent-format source, without outputs, in ``lang``."""
+    if lang not in LANGS:
+        raise ValueError(f"unknown language {lang!r}; labs are written in {', '.join(LANGS)}")
+    cells: list[dict] = []
+    for _kind, twin, cell in _parse(text):
+        if not twin:
+            cells.append(cell)
+        elif twin == lang:
+            cells[-1] = cell
     for k, c in enumerate(cells):
         c["id"] = f"cell-{k:02d}"  # nbformat 4.5 wants ids; stable ones keep diffs small
     meta = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
             "language_info": {"name": "python"}}
     if title:
         meta["minifw"] = {"title": title}
+    if lang != "en":
+        meta.setdefault("minifw", {})["lang"] = lang
     return {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5}
+
+
+def untranslated(text: str, lang: str = "zh") -> list[str]:
+    """The first line of each English text cell that has no ``lang`` twin."""
+    cells = _parse(text)
+    missing = []
+    for k, (kind, twin, cell) in enumerate(cells):
+        has_twin = k + 1 < len(cells) and cells[k + 1][1] == lang
+        if kind == "markdown" and not twin and not has_twin:
+            missing.append(cell["source"][0].strip() if cell["source"] else "")
+    return missing
 
 
 def strip_solutions(source: str) -> str:
@@ -135,5 +177,6 @@ def has_outputs(nb: dict) -> bool:
                for c in nb["cells"] if c["cell_type"] == "code")
 
 
-__all__ = ["BEGIN", "END", "STUB", "from_percent", "strip_solutions", "learner_copy", "has_solutions", "read",
+__all__ = ["BEGIN", "END", "STUB", "LANGS", "from_percent", "untranslated", "strip_solutions", "learner_copy",
+           "has_solutions", "read",
            "write", "has_outputs"]

@@ -9,9 +9,12 @@ exercise does not hide the others.  A check that passes leaves a
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from minifw.errors import MinifwError
 
 from .checks import MIME
 
@@ -48,8 +51,8 @@ def _need_nbclient():
         import nbclient  # noqa: F401
         import nbformat  # noqa: F401
     except ImportError:
-        raise RuntimeError("running a notebook needs nbclient, nbformat and ipykernel: "
-                           "pip install 'minifw[labs]'") from None
+        raise MinifwError("running a notebook needs nbclient, nbformat and ipykernel: "
+                           "minifw depends on them, so reinstall it: pip install minifw") from None
 
 
 def run_notebook(path: str | Path, timeout: int = 300, allow_errors: bool = True) -> tuple[dict, float]:
@@ -61,11 +64,35 @@ def run_notebook(path: str | Path, timeout: int = 300, allow_errors: bool = True
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(path.parent.resolve())}})
-    t0 = time.perf_counter()
-    client.execute()
-    return nb, time.perf_counter() - t0
+    lang = nb.get("metadata", {}).get("minifw", {}).get("lang", "en")  # the checks' hints speak it too
+    with tempfile.TemporaryDirectory(prefix="minifw-kernel-") as sockets:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+                                kernel_manager_class=_ipc_kernel_manager(sockets, {"MINIFW_LANG": lang}),
+                                resources={"metadata": {"path": str(path.parent.resolve())}})
+        t0 = time.perf_counter()
+        client.execute()
+        return nb, time.perf_counter() - t0
+
+
+def _ipc_kernel_manager(folder: str, env: dict):
+    """A kernel manager that talks to the kernel over Unix sockets in ``folder``: the kernel is local, so
+    TCP buys nothing, and over TCP ipykernel warns on every start that it runs "without encryption".
+    ``env`` is added to the kernel's environment."""
+    import os
+
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kw):
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", str(Path(folder) / "kernel"))
+            super().__init__(**kw)
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**os.environ, **(kw.get("env") or {}), **env}
+            return await super()._async_pre_start_kernel(**kw)
+
+    return IPCKernelManager
 
 
 def read_results(nb: dict, expected: tuple = ()) -> tuple[list[ExerciseResult], list[tuple[int, str]]]:
@@ -95,13 +122,14 @@ def read_results(nb: dict, expected: tuple = ()) -> tuple[list[ExerciseResult], 
     return results, errors
 
 
-def check(number: int | str, path: str | Path | None = None, timeout: int = 300) -> RunReport:
+def check(number: int | str, path: str | Path | None = None, timeout: int = 300,
+          lang: str | None = None) -> RunReport:
     """Run lab ``number``'s notebook at ``path`` (default: the learner's copy in the
-    current folder) and report each exercise."""
+    current folder; ``lang`` picks the English or the Chinese copy) and report each exercise."""
     from . import find_copy, get
 
     lab = get(number)
-    path = find_copy(lab.number, path if path is not None else ".")
+    path = find_copy(lab.number, path if path is not None else ".", lang)
     nb, seconds = run_notebook(path, timeout=timeout)
     results, errors = read_results(nb, lab.exercises)
     # a stub's NotImplementedError in an exercise cell is expected while a check reports it
