@@ -4,8 +4,8 @@
 >>> w = mf.explore("x - exp(-2*sin(4*x)**2)", x="pi/16")      # doctest: +SKIP
 >>> w.step = 5; w.node, w.row                                 # doctest: +SKIP
 
-The widgets are anywidget widgets (JupyterLab, Notebook 7, VS Code); anywidget comes with the ``labs``
-extra (``pip install "minifw[labs]"``) and is imported only when a widget is made.
+The widgets are anywidget widgets (JupyterLab, Notebook 7, VS Code); anywidget is one of minifw's
+dependencies and is imported only when a widget is made.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 
 from .frames import ExploreError
 
-INSTALL = 'pip install "minifw[labs]"'
+INSTALL = "minifw depends on it: reinstall with pip install minifw"
 
 
 def _widgets():
@@ -26,7 +26,7 @@ def _widgets():
         if getattr(e, "name", None) not in ("anywidget", "traitlets", "ipywidgets"):
             raise
         raise ExploreError(f"mf.explore shows a notebook widget, which needs anywidget ({e.name} is not "
-                           f"installed): {INSTALL}") from e
+                           f"installed; {INSTALL})") from e
     return widgets
 
 
