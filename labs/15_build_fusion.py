@@ -144,7 +144,22 @@ check_schedule(schedule, globals())
 # %% [markdown] zh
 # ## 任务 15.2 — 内核的源代码文本
 #
-# 对 `relu(h + b)`，生成上面这样的代码。参数是 `schedule` 给出的输入，再加上 `out`；只有**一个**循环；
+# 对 `relu(h + b)`，生成如下代码：
+#
+# ```python
+# import math
+# from numba import njit
+#
+#
+# @njit(cache=True)
+# def kernel(b, h, out):
+#     for i in range(out.shape[0]):
+#         t0 = (h[i] + b[i])
+#         t1 = max(t0, 0.0)
+#         out[i] = t1
+# ```
+#
+# 参数是 `schedule` 给出的输入，再加上 `out`；只有**一个**循环；
 # 第 `k` 步按它的 `SCALAR` 模板写成 `tk = ...`，其中操作数写作 `name[i]`（var）、浮点数的 `repr`（const）
 # 或 `tj`（之前的某一步）。这是编译器自己生成的文本——来源是我们自己的表，绝不是用户输入的文本。
 

@@ -427,6 +427,9 @@ def test_capstone_checks_catch_wrong_answers(capstone):
     unsummed_b.fused = ns["bias_relu"].fused
     assert "cotangent of b has shape" in _hint(bc.check_bias_relu, unsummed_b, ns["pieces"])
 
+    unset = lambda h, b: ns["bias_relu"](h, b)  # noqa: E731  the cell that sets .fused failed
+    assert "is not set" in _hint(bc.check_bias_relu, unset, ns["pieces"])
+
     params = ns["init_params"](np.random.default_rng(1))
     scores = lambda p, x: np.maximum(x @ p[0] + p[1], 0) @ p[2] + p[3]  # noqa: E731
     assert "those are the scores" in _hint(bc.check_predict, scores, ns["pieces"], params)
