@@ -141,7 +141,7 @@ check_dual_functions(sin, exp, log, Dual)
 # %% [markdown] zh
 # ## 任务 12.3 — 导数与梯度
 #
-# `derivative(f, x)`：在 `Dual(x, 1)` 处计算 `f`——"让 x 以速度 1 移动"——然后返回输出的切向量。
+# `derivative(f, x)`：在 `Dual(x, 1)` 处计算 `f`——“让 x 以速度 1 移动”——然后返回输出的切向量。
 # `gradient(f, xs)`：对每个输入 `i` 各做一遍计算，给输入 `i` 的切向量设为 1，其余设为 0。这就是前向模式的代价：
 # **n 个输入需要 n 遍**（实验 13 的反向扫描一遍就能得到全部）。
 

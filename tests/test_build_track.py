@@ -429,6 +429,7 @@ def test_capstone_checks_catch_wrong_answers(capstone):
 
     unset = lambda h, b: ns["bias_relu"](h, b)  # noqa: E731  the cell that sets .fused failed
     assert "is not set" in _hint(bc.check_bias_relu, unset, ns["pieces"])
+    assert "is not set" in _hint(bc.check_capstone, ns["train"], ns["predict"], unset, ns["pieces"])
 
     params = ns["init_params"](np.random.default_rng(1))
     scores = lambda p, x: np.maximum(x @ p[0] + p[1], 0) @ p[2] + p[3]  # noqa: E731
@@ -446,3 +447,22 @@ def test_capstone_checks_catch_wrong_answers(capstone):
         return ns["train"](x, y, 1, lr=0.01)
 
     assert "expected >= 95%" in _hint(bc.check_capstone, too_short, ns["predict"], ns["bias_relu"], ns["pieces"])
+
+
+@pytest.mark.slow  # executes lab 17's notebook (~6 s)
+def test_a_learner_who_finished_labs_13_to_16_trains_the_digits_with_their_own_notebooks(tmp_path):
+    """The track's promise, end to end: finished notebooks of labs 13-16 (the solutions, saved as a learner's
+    copies would be, one of them in Chinese) sit in a folder; lab 17 run there by `minifw lab check` loads their
+    pieces, not minifw's reference, and every exercise passes (>= 95% on the test digits)."""
+    from minifw.labs import notebooks
+
+    for number, lang in ((13, "en"), (14, "zh"), (15, "en"), (16, "en")):
+        notebooks.write(labs.solution(number, lang), tmp_path / labs.get(number).file(lang))
+    notebooks.write(labs.solution(17), tmp_path / labs.get(17).filename)
+    report = labs.check(17, tmp_path, lang="en")
+    assert report.ok, (report.exercises, report.errors)
+    text = "".join(o.get("text", "") for c in report.notebook["cells"] if c["cell_type"] == "code"
+                   for o in c.get("outputs", []))
+    assert "your 13_build_tape.ipynb" in text and "your 14_build_session.zh.ipynb" in text
+    assert "reference" not in text
+    assert "test accuracy" in report.exercises[-1].message

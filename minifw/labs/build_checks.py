@@ -817,16 +817,21 @@ def _count(owner, attr, counter):
     return fn
 
 
+def _fused_of(ex: _Exercise, bias_relu):
+    fused = getattr(bias_relu, "fused", None)
+    if fused is None:
+        ex.fail("bias_relu.fused is not set: did the cell that makes it with your fuse(relu(var('h') + var('b'))) "
+                "fail? Finish lab 15's tasks (or move its notebook out of this folder to use minifw's reference)")
+    return fused
+
+
 def check_bias_relu(bias_relu, pieces) -> bool:
     """Exercise 17.1: ``bias_relu(h, b)``: a tape op (your Tensor) whose value comes from your fused kernel
     ``bias_relu.fused`` (made by your ``fuse``) and whose vjp gives ``(g·mask, sum over rows of g·mask)``."""
     from numba.core.dispatcher import Dispatcher
 
     ex = _Exercise("17.1", "bias + ReLU: a tape op run by your fused kernel")
-    fused = getattr(bias_relu, "fused", None)
-    if fused is None:
-        ex.fail("bias_relu.fused is not set: did the cell that makes it with your fuse(relu(var('h') + var('b'))) "
-                "fail? Finish lab 15's tasks (or move its notebook out of this folder to use minifw's reference)")
+    fused = _fused_of(ex, bias_relu)
     if not isinstance(getattr(fused, "kernel", None), Dispatcher):
         ex.fail("bias_relu.fused should be what your fuse(relu(var('h') + var('b'))) returns, its .kernel a "
                 f"numba kernel; got a {type(fused).__name__} whose .kernel is "
@@ -897,6 +902,7 @@ def check_capstone(train, predict, bias_relu, pieces, epochs: int = 20) -> bool:
     from minifw.data import load_digits
 
     ex = _Exercise("17.3", "your pieces train the digits MLP to >= 95%")
+    _fused_of(ex, bias_relu)
     counters = {k: _Counter() for k in ("backward", "the fused kernel", "average_gradients", "Session.run")}
     undo = [(owner, attr, _count(owner, attr, counters[key])) for owner, attr, key in (
         (pieces.tape, "backward", "backward"), (bias_relu, "fused", "the fused kernel"),
