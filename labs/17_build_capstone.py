@@ -9,7 +9,7 @@
 # run the trained network. The goal: at least **95%** of the 360 test digits right. Three tasks:
 #
 # 1. **17.1** `bias_relu(h, b)`: a tape op whose value is your fused kernel's;
-# 2. **17.2** `predict(params, x)` through your graph and Session;
+# 2. **17.2** `predict(params, pixels)` through your graph, constant folding and Session;
 # 3. **17.3** `train(x, y, epochs)`: data-parallel SGD with your pieces.
 #
 # `load_pieces(".")` runs the cells marked `# part of your build` from your notebooks of labs 13–16 in this
@@ -24,7 +24,7 @@
 # 用你的 Session（实验 14）运行训练好的网络。目标：360 张测试图片至少答对 **95%**。三个任务：
 #
 # 1. **17.1** `bias_relu(h, b)`：一个记录带上的运算，它的值由你的融合内核算出；
-# 2. **17.2** `predict(params, x)`：通过你的计算图和 Session 做预测；
+# 2. **17.2** `predict(params, pixels)`：通过你的计算图、常量折叠和 Session 做预测；
 # 3. **17.3** `train(x, y, epochs)`：用你的部件做数据并行的 SGD。
 #
 # `load_pieces(".")` 会从本文件夹中你做过的实验 13–16 笔记本（`13_build_tape.ipynb` 等，英文或中文版均可——先保存好）里
@@ -38,9 +38,9 @@ from minifw.labs.build_checks import check_bias_relu, check_capstone, check_pred
 
 pieces = load_pieces(".")
 T = pieces.tape.Tensor  # your Tensor
-(x_train, y_train), (x_test, y_test) = load_digits("train", flatten=True), load_digits("test", flatten=True)
-x_train, x_test = x_train.astype(np.float64), x_test.astype(np.float64)
-print(x_train.shape, x_test.shape)
+(x_train, y_train) = load_digits("train", flatten=True)  # pixels / 16, in [0, 1]
+x_train = x_train.astype(np.float64)
+print(x_train.shape, x_train.max())
 
 # %% [markdown]
 # Two given pieces, written with your Tensor's protocol `Tensor(value, parents, vjp)`: the loss (softmax
@@ -100,30 +100,37 @@ check_bias_relu(bias_relu, pieces)
 # %% [markdown]
 # ## Task 17.2 — predict with your Session
 #
-# Build the trained network as a graph with your lab-14 pieces (`S = pieces.session`): a placeholder for the
-# images, the parameters as constants, `relu(x @ W1 + b1) @ W2 + b2`; pass it through your `fold_constants`
-# (here every op touches the fed images, so nothing folds: a compiler runs its passes anyway), run it with
-# `S.Session().run(...)`, and return each row's class (the argmax).
+# Deployed, the network gets raw pixel counts, 0–16 (`load_digits(normalize=False)`), but it was trained on
+# pixels / 16. Rather than dividing every image, scale the first layer's weights *in the graph*:
+# `pixels @ (W1 * constant(1 / 16))`. Both factors are constants, so your `fold_constants` computes the product
+# once, and the Session runs 5 ops per call instead of 6 — the same trick that folds a batch-norm into the
+# weights before it. With your lab-14 pieces (`S = pieces.session`): a placeholder for the pixels, the parameters
+# as constants, `relu(pixels @ (W1 * 1/16) + b1) @ W2 + b2`, folded, run with `S.Session().run(...)`; return
+# each row's class (the argmax).
 # %% [markdown] zh
 # ## 任务 17.2 — 用你的 Session 做预测
 #
-# 用你在实验 14 写的部件（`S = pieces.session`）把训练好的网络搭成计算图：图片用占位符，参数用常量，
-# `relu(x @ W1 + b1) @ W2 + b2`；让它经过你的 `fold_constants`（这里每个运算都用到喂入的图片，所以什么也折叠不了：
-# 但编译器照样会运行它的各个编译遍），用 `S.Session().run(...)` 运行，返回每一行的类别（argmax）。
+# 部署之后，网络拿到的是原始像素计数 0–16（`load_digits(normalize=False)`），但训练时用的是像素 / 16。
+# 与其把每张图片都除一遍，不如*在计算图里*缩放第一层的权重：`pixels @ (W1 * constant(1 / 16))`。两个因子都是常量，
+# 所以你的 `fold_constants` 只需把这个乘积算一次，Session 每次调用只运行 5 个运算而不是 6 个——
+# 把批归一化（batch norm）折叠进前一层权重，用的也是同一个技巧。用你在实验 14 写的部件（`S = pieces.session`）：
+# 像素用占位符，参数用常量，`relu(pixels @ (W1 * 1/16) + b1) @ W2 + b2`，先折叠，再用 `S.Session().run(...)` 运行；
+# 返回每一行的类别（argmax）。
 
 # %%
-def predict(params, x):
+def predict(params, pixels):
     S = pieces.session
     # BEGIN SOLUTION
     W1, b1, W2, b2 = (S.constant(p) for p in params)
-    images = S.placeholder("images")
-    [logits] = S.fold_constants([S.relu(images @ W1 + b1) @ W2 + b2])
-    return S.Session().run(logits, {images: x}).argmax(axis=1)
+    images = S.placeholder("pixels")
+    logits = S.relu(images @ (W1 * S.constant(1 / 16)) + b1) @ W2 + b2
+    [logits] = S.fold_constants([logits])
+    return S.Session().run(logits, {images: pixels}).argmax(axis=1)
     # END SOLUTION
 
 
 # %%
-check_predict(predict, pieces, init_params(np.random.default_rng(1)))
+check_predict(predict, pieces)
 
 # %% [markdown]
 # ## Task 17.3 — train, data-parallel

@@ -404,8 +404,7 @@ def capstone():
 def test_capstone_trains_the_digits_to_95_percent_with_the_solutions(capstone):
     ns = capstone
     assert bc.check_bias_relu(ns["bias_relu"], ns["pieces"])
-    params = ns["init_params"](np.random.default_rng(1))
-    assert bc.check_predict(ns["predict"], ns["pieces"], params)
+    assert bc.check_predict(ns["predict"], ns["pieces"])
     assert bc.check_capstone(ns["train"], ns["predict"], ns["bias_relu"], ns["pieces"])
 
 
@@ -431,11 +430,22 @@ def test_capstone_checks_catch_wrong_answers(capstone):
     assert "is not set" in _hint(bc.check_bias_relu, unset, ns["pieces"])
     assert "is not set" in _hint(bc.check_capstone, ns["train"], ns["predict"], unset, ns["pieces"])
 
-    params = ns["init_params"](np.random.default_rng(1))
-    scores = lambda p, x: np.maximum(x @ p[0] + p[1], 0) @ p[2] + p[3]  # noqa: E731
-    assert "those are the scores" in _hint(bc.check_predict, scores, ns["pieces"], params)
-    assert "never called Session.run" in _hint(bc.check_predict, lambda p, x: scores(p, x).argmax(1), ns["pieces"],
-                                               params)
+    scores = lambda p, x: np.maximum(x / 16 @ p[0] + p[1], 0) @ p[2] + p[3]  # noqa: E731
+    assert "those are the scores" in _hint(bc.check_predict, scores, ns["pieces"])
+    assert "never called Session.run" in _hint(bc.check_predict, lambda p, x: scores(p, x).argmax(1), ns["pieces"])
+    S = ns["pieces"].session
+
+    def graph_predict(params, pixels, scale_pixels=True, scale=1 / 16):
+        W1, b1, W2, b2 = (S.constant(p) for p in params)
+        images = S.placeholder("pixels")
+        first = (images * S.constant(scale)) @ W1 if scale_pixels else images @ (W1 * S.constant(scale))
+        [logits] = S.fold_constants([S.relu(first + b1) @ W2 + b2])
+        return S.Session().run(logits, {images: pixels}).argmax(axis=1)
+
+    hint = _hint(bc.check_predict, graph_predict, ns["pieces"])
+    assert "6 ops per call" in hint and "not the fed pixels" in hint
+    hint = _hint(bc.check_predict, lambda p, x: graph_predict(p, x, False, 1.0), ns["pieces"])
+    assert "trained on pixels / 16" in hint
 
     def alone(x, y, epochs):  # each replica on its own data, never averaged: the all-reduce is unused
         return ns["train"](x, y, 0)

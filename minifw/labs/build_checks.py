@@ -867,38 +867,73 @@ def check_bias_relu(bias_relu, pieces) -> bool:
     return ex.passed("value from your fused kernel; vjp right on 3 shapes")
 
 
-def check_predict(predict, pieces, params) -> bool:
-    """Exercise 17.2: ``predict(params, x)`` runs ``relu(x @ W1 + b1) @ W2 + b2`` through your graph, your
-    constant folding and your Session, and returns the argmax of each row."""
+def check_predict(predict, pieces) -> bool:
+    """Exercise 17.2: ``predict(params, pixels)`` takes raw pixel counts (0-16) and runs
+    ``relu(pixels @ (W1 · 1/16) + b1) @ W2 + b2`` through your graph, your constant folding (which turns
+    ``W1 · 1/16`` into one constant) and your Session, returning the argmax of each row."""
     ex = _Exercise("17.2", "predict through your Session")
-    W1, b1, W2, b2 = (np.asarray(p, float) for p in params)
-    runs, folds = _Counter(), _Counter()
+    prng = np.random.default_rng(172)  # biases too: with zero biases, scaling the input would not change a class
+    params = [prng.standard_normal((64, 32)) * 0.2, prng.standard_normal(32), prng.standard_normal((32, 10)),
+              prng.standard_normal(10)]
+    W1, b1, W2, b2 = params
+    runs, folds, ops, in_run = _Counter(), _Counter(), [], []
     sess_mod = pieces.session
-    undo = [(sess_mod.Session, "run", _count(sess_mod.Session, "run", runs)),
-            (sess_mod, "fold_constants", _count(sess_mod, "fold_constants", folds))]
+    saved, run0 = dict(sess_mod.OPS), sess_mod.Session.run
+
+    def run(self, *args, **kwargs):  # count the Session's calls, and the ops it runs (not the folding pass's)
+        runs.n += 1
+        in_run.append(1)
+        try:
+            return run0(self, *args, **kwargs)
+        finally:
+            in_run.pop()
+
+    def op_counter(fn, key):
+        def counted(*args):
+            if in_run:
+                ops.append(key)
+            return fn(*args)
+
+        return counted
+
+    sess_mod.Session.run = run
+    sess_mod.OPS.update({k: op_counter(fn, k) for k, fn in saved.items()})
+    undo = [(sess_mod.Session, "run", run0), (sess_mod, "fold_constants", _count(sess_mod, "fold_constants", folds))]
     try:
         rng = np.random.default_rng(5)
         for n in (1, 7, 50):
-            x = rng.random((n, W1.shape[0]))
-            got = np.asarray(ex.call(predict, params, x, where=f"x of shape {x.shape}"))
-            want = (np.maximum(x @ W1 + b1, 0) @ W2 + b2).argmax(axis=1)
+            x = rng.integers(0, 17, (n, W1.shape[0])).astype(np.float64)
+            where = f"pixel counts of shape {x.shape}"
+            runs_before, ops[:] = runs.n, []
+            got = np.asarray(ex.call(predict, params, x, where=where))
+            want = (np.maximum(x / 16 @ W1 + b1, 0) @ W2 + b2).argmax(axis=1)
             if got.shape != want.shape or not np.array_equal(got, want):
-                ex.fail(f"x of shape {x.shape}: expected the classes {want.tolist()[:10]}, got {got.tolist()[:10]}"
-                        + (" -- those are the scores; take the argmax of each row" if got.ndim == 2 else ""))
+                unscaled = (np.maximum(x @ W1 + b1, 0) @ W2 + b2).argmax(axis=1)
+                ex.fail(f"{where}: expected the classes {want.tolist()[:10]}, got {got.tolist()[:10]}"
+                        + (" -- those are the scores; take the argmax of each row" if got.ndim == 2 else
+                           " -- the network was trained on pixels / 16: scale W1 by 1/16 in the graph"
+                           if np.array_equal(got, unscaled) and not np.array_equal(want, unscaled) else ""))
+            per_run = len(ops) / max(runs.n - runs_before, 1)
+            if runs.n > runs_before and per_run > 5:
+                ex.fail(f"{where}: Session.run ran {per_run:g} ops per call ({', '.join(ops[:8])}); after folding "
+                        "it should run 5 (matmul, add, relu, matmul, add): scale the weights, W1 * constant(1/16), "
+                        "not the fed pixels, so that fold_constants can compute the product once")
     finally:
+        sess_mod.OPS.update(saved)
         for owner, attr, fn in undo:
             setattr(owner, attr, fn)
     if runs.n == 0:
         ex.fail("predict never called Session.run: build the graph and run it with your Session")
     if folds.n == 0:
         ex.fail("predict never called fold_constants: run your folding pass before the Session")
-    return ex.passed(f"right on 3 batches; Session.run called {runs.n} times, fold_constants {folds.n}")
+    return ex.passed(f"right on 3 batches; W1 · 1/16 folded; Session.run called {runs.n} times, 5 ops each")
 
 
 def check_capstone(train, predict, bias_relu, pieces, epochs: int = 20) -> bool:
-    """Exercise 17.3: ``train(x, y, epochs)`` trains the 64-32-10 MLP on the digits with your pieces (the
-    tape's backward, the fused bias+ReLU, the all-reduce over the replicas) and ``predict`` (your Session)
-    scores >= 95% on the 360 test digits.  Each piece's calls are counted: all must have run."""
+    """Exercise 17.3: ``train(x, y, epochs)`` trains the 64-32-10 MLP on the digits (pixels / 16) with your
+    pieces (the tape's backward, the fused bias+ReLU, the all-reduce over the replicas) and ``predict`` (your
+    Session, on the raw pixel counts) scores >= 95% on the 360 test digits.  Each piece's calls are counted:
+    all must have run."""
     from minifw.data import load_digits
 
     ex = _Exercise("17.3", "your pieces train the digits MLP to >= 95%")
@@ -909,9 +944,9 @@ def check_capstone(train, predict, bias_relu, pieces, epochs: int = 20) -> bool:
         (pieces.allreduce, "average_gradients", "average_gradients"),
         (pieces.session.Session, "run", "Session.run"))]
     try:
-        (x, y), (xt, yt) = load_digits("train", flatten=True), load_digits("test", flatten=True)
+        (x, y), (xt, yt) = load_digits("train", flatten=True), load_digits("test", flatten=True, normalize=False)
         params = ex.call(train, x.astype(np.float64), y, epochs, where=f"train(x, y, epochs={epochs})")
-        pred = np.asarray(ex.call(predict, params, xt.astype(np.float64), where="predict(params, x_test)"))
+        pred = np.asarray(ex.call(predict, params, xt.astype(np.float64), where="predict(params, test pixels)"))
     finally:
         for owner, attr, fn in undo:
             setattr(owner, attr, fn)
@@ -920,7 +955,7 @@ def check_capstone(train, predict, bias_relu, pieces, epochs: int = 20) -> bool:
         ex.fail(f"your pieces were not all used: {', '.join(unused)} never ran; train with loss.backward(), "
                 "bias_relu, average_gradients over the replicas, and predict with your Session")
     if pred.shape != yt.shape:
-        ex.fail(f"predict(params, x_test) should give {len(yt)} classes, got shape {pred.shape}")
+        ex.fail(f"predict(params, test pixels) should give {len(yt)} classes, got shape {pred.shape}")
     acc = float(np.mean(pred == yt))
     if acc < 0.95:
         ex.fail(f"test accuracy {acc:.1%} after {epochs} epochs; expected >= 95% (the learning rate? gradients "
