@@ -329,6 +329,12 @@ def test_fuse_check(pieces):
 
     assert "numba" in _hint(bc.check_fuse, NumpyOnly, F)
 
+    class FlatOut(F["Fused"]):  # the kernel's flat output, never reshaped
+        def __call__(self, **arrays):
+            return super().__call__(**arrays).ravel()
+
+    assert "expected a (2, 3) result" in _hint(bc.check_fuse, FlatOut, F)
+
     assert "not done yet" in _hint(bc.check_fuse, _stub, F)
 
 
