@@ -16,8 +16,7 @@
 #
 # *30–40 分钟。* 用 numpy 计算 `relu(h + b)` 要扫两遍内存，并产生一个临时数组；链越长，扫的遍数和临时数组越多。
 # **算子融合**把一串逐元素运算变成**一个**循环：每个元素在寄存器里一口气算完整条链。
-# 编译器的做法是为这个循环*生成源代码文本*，
-# 再编译它——这里用 numba。三个任务：
+# 编译器的做法是为这个循环*生成源代码文本*，再编译它——这里用 numba。三个任务：
 #
 # 1. **15.1** `schedule(out)`：链的输入，以及按顺序排好的各个步骤；
 # 2. **15.2** `kernel_source(out)`：一个内核的源代码文本；
@@ -92,8 +91,8 @@ def evaluate(e, arrays):
 # ## 任务 15.1 — 调度
 #
 # 返回 `(inputs, steps)`：`inputs` 是各个 `var` 节点的名字，**排好序**，每个一次（即内核的参数）；
-# `steps` 是运算节点（不含 var 和 const），每个一次，每个都排在它的操作数之后，`out` 排最后——又是一个拓扑排序
-# （实验 13 的 `topo_order` 思路在这里同样适用：只保留运算节点）。
+# `steps` 是运算节点（不含 var 和 const），每个一次，每个都排在它的操作数之后，
+# `out` 排最后——又是一个拓扑排序（实验 13 的 `topo_order` 思路在这里同样适用：只保留运算节点）。
 
 # %%
 # part of your build: lab 17 runs this cell
@@ -159,9 +158,9 @@ check_schedule(schedule, globals())
 #         out[i] = t1
 # ```
 #
-# 参数是 `schedule` 给出的输入，再加上 `out`；只有**一个**循环；
-# 第 `k` 步按它的 `SCALAR` 模板写成 `tk = ...`，其中操作数写作 `name[i]`（var）、浮点数的 `repr`（const）
-# 或 `tj`（之前的某一步）。这是编译器自己生成的文本——来源是我们自己的表，绝不是用户输入的文本。
+# 参数是 `schedule` 给出的输入，再加上 `out`；只有**一个**循环；第 `k` 步按它的 `SCALAR` 模板写成 `tk = ...`，
+# 其中操作数写作 `name[i]`（var）、浮点数的 `repr`（const）或 `tj`（之前的某一步）。
+# 这是编译器自己生成的文本——来源是我们自己的表，绝不是用户输入的文本。
 
 # %%
 # part of your build: lab 17 runs this cell
@@ -204,8 +203,8 @@ print(kernel_source(relu(var("h") + var("b"))))
 # ## 任务 15.3 — 融合
 #
 # `fuse(out)` 返回一个可调用对象 `f`，其中 `f.kernel` 是编译好的内核（`load_module(kernel_source(out)).kernel`：
-# 从文件导入这段文本，numba 才能把编译结果缓存到磁盘上）。`f(**arrays)` 把按名字传入的数组广播成同一形状、展平
-# （连续的 float64），分配 `out`，**只运行一次**内核，然后按广播后的形状返回 `out`。
+# 从文件导入这段文本，numba 才能把编译结果缓存到磁盘上）。`f(**arrays)` 把按名字传入的数组广播成同一形状、
+# 展平（连续的 float64），分配 `out`，**只运行一次**内核，然后按广播后的形状返回 `out`。
 
 # %%
 # part of your build: lab 17 runs this cell

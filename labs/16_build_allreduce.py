@@ -64,16 +64,14 @@ def chunk_slices(n, world):
 # ## 任务 16.1 — 环形全归约
 #
 # 每个 rank 给一个一维缓冲区，返回最后每个 rank 持有的内容列表：逐元素之和，每个 rank 都有一份。
-# 先复制缓冲区（不要改动输入），
-# 把它们切成 W 块，并把各 rank 排成一个环：rank `r` 只向 rank `(r + 1) % W` 发送。
+# 先复制缓冲区（不要改动输入），把它们切成 W 块，并把各 rank 排成一个环：rank `r` 只向 rank `(r + 1) % W` 发送。
 #
 # * **归约-分散**（reduce-scatter），共 W − 1 步：第 `s` 步，每个 rank `r` 把第 `(r − s) % W` 块发给邻居，
-#   邻居把它**加到**
-#   自己的那一块上。结束后 rank `r` 持有第 `(r + 1) % W` 块的完整和。
+#   邻居把它**加到**自己的那一块上。结束后 rank `r` 持有第 `(r + 1) % W` 块的完整和。
 # * **全收集**（all-gather），共 W − 1 步：第 `s` 步，rank `r` 发送第 `(r + 1 − s) % W` 块，邻居直接**复制**它。
 #
-# 同一步之内，先收齐所有 rank 的消息，再统一相加（它们是同时发生的）。每个 rank 发送 2(W − 1) 块、每块 n/W 个数——
-# 总共约 2n，与 W 无关：这就是环形算法能扩展的原因。
+# 同一步之内，先收齐所有 rank 的消息，再统一相加（它们是同时发生的）。每个 rank 发送 2(W − 1) 块、
+# 每块 n/W 个数——总共约 2n，与 W 无关：这就是环形算法能扩展的原因。
 
 # %%
 # part of your build: lab 17 runs this cell
@@ -141,9 +139,8 @@ check_average_gradients(average_gradients, Replica)
 # ## 任务 16.3 — 数据并行的一步
 #
 # `data_parallel_step(replicas, x, y, grad_fn, lr, send)`：把这批数据分成每个副本一份（`np.array_split`），
-# 令每个副本的
-# `grads = grad_fn(replica.params, x_slice, y_slice)`，求平均，然后更新每一个副本：`p - lr * g`。各份大小相等时，
-# 这恰好等于在整批数据上走一步 SGD。
+# 令每个副本的 `grads = grad_fn(replica.params, x_slice, y_slice)`，求平均，然后更新每一个副本：`p - lr * g`。
+# 各份大小相等时，这恰好等于在整批数据上走一步 SGD。
 
 # %%
 # part of your build: lab 17 runs this cell
