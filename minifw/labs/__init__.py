@@ -105,6 +105,27 @@ LABS: tuple[Lab, ...] = (
     Lab(11, "tensorboard", "Seeing training: TensorBoard vs Visdom", "25-35",
         (("11.1", "per-class test accuracy as scalars"),), "看见训练：TensorBoard 与 Visdom",
         langs=("en", "zh")),
+    # the build-it-yourself track: the learner writes the pieces, lab 17 trains the digits with them
+    Lab(12, "build_dual", "Build it yourself: dual numbers", "30-40",
+        (("12.1", "dual arithmetic: + - * with the product rule"), ("12.2", "sin, exp and log of a dual number"),
+         ("12.3", "derivatives and gradients by seeding tangents")), "自己动手：对偶数", ("en", "zh")),
+    Lab(13, "build_tape", "Build it yourself: a tape and a reverse sweep", "35-45",
+        (("13.1", "add and mul on the tape, with broadcasting"), ("13.2", "matmul, relu and sum on the tape"),
+         ("13.3", "a topological order of the tape"), ("13.4", "the reverse sweep")),
+        "自己动手：记录带与反向扫描", ("en", "zh")),
+    Lab(14, "build_session", "Build it yourself: a Graph and a Session", "35-45",
+        (("14.1", "the execution order: inputs first, only what is needed"),
+         ("14.2", "Session.run: feed, execute in order, fetch"), ("14.3", "constant folding")),
+        "自己动手：计算图与会话", ("en", "zh")),
+    Lab(15, "build_fusion", "Build it yourself: kernel fusion", "30-40",
+        (("15.1", "the fusion pass's schedule: inputs and steps"), ("15.2", "the text of one fused kernel"),
+         ("15.3", "fuse: one numba kernel per chain")), "自己动手：算子融合", ("en", "zh")),
+    Lab(16, "build_allreduce", "Build it yourself: all-reduce and data parallelism", "30-40",
+        (("16.1", "ring all-reduce"), ("16.2", "average the replicas' gradients"),
+         ("16.3", "a data-parallel SGD step")), "自己动手：全归约与数据并行", ("en", "zh")),
+    Lab(17, "build_capstone", "Build it yourself: your pieces train the digits network", "30-40",
+        (("17.1", "bias + ReLU: a tape op run by your fused kernel"), ("17.2", "predict through your Session"),
+         ("17.3", "your pieces train the digits MLP to >= 95%")), "自己动手：用你的部件训练手写数字网络", ("en", "zh")),
 )
 
 
