@@ -13,10 +13,11 @@ nodes to the functions here, so reverse mode is written once:
   ops, so the same sweep computes numbers on tensors and arrays and adds
   nodes on symbols (gradients as a graph, and gradients of gradients).
 
-What differs between frontends is passed in: how to read a node's values
-(``unpack``), how to make a rule's result fit its input (``fit``: a shape,
-a dtype, a device), and what to do when a node's cotangent is complete
-(``on_cotangent``: hooks, ``retain_grad``).
+What differs between frontends is passed in: how to read a node's record
+(``ctx``: the eager tape keeps untracked tuples, not objects with ``_ctx``),
+how to read its values (``unpack``), how to make a rule's result fit its
+input (``fit``: a shape, a dtype, a device), and what to do when a node's
+cotangent is complete (``on_cotangent``: hooks, ``retain_grad``).
 """
 
 from __future__ import annotations
@@ -60,9 +61,15 @@ def _same(node, inputs):
     return node, inputs
 
 
+def ctx_of(node):
+    """The default record: a node's ``_ctx``, ``(primitive, inputs, params)`` or None for a leaf."""
+    return node._ctx
+
+
 def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] | None = None,
                   unpack: Callable = _same, fit: Callable | None = None,
-                  on_cotangent: Callable | None = None, live: set[int] | None = None) -> dict[int, tuple[Any, Any]]:
+                  on_cotangent: Callable | None = None, live: set[int] | None = None,
+                  ctx: Callable[[Any], tuple | None] = ctx_of) -> dict[int, tuple[Any, Any]]:
     """Propagate ``cotangents`` (``{id(node): cotangent}``, the seeds; consumed)
     backwards through ``order`` (from :func:`toposort`, inputs first).
 
@@ -78,7 +85,9 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
     called with (default: the nodes themselves); ``fit(ct, input)`` adapts a
     rule's result to its input; ``on_cotangent(node, ct) -> ct`` runs once a
     node's cotangent is complete, before it is passed on; ``live``, the ids
-    of ``order`` when the caller has them already (toposort's ``seen``).
+    of ``order`` when the caller has them already (toposort's ``seen``);
+    ``ctx(node)``, the node's ``(primitive, inputs, params)`` or None for a
+    leaf (default: its ``_ctx``).
     """
     if live is None:
         live = {id(n) for n in order}
@@ -89,12 +98,12 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
             continue
         if on_cotangent is not None:
             g = on_cotangent(node, g)
-        ctx = node._ctx
-        if ctx is None or (wanted is not None and id(node) in wanted):
+        record = ctx(node)
+        if record is None or (wanted is not None and id(node) in wanted):
             found[id(node)] = (node, g)
-            if ctx is None:
+            if record is None:
                 continue
-        prim, inputs, params = ctx
+        prim, inputs, params = record
         out, args = unpack(node, inputs)
         vjps = prim.vjps
         for i, a in enumerate(inputs):
@@ -110,4 +119,4 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
     return found
 
 
-__all__ = ["inputs_of", "toposort", "reverse_sweep"]
+__all__ = ["ctx_of", "inputs_of", "toposort", "reverse_sweep"]

@@ -1,0 +1,72 @@
+"""The eager tape is invisible to Python's cyclic garbage collector.
+
+A graph of N recorded ops must add O(1) objects for the collector to track
+and scan, not O(N): otherwise every full collection rescans the whole tape,
+and eager code with grad slows down as the process grows (BENCHMARKS.md,
+"Garbage collection on big graphs"; W5g).  These are counts, not timings.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+import minifw as mf
+from minifw.eager.backward import tape
+
+
+def _tracked_after(build):
+    """(objects the collector tracks while ``build()``'s result is alive) minus (before), and the result."""
+    gc.collect()
+    before = len(gc.get_objects())
+    out = build()
+    gc.collect()  # a collection stops tracking every tuple that holds only untracked objects (a tuple
+    gc.collect()  # met before its elements in the collector's list waits for the next one)
+    gc.collect()
+    return len(gc.get_objects()) - before, out
+
+
+def _chain(x, b, n):
+    for i in range(n):
+        x = x * b if i & 1 else x + b
+    return x
+
+
+def test_a_long_chain_adds_a_constant_number_of_tracked_objects():
+    x = mf.tensor(np.ones((4, 4), np.float32), requires_grad=True)
+    b = mf.tensor(np.full((4, 4), 0.5, np.float32))
+    small, out_small = _tracked_after(lambda: _chain(x, b, 200))
+    large, out_large = _tracked_after(lambda: _chain(x, b, 4000))
+    assert len(tape([out_large])) == 4001  # the whole chain is on the tape (and the leaf)
+    assert large - small < 20, (small, large)  # O(1), not ~3 objects per op as when the tape held tensors
+    out_large.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.full((4, 4), 0.5 ** 2000, np.float32), rtol=1e-5)
+
+
+def test_every_kind_of_record_is_untracked():
+    """Unary, binary with a constant array, reductions with params, matmul, indexing, a leaf input."""
+    x = mf.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    w = mf.tensor(np.ones((3, 2)), requires_grad=True)
+    outs = [mf.sin(x), x * 2.0, x + np.ones((2, 3)), x.sum(dim=1, keepdim=True), x.mean(), x @ w,
+            x.reshape(3, 2), x[0], x[:, 1:], x.transpose(0, 1), mf.maximum(x, 1.0), (x * x).sum()]
+    for _ in range(3):  # nested tuples (params) may need a collection per level
+        gc.collect()
+    for y in outs:
+        assert y.requires_grad and not y.is_leaf
+        assert not gc.is_tracked(y._node), (y.grad_fn, y._node)
+    assert not any(gc.is_tracked(n) for n in tape(outs))
+
+
+def test_intermediate_tensors_die_with_their_names():
+    """The tape keeps values, never the tensors: a dropped intermediate is freed at once."""
+    import weakref
+
+    x = mf.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3.0
+    ref = weakref.ref(h)
+    y = mf.exp(h).sum()
+    del h
+    assert ref() is None
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3.0 * np.exp(3.0 * np.array([1.0, 2.0])), rtol=1e-6)
