@@ -22,6 +22,8 @@ cotangent is complete (``on_cotangent``: hooks, ``retain_grad``).
 
 from __future__ import annotations
 
+import ctypes
+import sys
 from typing import Any, Callable, Iterable, Sequence
 
 
@@ -38,23 +40,29 @@ def toposort(roots: Iterable, parents: Callable[[Any], Sequence] = inputs_of, se
     carry over from an earlier call to append only what is new."""
     order: list = []
     seen = set() if seen is None else seen
+    visit, place = seen.add, order.append
     for root in roots:
         if id(root) in seen:
             continue
-        stack = [(root, False)]
+        stack = [root]
+        push, pop = stack.append, stack.pop
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
+            node = pop()
+            if node is _PLACED:  # every input of the node below the marker is in order: place it
+                place(pop())
                 continue
             if id(node) in seen:
                 continue
-            seen.add(id(node))
-            stack.append((node, True))
+            visit(id(node))
+            push(node)
+            push(_PLACED)
             for a in (parents(node) if last_input_first else reversed(parents(node))):
                 if id(a) not in seen:
-                    stack.append((a, False))
+                    push(a)
     return order
+
+
+_PLACED = object()
 
 
 def _same(node, inputs):
@@ -92,8 +100,9 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
     if live is None:
         live = {id(n) for n in order}
     found: dict[int, tuple[Any, Any]] = {}
+    take, get = cotangents.pop, cotangents.get
     for node in reversed(order):
-        g = cotangents.pop(id(node), None)
+        g = take(id(node), None)
         if g is None:
             continue
         if on_cotangent is not None:
@@ -114,9 +123,28 @@ def reverse_sweep(order: Sequence, cotangents: dict[int, Any], wanted: set[int] 
                 continue
             if fit is not None:
                 ct = fit(ct, a)
-            prev = cotangents.get(id(a))
+            prev = get(id(a))
             cotangents[id(a)] = ct if prev is None else prev + ct
     return found
 
 
-__all__ = ["ctx_of", "inputs_of", "toposort", "reverse_sweep"]
+def _gc_untrack() -> Callable[[int], None]:
+    """CPython's ``PyObject_GC_UnTrack``, called with ``id(obj)``; a no-op elsewhere.
+
+    The tapes (eager records, scalar nodes) take each node off the garbage collector's lists as it is made.
+    The collector itself stops tracking a tuple whose elements are all untracked, but one level per
+    collection, and a chain of records is met newest first: left to it, a long tape would sit in the oldest
+    generation and every full collection would rescan it (what made eager code with grad slow down in a big
+    process, W5g).  A node joins no reference cycle (outputs point at inputs, nothing points back), so taking
+    it off the lists loses nothing; reference counting frees it."""
+    if sys.implementation.name != "cpython":
+        return lambda address: None
+    # a void* argument from id() converts ~2x faster than a py_object one
+    address = ctypes.cast(ctypes.pythonapi.PyObject_GC_UnTrack, ctypes.c_void_p).value
+    return ctypes.PYFUNCTYPE(None, ctypes.c_void_p)(address)
+
+
+untrack_address = _gc_untrack()
+
+
+__all__ = ["ctx_of", "inputs_of", "toposort", "reverse_sweep", "untrack_address"]

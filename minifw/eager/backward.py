@@ -31,6 +31,7 @@ from minifw.sweep import reverse_sweep, toposort
 from .grad_mode import STATE, set_grad_enabled
 from .tensor import (
     _PRIMS,
+    FIRST,
     KEY,
     OUT,
     PARAMS,
@@ -110,26 +111,32 @@ def _record(node):
     return (_PRIMS[node[KEY]], parents_of(node), thaw(node[PARAMS])) if type(node) is tuple else None
 
 
-def _edges(node) -> list:
-    return [p for p in parents_of(node) if p is not None] if type(node) is tuple else ()
-
-
-def _parents(node) -> list:
+def _edges(node):
+    """A node's inputs on the tape (parents that are not None)."""
     if type(node) is not tuple:
         return ()
-    if _is_spent(node):
-        raise RuntimeError(f"trying to backward through the graph a second time: the tape of {prim_of(node).name} "
-                           "was freed by an earlier backward. Pass retain_graph=True to the first backward() or "
-                           "autograd.grad() if you need to go through it again")
+    if len(node) == FIRST + 4:  # a binary op, the common case, without slicing
+        a, b = node[FIRST], node[FIRST + 1]
+        return (b,) if a is None else (a,) if b is None else (a, b)
     return [p for p in parents_of(node) if p is not None]
 
 
-# Records a backward used up (no retain_graph), by id, each with a weak reference to the record's output array:
-# the record itself is an immutable tuple, and while it lives its output does, so ``ref() is node[OUT]`` tells a
-# spent record from a new one at a reused address.  PyTorch frees the saved tensors instead; minifw keeps them,
-# so a tape can still be drawn with its values after ``backward()``.
+def _parents(node):
+    if _SPENT and id(node) in _SPENT and _is_spent(node):
+        raise RuntimeError(f"trying to backward through the graph a second time: the tape of {prim_of(node).name} "
+                           "was freed by an earlier backward. Pass retain_graph=True to the first backward() or "
+                           "autograd.grad() if you need to go through it again")
+    return _edges(node)
+
+
+# The outputs a backward started from (no retain_graph), by their record's id, each with a weak reference to the
+# record's output array: the record is an immutable tuple, and while it lives its output does, so ``ref() is
+# node[OUT]`` tells a spent record from a new one at a reused address.  A later backward through one of them is
+# refused, as PyTorch refuses it (it frees the saved tensors; minifw keeps them, so a tape can still be drawn
+# with its values after ``backward()``).  Only the roots are marked: a second backward that merely shares
+# inner records with a spent one computes right gradients, and marking every node cost ~10% of a backward.
 _SPENT: dict[int, weakref.ref] = {}
-_SPENT_PRUNE = [1024]
+_SPENT_PRUNE = [64]
 
 
 def _is_spent(node: tuple) -> bool:
@@ -137,9 +144,9 @@ def _is_spent(node: tuple) -> bool:
     return ref is not None and ref() is node[OUT]
 
 
-def _free(order) -> None:
-    """Mark the tape records a backward used up: a second backward through them is refused."""
-    for node in order:
+def _free(roots) -> None:
+    """Mark the records of the tensors a backward started from as used up."""
+    for node in roots:
         if type(node) is tuple:
             try:
                 _SPENT[id(node)] = weakref.ref(node[OUT])
@@ -148,7 +155,7 @@ def _free(order) -> None:
     if len(_SPENT) > _SPENT_PRUNE[0]:
         for k in [k for k, r in _SPENT.items() if r() is None]:
             del _SPENT[k]
-        _SPENT_PRUNE[0] = max(1024, 2 * len(_SPENT))
+        _SPENT_PRUNE[0] = max(64, 2 * len(_SPENT))
 
 
 def tape(roots, seen: set[int] | None = None, spent_ok: bool = False) -> list:
@@ -181,9 +188,7 @@ def _arrays(node, inputs):
 def _on_tape(value, node) -> Tensor:
     """A tensor standing for ``node`` on the tape (create_graph: the vjp rules run on tensors and record)."""
     t = _wrap(value)
-    if node is not None:
-        t.requires_grad = True
-        t._node = node
+    t._node = node
     return t
 
 
@@ -258,7 +263,7 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_gra
         try:
             return _sweep_order(order, live, roots, seeds, create_graph, wanted)
         finally:
-            _free(order)
+            _free([r._node for r in roots])
     return _sweep_order(order, live, roots, seeds, create_graph, wanted)
 
 

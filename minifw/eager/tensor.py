@@ -9,7 +9,7 @@ parent_0 ... parent_n-1, value_0 ... value_n-1)``, whose parents are other
 nodes, leaf keys (an int naming a leaf tensor in :data:`_LEAVES`) or
 ``None`` (a constant).  It holds no tensors, only arrays, numbers and other
 nodes, and it is taken off the garbage collector's lists as it is made
-(:func:`_untrack`): a graph of a million ops adds nothing for the collector
+(:func:`minifw.sweep.untrack_address`): a graph of a million ops adds nothing for the collector
 to scan, and intermediate tensors die as soon as the user drops them, as in
 PyTorch, whose tape is C++.  Outputs point at inputs, never the other way,
 so nothing forms a cycle and reference counting alone frees a tape.
@@ -17,9 +17,7 @@ so nothing forms a cycle and reference counting alone frees a tape.
 
 from __future__ import annotations
 
-import ctypes
 import itertools
-import sys
 import weakref
 from typing import Any
 
@@ -34,6 +32,7 @@ from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class o
 from minifw.kernels.devices import route as _route
 from minifw.registry import _REGISTRY as _P
 from minifw.registry import ShapeError
+from minifw.sweep import untrack_address
 
 from .grad_mode import STATE
 
@@ -56,7 +55,9 @@ class Tensor(OpsMixin):
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "name", "__weakref__")
+    # requires_grad is ``_node is not None``: a leaf that requires grad holds its leaf key from the start, a
+    # computed tensor its record (one slot written per op, and one read per operand, on the W5 path)
+    __slots__ = ("data", "grad", "_node", "name", "__weakref__")
     _mf_priority = 1
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None,
@@ -67,7 +68,6 @@ class Tensor(OpsMixin):
         self.grad = None
         self._node = None
         self.name = name
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -99,11 +99,21 @@ class Tensor(OpsMixin):
         return _PRIMS[self._node[KEY]] if type(self._node) is tuple else None
 
     def __getstate__(self):
-        # a copy (copy.deepcopy, pickle) is a new leaf: it must not share this leaf's key on the tape
-        state = {s: getattr(self, s) for s in ("data", "grad", "requires_grad", "_node", "name")}
-        if type(state["_node"]) is not tuple:
-            state["_node"] = None
+        # a copy (copy.deepcopy, pickle) of a leaf is a new leaf: it gets a key of its own, never shares this one
+        node = self._node
+        state = {"data": self.data, "grad": self.grad, "name": self.name,
+                 "_node": node if type(node) is tuple else None}
+        if type(node) is int:
+            state["requires_grad"] = True  # restored after _node (dicts keep their order): a fresh key
         return None, state
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
 
     @property
     def device(self) -> str:
@@ -145,9 +155,11 @@ class Tensor(OpsMixin):
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients (this one is {self.data.dtype})")
-        if flag and type(self._node) is tuple:
-            return self
-        self.requires_grad = bool(flag)
+        if flag:
+            if self._node is None:
+                leaf_key(self)
+        else:
+            self._node = None
         return self
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
@@ -161,7 +173,6 @@ class Tensor(OpsMixin):
 
     def detach_(self) -> "Tensor":
         self._node = None
-        self.requires_grad = False
         return self
 
     def retain_grad(self):
@@ -287,22 +298,7 @@ def values_of(node: tuple) -> tuple:
     return node[FIRST + (len(node) - FIRST) // 2:]
 
 
-def _gc_untrack():
-    """CPython's ``PyObject_GC_UnTrack``, or a no-op elsewhere.
-
-    A tuple is tracked from birth; the collector itself stops tracking one whose elements are all untracked,
-    but only one level per collection, and a chain of records is met newest first: left to it, a long tape
-    would sit in the oldest generation and every full collection would rescan it (what made W5 with grad slow
-    down in a big process).  A record can join no reference cycle (nothing points back at it), so taking it
-    off the collector's lists at once loses nothing."""
-    if sys.implementation.name != "cpython":
-        return lambda obj: None
-    fn = ctypes.pythonapi.PyObject_GC_UnTrack
-    fn.argtypes, fn.restype = [ctypes.py_object], None
-    return fn
-
-
-_untrack = _gc_untrack()
+_untrack = untrack_address  # _untrack(id(record)): see minifw.sweep
 
 
 def prim_key(prim) -> int:
@@ -360,7 +356,7 @@ def _forget_leaf(_ref, key):
 
 
 def leaf_key(t: "Tensor") -> int:
-    """``t``'s key on the tape (a leaf gets one the first time an op records it)."""
+    """Give the leaf ``t`` its key on the tape (when it starts requiring grad)."""
     k = _next_leaf_key()
     _LEAVES[k] = weakref.ref(t, lambda r, k=k: _forget_leaf(r, k))
     t._node = k
@@ -374,16 +370,14 @@ def leaf_tensor(key: int):
 
 
 def node_of(t: "Tensor"):
-    """The tape node of a tensor that requires grad: its record, or its leaf key."""
-    n = t._node
-    return n if n is not None else leaf_key(t)
+    """The tape node of a tensor that requires grad: its record, or its leaf key (None when it requires none)."""
+    return t._node
 
 
 def _wrap(arr) -> Tensor:
     t = _new(Tensor)
     t.data = arr
     t.grad = None
-    t.requires_grad = False
     t._node = None
     t.name = None
     return t
@@ -408,38 +402,32 @@ def _bind(prim, args, params):
     t.grad = None
     t.name = None
     t._node = None
-    t.requires_grad = False
     if STATE.enabled and prim.differentiable and out.dtype.kind == "f":  # integer and bool results end the graph
         for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                parents = [node_of(a) if isinstance(a, Tensor) and a.requires_grad else None for a in args]
-                t.requires_grad = True
+            if isinstance(a, Tensor) and a._node is not None:
+                parents = [a._node if isinstance(a, Tensor) else None for a in args]
                 t._node = node = (prim_key(prim), freeze(params), out, STATE.epoch, *parents, *arrays)
-                _untrack(node)
+                _untrack(id(node))
                 break
     return t
 
 
-def _binary_op(prim, swapped: bool = False):
-    """``a + b`` (or ``b + a``, swapped) as one function: ``_bind`` unrolled for two operands and no params, the
-    path every ``+ - * / @`` takes, so each saved call and attribute lookup counts (W5)."""
+def _binary_op(prim):
+    """``a + b`` for a tensor ``a`` as one function: ``_bind`` unrolled for two operands and no params, the path
+    every ``+ - * / @`` takes, so each saved call and attribute lookup counts (W5)."""
     key = prim_key(prim)
     impls = _IMPL
     untrack = _untrack
 
     def op(a, b):
-        if swapped:
-            a, b = b, a
-        a_is = isinstance(a, Tensor)
         b_is = isinstance(b, Tensor)
-        ad = a.data if a_is else a
+        ad = a.data
         bd = b.data if b_is else b
         try:
             out = impls[prim](ad, bd)
         except (ValueError, IndexError, TypeError) as e:
-            other = bd if a_is else ad  # a higher interpreter (dual, symbol) refuses ufuncs: let it run the op
-            if getattr(type(other), "_mf_priority", 0) > Tensor._mf_priority:
-                return F.bind(prim, a, b)
+            if getattr(type(bd), "_mf_priority", 0) > Tensor._mf_priority:  # a higher interpreter (dual,
+                return F.bind(prim, a, b)  # symbol) refuses ufuncs: let it run the op
             raise _explain(prim, [ad, bd], _EMPTY, e) from None
         if type(out) is not _ndarray and type(out) is not _DEV:
             out = _asarray(out)
@@ -449,40 +437,35 @@ def _binary_op(prim, swapped: bool = False):
         t.data = out
         t.grad = None
         t.name = None
-        a_rg = a_is and a.requires_grad
-        b_rg = b_is and b.requires_grad
-        if (a_rg or b_rg) and STATE.enabled:
-            t.requires_grad = True
-            if a_rg:
-                pa = a._node
-                if pa is None:
-                    pa = leaf_key(a)
-            else:
-                pa = None
-            if b_rg:
-                pb = b._node
-                if pb is None:
-                    pb = leaf_key(b)
-            else:
-                pb = None
+        pa = a._node
+        pb = b._node if b_is else None
+        if (pa is not None or pb is not None) and STATE.enabled:
             t._node = node = (key, (), out, STATE.epoch, pa, pb, ad, bd)
-            untrack(node)
+            untrack(id(node))
         else:
-            t.requires_grad = False
             t._node = None
         return t
 
-    op.__name__ = op.__qualname__ = f"__{'r' if swapped else ''}{prim.operator or prim.name}__"
+    op.__name__ = op.__qualname__ = f"__{prim.operator or prim.name}__"
     return op
 
 
-def _binary(prim, a, b):
+def _reflected(prim):
+    """``o + t`` for a non-tensor ``o`` (Python tried ``o.__add__`` first): the general path."""
+    def op(t, o):
+        return _bind(prim, (o, t), _EMPTY)
+
+    op.__name__ = op.__qualname__ = f"__r{prim.operator or prim.name}__"
+    return op
+
+
+def _binary(prim, a: "Tensor", b):
     return _BINARY[prim](a, b)
 
 
 _BINARY = {p: _binary_op(p) for p in (_ADD, _SUB, _MUL, _DIV, _MATMUL)}
 Tensor.__add__, Tensor.__sub__, Tensor.__mul__, Tensor.__truediv__, Tensor.__matmul__ = _BINARY.values()
-Tensor.__radd__, Tensor.__rmul__ = _binary_op(_ADD, True), _binary_op(_MUL, True)
+Tensor.__radd__, Tensor.__rmul__ = _reflected(_ADD), _reflected(_MUL)
 Tensor.__neg__ = lambda self: _bind(_NEG, (self,), _EMPTY)
 
 
@@ -606,10 +589,9 @@ def _move(t: "Tensor", device: str) -> "Tensor":
         return t
     out = _wrap(data)
     if t.requires_grad and STATE.enabled:
-        out.requires_grad = True
         out._node = node = (prim_key(_device_copy_prim()), (("device", "cpu" if type(data) is _DEV else "cuda"),),
                             data, STATE.epoch, node_of(t), t.data)
-        _untrack(node)
+        _untrack(id(node))
     return out
 
 
