@@ -1,10 +1,12 @@
 """The node protocol, the one topological order and the one reverse sweep.
 
-Every graph in minifw is made of nodes of one shape: a node's ``_ctx`` is
+Every graph in minifw is made of nodes of one shape: a node's record is
 ``(primitive, inputs, params)`` for a computed value and ``None`` for a leaf
-(an input, a variable, a constant).  Eager tensors record it as they run
-(the tape), static symbols when they are created; both frontends hand their
-nodes to the functions here, so reverse mode is written once:
+(an input, a variable, a constant).  Static symbols keep it in ``_ctx`` when
+they are created; the eager tape keeps flat tuples the garbage collector
+does not track (:func:`untrack_address`) and reads them through ``ctx``;
+both frontends hand their nodes to the functions here, so reverse mode is
+written once:
 
 * :func:`toposort` orders the nodes reachable from some roots, inputs first,
   iteratively (a 100,000-operation chain needs no recursion);

@@ -85,3 +85,17 @@ def test_intermediate_tensors_die_with_their_names():
     assert ref() is None
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), 3.0 * np.exp(3.0 * np.array([1.0, 2.0])), rtol=1e-6)
+
+
+def test_a_copied_leaf_is_a_new_leaf():
+    """Records name leaves by key: a deep copy (or an unpickled tensor) must get a key of its own, so its
+    gradients never land in the original."""
+    import copy
+    import pickle
+
+    p = mf.nn.Parameter(mf.zeros(3))
+    for q in (copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
+        assert q.requires_grad and q.is_leaf and q._node != p._node
+        (q * 2.0).sum().backward()
+        np.testing.assert_allclose(q.grad.numpy(), [2.0, 2.0, 2.0])
+    assert p.grad is None

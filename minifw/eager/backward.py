@@ -169,7 +169,8 @@ def tape(roots, seen: set[int] | None = None, spent_ok: bool = False) -> list:
 
 def leaves(roots) -> list:
     """The live leaf tensors that require grad and that the tensors ``roots`` were computed from."""
-    found = (leaf_tensor(n) for n in tape([r for r in roots if r.requires_grad]) if type(n) is not tuple)
+    found = (leaf_tensor(n) for n in tape([r for r in roots if r.requires_grad], spent_ok=True)
+             if type(n) is not tuple)
     return [t for t in found if t is not None]
 
 
