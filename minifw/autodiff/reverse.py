@@ -16,7 +16,7 @@ import numpy as np
 
 from minifw import pytree
 from minifw.eager.backward import grad as autograd_grad
-from minifw.eager.backward import tape
+from minifw.eager.backward import leaves
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap
 
@@ -63,7 +63,7 @@ def _depends_on_enclosing(out) -> bool:
     if not _ACTIVE or not isinstance(out, Tensor) or not out.requires_grad:
         return False
     enclosing = set().union(*_ACTIVE)
-    return any(t._ctx is None and id(t) in enclosing for t in tape([out]))
+    return any(id(t) in enclosing for t in leaves([out]))
 
 
 def _is_leaf(x) -> bool:

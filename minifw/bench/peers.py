@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from .suite import Case, Prepared, add_mul_chain, w1_data, w2_data, w2_prepared, w3_data, w5_add_mul_data
+from .suite import (
+    Case,
+    Prepared,
+    _holding,
+    add_mul_chain,
+    busy_objects,
+    w1_data,
+    w2_data,
+    w2_prepared,
+    w3_data,
+    w5_add_mul_data,
+)
 from .w7_lenet import build_torch as build_w7_torch
 
 
@@ -132,6 +143,8 @@ def _torch_w5(case: Case, mode: str) -> Prepared:  # the add/mul dispatch chain 
     x0, y0 = (torch.from_numpy(a) for a in w5_add_mul_data())
     x0.requires_grad_(mode == "torch_grad")
     fn = lambda: add_mul_chain(x0, y0, n)  # noqa: E731
+    if case.params.get("busy"):  # W5g: the same objects held in this process as in minifw's
+        fn = _holding(fn, busy_objects(case.params["busy"]))
     return Prepared(fn, {"out": fn().detach().double().numpy()})
 
 

@@ -332,6 +332,28 @@ def w5_numpy_chain(x, y, n_ops: int):
     return x
 
 
+class _Objects(list):
+    """A list that takes weak references (so every mode of a case in one process shares one)."""
+
+
+_BUSY: list = [lambda: None]
+
+
+def busy_objects(n: int) -> list:
+    """``n`` live, collector-tracked Python objects (small lists), as a notebook or a trainer holds: the "busy
+    process" of W5g.  Made once per process and moved to the oldest generation, as long-lived objects are;
+    shared by every mode prepared while one is alive, so a case holds ``n``, not ``n`` per mode."""
+    held = _BUSY[0]()
+    if held is None or len(held) != n:
+        import gc
+        import weakref
+
+        held = _Objects([i] for i in range(n))
+        gc.collect()
+        _BUSY[0] = weakref.ref(held)
+    return held
+
+
 def add_mul_chain(a, b, n_ops: int):
     """The dispatch workload: ``x + b``, ``x * b`` alternately (the same code runs numpy, minifw, torch, jax)."""
     x = a
@@ -349,6 +371,7 @@ def _w5(case: Case, mode: str) -> Prepared:
     n = case.params["n_ops"]
     x, y = w5_data() if case.params["mix"] == "graph" else w5_add_mul_data()
     info: dict = {}
+    held = busy_objects(case.params["busy"]) if case.params.get("busy") else None
     if mode == "numpy":
         fn = (lambda: w5_numpy_chain(x, y, n)) if case.params["mix"] == "graph" else (lambda: add_mul_chain(x, y, n))
     elif mode in ("eager", "eager_grad"):
@@ -372,7 +395,19 @@ def _w5(case: Case, mode: str) -> Prepared:
         fn = lambda: g.run([x, y])[0][0]  # noqa: E731
     else:
         raise KeyError(mode)
+    if held is not None:
+        info["live_objects"] = len(held)
+        fn = _holding(fn, held)
     return Prepared(fn, {"out": np.asarray(fn(), dtype=np.float64)}, info)
+
+
+def _holding(fn: Callable, held: list) -> Callable:
+    """``fn``, keeping ``held`` alive as long as it is."""
+    def run():
+        return fn()
+
+    run.held = held
+    return run
 
 
 def _w7(case: Case, mode: str) -> Prepared:  # the LeNet step lives with its child-process runner

@@ -1,6 +1,7 @@
 """Reverse mode on the eager tape: ``Tensor.backward`` and ``autograd.grad``.
 
-The tape is the tensors' ``_ctx`` records; the walk is minifw's one
+The tape is the tensors' ``_node`` records (untracked tuples, see
+:mod:`minifw.eager.tensor`); the walk is minifw's one
 :func:`~minifw.sweep.reverse_sweep`.  What is eager about it:
 
 * only tensors that require grad are on the tape (:func:`tape`);
@@ -28,18 +29,42 @@ from minifw.kernels.dispatch import run as run_array
 from minifw.sweep import reverse_sweep, toposort
 
 from .grad_mode import STATE, set_grad_enabled
-from .tensor import InplaceError, Tensor, _wrap, modified_after, tensor
+from .tensor import (
+    _PRIMS,
+    FIRST,
+    KEY,
+    OUT,
+    PARAMS,
+    VERSION,
+    InplaceError,
+    Tensor,
+    _wrap,
+    leaf_tensor,
+    modified_after,
+    node_of,
+    parents_of,
+    prim_of,
+    tensor,
+    thaw,
+    values_of,
+)
 
-# Hooks by tensor id, each with a weak reference to its tensor (a dict keyed by
-# tensors would compare them with ==, which is elementwise).
-_HOOKS: dict[int, tuple[weakref.ref, list]] = {}
+# Hooks by the id of the tensor's tape node (a record or a leaf key; the tensor itself when it is on no tape),
+# each with a weak reference to its tensor and the node (ids are reused once a node dies).
+_HOOKS: dict[int, tuple[weakref.ref, list, object]] = {}
+
+
+def _hook_node(t: Tensor):
+    return node_of(t) if t.requires_grad else t
 
 
 def register_hook(t: Tensor, hook) -> None:
     """Call ``hook(grad)`` when ``t``'s gradient is computed; a non-None result replaces it (PyTorch's shape)."""
-    entry = _HOOKS.get(id(t))
-    if entry is None or entry[0]() is not t:
-        entry = _HOOKS[id(t)] = (weakref.ref(t, lambda _, k=id(t), hooks=_HOOKS: hooks.pop(k, None)), [])
+    node = _hook_node(t)
+    key = id(node)
+    entry = _HOOKS.get(key)
+    if entry is None or entry[2] is not node or entry[0]() is not t:
+        entry = _HOOKS[key] = (weakref.ref(t, lambda _, k=key, hooks=_HOOKS: hooks.pop(k, None)), [], node)
     entry[1].append(hook)
 
 
@@ -61,7 +86,7 @@ def _run_callbacks() -> None:
 def retain_grad(t: Tensor) -> None:
     """Keep the gradient of a non-leaf in its ``.grad`` (a leaf keeps it anyway)."""
     def keep(g):
-        if t._ctx is not None:
+        if not t.is_leaf:
             t.grad = g if g.requires_grad else _wrap(np.array(g.data))
 
     register_hook(t, keep)
@@ -69,7 +94,7 @@ def retain_grad(t: Tensor) -> None:
 
 def _run_hooks(node, g):
     entry = _HOOKS.get(id(node))
-    if entry is None or entry[0]() is not node:
+    if entry is None or entry[2] is not node or entry[0]() is None:
         return g
     wrapped = isinstance(g, Tensor)
     gt = g if wrapped else _wrap(g)
@@ -80,43 +105,103 @@ def _run_hooks(node, g):
     return gt if wrapped else gt.data
 
 
-def _parents(t: Tensor) -> list:
-    ctx = t._ctx
-    if ctx is None:
+# --- the tape's nodes: records (tuples, see minifw.eager.tensor) and leaf keys (ints) ------------------------------
+def _record(node):
+    """The sweep's view of a node: ``(primitive, parents, params)``, None for a leaf key."""
+    return (_PRIMS[node[KEY]], parents_of(node), thaw(node[PARAMS])) if type(node) is tuple else None
+
+
+def _edges(node):
+    """A node's inputs on the tape (parents that are not None)."""
+    if type(node) is not tuple:
         return ()
-    if len(ctx) == 4:  # spent by an earlier backward (_free)
-        raise RuntimeError(f"trying to backward through the graph a second time: the tape of {ctx[0].name} was "
-                           "freed by an earlier backward. Pass retain_graph=True to the first backward() or "
+    if len(node) == FIRST + 4:  # a binary op, the common case, without slicing
+        a, b = node[FIRST], node[FIRST + 1]
+        return (b,) if a is None else (a,) if b is None else (a, b)
+    return [p for p in parents_of(node) if p is not None]
+
+
+def _parents(node):
+    if _SPENT and id(node) in _SPENT and _is_spent(node):
+        raise RuntimeError(f"trying to backward through the graph a second time: the tape of {prim_of(node).name} "
+                           "was freed by an earlier backward. Pass retain_graph=True to the first backward() or "
                            "autograd.grad() if you need to go through it again")
-    return [a for a in ctx[1] if isinstance(a, Tensor) and a.requires_grad]
+    return _edges(node)
 
 
-_SPENT = (True,)
+# The outputs a backward started from (no retain_graph), by their record's id, each with a weak reference to the
+# record's output array: the record is an immutable tuple, and while it lives its output does, so ``ref() is
+# node[OUT]`` tells a spent record from a new one at a reused address.  A later backward through one of them is
+# refused, as PyTorch refuses it (it frees the saved tensors; minifw keeps them, so a tape can still be drawn
+# with its values after ``backward()``).  Only the roots are marked: a second backward that merely shares
+# inner records with a spent one computes right gradients, and marking every node cost ~10% of a backward.
+_SPENT: dict[int, weakref.ref] = {}
+_SPENT_PRUNE = [64]
 
 
-def _free(order) -> None:
-    """Mark the tape records a backward used up (a fourth element): drawings still read
-    ``(prim, inputs, params)``, a second backward is refused.  PyTorch frees the saved tensors
-    instead; minifw keeps them, so a tape can still be drawn with its values after ``backward()``."""
-    for t in order:
-        ctx = t._ctx
-        if ctx is not None and len(ctx) == 3:
-            t._ctx = ctx + _SPENT
+def _is_spent(node: tuple) -> bool:
+    ref = _SPENT.get(id(node))
+    return ref is not None and ref() is node[OUT]
 
 
-def tape(roots, seen: set[int] | None = None) -> list:
-    """The tensors ``roots`` were computed from (that require grad), inputs first; their ids go to ``seen``."""
+def _free(roots) -> None:
+    """Mark the records of the tensors a backward started from as used up."""
+    for node in roots:
+        if type(node) is tuple:
+            try:
+                _SPENT[id(node)] = weakref.ref(node[OUT])
+            except TypeError:  # an output that takes no weak references: it cannot be marked, only re-swept
+                pass
+    if len(_SPENT) > _SPENT_PRUNE[0]:
+        for k in [k for k, r in _SPENT.items() if r() is None]:
+            del _SPENT[k]
+        _SPENT_PRUNE[0] = max(64, 2 * len(_SPENT))
+
+
+def tape(roots, seen: set[int] | None = None, spent_ok: bool = False) -> list:
+    """The tape nodes the tensors ``roots`` were computed from (records and leaf keys of tensors that require
+    grad), inputs first; their ids go to ``seen``.  Records a backward used up raise, unless ``spent_ok``
+    (drawings read them still)."""
     # Last operand first, the order the eager tape has always been swept in: on large arrays the order decides
     # how many cotangent buffers are alive at once (7% of W2's backward at 2^22 elements, measured).
-    return toposort(roots, _parents, seen, last_input_first=True)
+    return toposort([node_of(r) for r in roots], _edges if spent_ok else _parents, seen, last_input_first=True)
+
+
+def leaves(roots) -> list:
+    """The live leaf tensors that require grad and that the tensors ``roots`` were computed from."""
+    found = (leaf_tensor(n) for n in tape([r for r in roots if r.requires_grad], spent_ok=True)
+             if type(n) is not tuple)
+    return [t for t in found if t is not None]
+
+
+def _value(node):
+    """The value a node stands for: a record's output, a live leaf's data (None for a leaf nobody holds)."""
+    if type(node) is tuple:
+        return node[OUT]
+    t = leaf_tensor(node)
+    return None if t is None else t.data
 
 
 def _arrays(node, inputs):
-    return node.data, [a.data if isinstance(a, Tensor) else a for a in inputs]
+    return node[OUT], values_of(node)
 
 
-def _fit_array(ct, a: Tensor):
-    like = a.data
+def _on_tape(value, node) -> Tensor:
+    """A tensor standing for ``node`` on the tape (create_graph: the vjp rules run on tensors and record)."""
+    t = _wrap(value)
+    t._node = node
+    return t
+
+
+def _tensors(node, inputs):
+    return _on_tape(node[OUT], node), [_on_tape(v, p) if p is not None or type(v) is np.ndarray else v
+                                       for v, p in zip(values_of(node), parents_of(node))]
+
+
+def _fit_array(ct, a):
+    like = _value(a)
+    if like is None:  # a leaf that no longer exists: nothing will read its gradient
+        return ct
     if type(ct) is np.ndarray and ct.shape == like.shape and ct.dtype == like.dtype:  # the common case
         return ct
     if type(ct) is not np.ndarray and getattr(ct, "_mf_device", None):  # a cuda array: broadcast on the device
@@ -129,21 +214,24 @@ def _fit_array(ct, a: Tensor):
     return ct
 
 
-def _fit_tensor(ct, a: Tensor):
-    return ct if isinstance(ct, Tensor) else _wrap(np.broadcast_to(np.asarray(ct, dtype=a.data.dtype), a.data.shape))
+def _fit_tensor(ct, a):
+    if isinstance(ct, Tensor):
+        return ct
+    like = _value(a)
+    return _wrap(np.asarray(ct) if like is None else np.broadcast_to(np.asarray(ct, dtype=like.dtype), like.shape))
 
 
-def _saved(t: Tensor) -> list:
-    """The tensors whose values ``t``'s vjp rules read (``Primitive.saves``), for the live inputs."""
-    prim, args = t._ctx[0], t._ctx[1]
-    saves = getattr(prim, "saves", "all")
+def _saved(node: tuple) -> list:
+    """``(which, array)`` for the values ``node``'s vjp rules read (``Primitive.saves``), for the live inputs."""
+    saves = getattr(prim_of(node), "saves", "all")
     if saves == "none":
         return []
+    parents, values = parents_of(node), values_of(node)
+    inputs = [(f"its input {j}", v, p) for j, (v, p) in enumerate(zip(values, parents)) if hasattr(v, "base")]
     if saves == "others":
-        live = [isinstance(a, Tensor) and a.requires_grad for a in args]
-        return [a for j, a in enumerate(args) if isinstance(a, Tensor)
-                and any(live[i] for i in range(len(args)) if i != j)]
-    return [a for a in args if isinstance(a, Tensor)] + [t]
+        return [(w, v, p) for j, (w, v, p) in enumerate(inputs)
+                if any(q is not None for i, q in enumerate(parents) if i != j)]
+    return inputs + [("its output", node[OUT], None)]
 
 
 def check_versions(order) -> None:
@@ -151,23 +239,22 @@ def check_versions(order) -> None:
     epoch = STATE.epoch
     if not epoch:
         return
-    for t in order:
-        if t._ctx is None or t._ver >= epoch:
+    for node in order:
+        if type(node) is not tuple or node[VERSION] >= epoch:
             continue
-        for a in _saved(t):
-            how = modified_after(a.data, t._ver)
+        for which, value, parent in _saved(node):
+            how = modified_after(value, node[VERSION])
             if how is not None:
-                prim = t._ctx[0].name
-                which = "its output" if a is t else f"its input {[id(b) for b in t._ctx[1]].index(id(a))}"
-                named = f" ({a.name!r})" if a.name else ""
+                leaf = leaf_tensor(parent) if type(parent) is int else None
+                named = f" ({leaf.name!r})" if leaf is not None and leaf.name else ""
                 raise InplaceError(f"one of the variables needed for gradient computation has been modified by an "
-                                   f"in-place operation: {which}{named}, shape {a.shape} {a.dtype}, was changed "
-                                   f"by {how} after {prim} used it, so its gradient would be wrong. Compute the "
-                                   f"graph again after the change, or change a .clone() instead")
+                                   f"in-place operation: {which}{named}, shape {value.shape} {value.dtype}, was "
+                                   f"changed by {how} after {prim_of(node).name} used it, so its gradient would be "
+                                   f"wrong. Compute the graph again after the change, or change a .clone() instead")
 
 
 def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_graph=None) -> dict:
-    """``{id: (tensor, gradient)}`` for the leaves reached and the tensors in ``wanted``.
+    """``{id(node): (node, gradient)}`` for the leaf keys reached and the nodes in ``wanted``.
 
     Unless ``retain_graph`` (default: ``create_graph``, as in PyTorch) the tape is freed afterwards."""
     live: set[int] = set()
@@ -177,7 +264,7 @@ def _sweep(roots, seeds, create_graph: bool, wanted: set[int] | None, retain_gra
         try:
             return _sweep_order(order, live, roots, seeds, create_graph, wanted)
         finally:
-            _free(order)
+            _free([r._node for r in roots])
     return _sweep_order(order, live, roots, seeds, create_graph, wanted)
 
 
@@ -187,8 +274,8 @@ def _naming(hooks, fit):
     incoming = [None]
 
     def on_cotangent(node, g):
-        ctx = node._ctx
-        anomaly.STATE.backward_of = None if ctx is None else anomaly.describe_node(ctx[0].name, node.data)
+        anomaly.STATE.backward_of = (anomaly.describe_node(prim_of(node).name, node[OUT])
+                                     if type(node) is tuple else None)
         g = g if hooks is None else hooks(node, g)
         incoming[0] = g.data if isinstance(g, Tensor) else g
         return g
@@ -216,14 +303,17 @@ def _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, hooks, fi
     cot: dict = {}
     for r, s in zip(roots, seeds):
         s = s if create_graph else s.data
-        cot[id(r)] = s if id(r) not in cot else cot[id(r)] + s
+        k = id(node_of(r))
+        cot[k] = s if k not in cot else cot[k] + s
     if create_graph:
         with set_grad_enabled(True):
-            return reverse_sweep(order, cot, wanted, fit=fit, on_cotangent=hooks, live=live)
+            return reverse_sweep(order, cot, wanted, unpack=_tensors, fit=fit, on_cotangent=hooks, live=live,
+                                 ctx=_record)
     with set_grad_enabled(False), interpreter(run_array):
-        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=fit, on_cotangent=hooks, live=live)
-    return {k: (t, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
-            for k, (t, g) in found.items()}
+        found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=fit, on_cotangent=hooks, live=live,
+                              ctx=_record)
+    return {k: (n, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
+            for k, (n, g) in found.items()}
 
 
 def _seed(t: Tensor, gradient) -> Tensor:
@@ -255,14 +345,18 @@ def backward(output: Tensor, gradient=None, retain_graph=None, create_graph: boo
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn "
                            "(did you forget requires_grad=True, or run under no_grad()?)")
     seed = _seed(output, gradient)
-    wanted = None if inputs is None else {id(t) for t in inputs}
+    wanted = None if inputs is None else {id(node_of(t)) for t in inputs if t.requires_grad}
     try:
-        grads = _sweep([output], [seed], create_graph, wanted, retain_graph)
+        found = _sweep([output], [seed], create_graph, wanted, retain_graph)
     except BaseException:
         _CALLBACKS.clear()
         raise
-    for t, g in grads.values():
-        if inputs is None and t._ctx is not None:
+    if inputs is None:
+        targets = [(leaf_tensor(n), g) for n, g in found.values() if type(n) is not tuple]
+    else:
+        targets = [(t, found[id(t._node)][1]) for t in inputs if t.requires_grad and id(t._node) in found]
+    for t, g in targets:
+        if t is None:
             continue
         g = _owned(g, create_graph)
         if t.grad is None:
@@ -288,14 +382,15 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             raise RuntimeError("grad: an output does not require grad (no input it depends on requires grad)")
     seeds = [_seed(o, g) for o, g in zip(outputs, grad_outputs)]
     try:
-        grads = _sweep(outputs, seeds, create_graph, {id(t) for t in inputs}, retain_graph)
+        found = _sweep(outputs, seeds, create_graph, {id(node_of(t)) for t in inputs if t.requires_grad},
+                       retain_graph)
     except BaseException:
         _CALLBACKS.clear()
         raise
     _run_callbacks()
     result = []
     for i, t in enumerate(inputs):
-        g = grads.get(id(t), (None, None))[1]
+        g = found[id(t._node)][1] if t.requires_grad and id(t._node) in found else None
         if g is None:
             if not allow_unused:
                 raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the outputs; "
@@ -306,4 +401,4 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return tuple(result)
 
 
-__all__ = ["backward", "grad", "queue_callback", "register_hook", "retain_grad", "tape"]
+__all__ = ["backward", "grad", "leaves", "queue_callback", "register_hook", "retain_grad", "tape"]

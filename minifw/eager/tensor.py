@@ -2,13 +2,22 @@
 
 A :class:`Tensor` holds a numpy array.  Each operation runs at once through
 the primitive's implementation and, when any input requires a gradient,
-records ``(primitive, inputs, params)`` on the result: that is the whole tape.
-Outputs point at inputs, never the other way, so the tape has no reference
-cycles and Python's garbage collector never has to scan it for them.
+records a *node* on the result (``Tensor._node``): that is the whole tape.
+
+A node is one flat tuple, ``(primitive key, params, output value, version,
+parent_0 ... parent_n-1, value_0 ... value_n-1)``, whose parents are other
+nodes, leaf keys (an int naming a leaf tensor in :data:`_LEAVES`) or
+``None`` (a constant).  It holds no tensors, only arrays, numbers and other
+nodes, and it is taken off the garbage collector's lists as it is made
+(:func:`minifw.sweep.untrack_address`): a graph of a million ops adds nothing for the collector
+to scan, and intermediate tensors die as soon as the user drops them, as in
+PyTorch, whose tape is C++.  Outputs point at inputs, never the other way,
+so nothing forms a cycle and reference counting alone frees a tape.
 """
 
 from __future__ import annotations
 
+import itertools
 import weakref
 from typing import Any
 
@@ -23,6 +32,7 @@ from minifw.kernels.cuda.array import CudaArray as _DEV  # no numba: the class o
 from minifw.kernels.devices import route as _route
 from minifw.registry import _REGISTRY as _P
 from minifw.registry import ShapeError
+from minifw.sweep import untrack_address
 
 from .grad_mode import STATE
 
@@ -45,7 +55,9 @@ class Tensor(OpsMixin):
     tensor([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_ver", "name", "__weakref__")
+    # requires_grad is ``_node is not None``: a leaf that requires grad holds its leaf key from the start, a
+    # computed tensor its record (one slot written per op, and one read per operand, on the W5 path)
+    __slots__ = ("data", "grad", "_node", "name", "__weakref__")
     _mf_priority = 1
 
     def __init__(self, data: Any, dtype=None, requires_grad: bool = False, name: str | None = None,
@@ -54,9 +66,8 @@ class Tensor(OpsMixin):
         if device is not None and device != "cpu":
             self.data = _to_device_data(self.data, device)
         self.grad = None
-        self._ctx = None
+        self._node = None
         self.name = name
-        self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
@@ -67,30 +78,7 @@ class Tensor(OpsMixin):
 
     _bind = classmethod(lambda cls, prim, args, params: _bind(prim, args, params))
 
-    # --- fast paths for the hottest operators (W5: per-op overhead) -------------------
-    def __add__(self, o):
-        return _binary(_ADD, self, o)
-
-    def __radd__(self, o):
-        return _binary(_ADD, o, self)
-
-    def __sub__(self, o):
-        return _binary(_SUB, self, o)
-
-    def __mul__(self, o):
-        return _binary(_MUL, self, o)
-
-    def __rmul__(self, o):
-        return _binary(_MUL, o, self)
-
-    def __truediv__(self, o):
-        return _binary(_DIV, self, o)
-
-    def __matmul__(self, o):
-        return _binary(_MATMUL, self, o)
-
-    def __neg__(self):
-        return _bind(_NEG, (self,), _EMPTY)
+    # (the hottest operators, + - * / @ and unary -, are set after the class: _binary_op)
 
     # --- properties ----------------------------------------------------------------
     @property
@@ -103,11 +91,29 @@ class Tensor(OpsMixin):
 
     @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return type(self._node) is not tuple
 
     @property
     def grad_fn(self):
-        return None if self._ctx is None else self._ctx[0]
+        """The primitive that computed this tensor (None for a leaf)."""
+        return _PRIMS[self._node[KEY]] if type(self._node) is tuple else None
+
+    def __getstate__(self):
+        # a copy (copy.deepcopy, pickle) of a leaf is a new leaf: it gets a key of its own, never shares this one
+        node = self._node
+        state = {"data": self.data, "grad": self.grad, "name": self.name,
+                 "_node": node if type(node) is tuple else None}
+        if type(node) is int:
+            state["requires_grad"] = True  # restored after _node (dicts keep their order): a fresh key
+        return None, state
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        self.requires_grad_(flag)
 
     @property
     def device(self) -> str:
@@ -149,9 +155,11 @@ class Tensor(OpsMixin):
     def requires_grad_(self, flag: bool = True) -> "Tensor":
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients (this one is {self.data.dtype})")
-        if flag and self._ctx is not None:
-            return self
-        self.requires_grad = bool(flag)
+        if flag:
+            if self._node is None:
+                leaf_key(self)
+        else:
+            self._node = None
         return self
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
@@ -164,8 +172,7 @@ class Tensor(OpsMixin):
         return _wrap(self.data)
 
     def detach_(self) -> "Tensor":
-        self._ctx = None
-        self.requires_grad = False
+        self._node = None
         return self
 
     def retain_grad(self):
@@ -259,8 +266,8 @@ class Tensor(OpsMixin):
         extra = ["device='cuda'"] if on_gpu else []
         if self.data.dtype not in (np.float32, np.int64, np.bool_):
             extra.append(f"dtype={self.data.dtype}")
-        if self._ctx is not None:
-            extra.append(f"grad_fn=<{self._ctx[0].name}>")
+        if type(self._node) is tuple:
+            extra.append(f"grad_fn=<{self.grad_fn.name}>")
         elif self.requires_grad:
             extra.append("requires_grad=True")
         return "tensor(" + body + "".join(", " + e for e in extra) + ")"
@@ -273,13 +280,105 @@ _IMPL = dispatch.IMPL
 _CAST = _P["cast"]
 _F64 = np.dtype(np.float64)
 
+# --- the tape's records -----------------------------------------------------------------------------------------
+# A node: (key, params, out, version, parents..., values...).  ``key`` indexes _PRIMS (an int, not the Primitive);
+# ``parents[i]`` is input i's node, a leaf key, or None when input i needs no gradient; ``values[i]`` is what
+# input i's vjp rule reads (its array, or a Python number); ``params`` are the op's keyword arguments as a tuple
+# of pairs, () for none (see freeze).
+KEY, PARAMS, OUT, VERSION, FIRST = range(5)
+_PRIMS: list = []  # key -> Primitive
+_KEYS: dict = {}  # Primitive -> key
+
+
+def parents_of(node: tuple) -> tuple:
+    return node[FIRST:FIRST + (len(node) - FIRST) // 2]
+
+
+def values_of(node: tuple) -> tuple:
+    return node[FIRST + (len(node) - FIRST) // 2:]
+
+
+_untrack = untrack_address  # _untrack(id(record)): see minifw.sweep
+
+
+def prim_key(prim) -> int:
+    """The tape's int for ``prim`` (given on first use; a primitive made at run time gets one too)."""
+    k = _KEYS.get(prim)
+    if k is None:
+        k = _KEYS[prim] = len(_PRIMS)
+        _PRIMS.append(prim)
+    return k
+
+
+def prim_of(node: tuple):
+    return _PRIMS[node[KEY]]
+
+
+_SLICE = "\x00slice"  # marks a frozen slice (a slice object is a collector-tracked type)
+
+
+def _freeze_value(v):
+    t = type(v)
+    if t is slice:
+        return (_SLICE, v.start, v.stop, v.step)
+    if t is tuple:
+        return tuple(_freeze_value(e) for e in v)
+    return v
+
+
+def _thaw_value(v):
+    if type(v) is tuple:
+        if len(v) == 4 and v[0] is _SLICE:
+            return slice(v[1], v[2], v[3])
+        return tuple(_thaw_value(e) for e in v)
+    return v
+
+
+def freeze(params: dict) -> tuple:
+    """An op's params as a record stores them: pairs, with slices spelled as tuples (a slice is a type the
+    collector tracks, and an untracked record must hide nothing from it that could be part of a cycle)."""
+    return tuple((k, _freeze_value(v)) for k, v in params.items()) if params else ()
+
+
+def thaw(frozen: tuple) -> dict:
+    """The params dict back from :func:`freeze`."""
+    return {k: _thaw_value(v) for k, v in frozen} if frozen else _EMPTY
+
+
+# Leaves that require grad, by key: records name a leaf by an int (untracked) and backward finds the tensor
+# here.  A weak reference: a leaf nobody holds any more has no .grad anyone could read.
+_LEAVES: dict[int, weakref.ref] = {}
+_next_leaf_key = itertools.count(1 << 40).__next__  # big ints: never one of CPython's shared small ints
+
+
+def _forget_leaf(_ref, key):
+    _LEAVES.pop(key, None)
+
+
+def leaf_key(t: "Tensor") -> int:
+    """Give the leaf ``t`` its key on the tape (when it starts requiring grad)."""
+    k = _next_leaf_key()
+    _LEAVES[k] = weakref.ref(t, lambda r, k=k: _forget_leaf(r, k))
+    t._node = k
+    return k
+
+
+def leaf_tensor(key: int):
+    """The live leaf tensor named by ``key``, or None."""
+    ref = _LEAVES.get(key)
+    return None if ref is None else ref()
+
+
+def node_of(t: "Tensor"):
+    """The tape node of a tensor that requires grad: its record, or its leaf key (None when it requires none)."""
+    return t._node
+
 
 def _wrap(arr) -> Tensor:
     t = _new(Tensor)
     t.data = arr
     t.grad = None
-    t.requires_grad = False
-    t._ctx = None
+    t._node = None
     t.name = None
     return t
 
@@ -302,55 +401,79 @@ def _bind(prim, args, params):
     t.data = out
     t.grad = None
     t.name = None
-    t._ctx = None
-    t.requires_grad = False
+    t._node = None
     if STATE.enabled and prim.differentiable and out.dtype.kind == "f":  # integer and bool results end the graph
         for a in args:
-            if isinstance(a, Tensor) and a.requires_grad:
-                t.requires_grad = True
-                t._ctx = (prim, args, params)
-                t._ver = STATE.epoch
+            if isinstance(a, Tensor) and a._node is not None:
+                parents = [a._node if isinstance(a, Tensor) else None for a in args]
+                t._node = node = (prim_key(prim), freeze(params), out, STATE.epoch, *parents, *arrays)
+                _untrack(id(node))
                 break
     return t
 
 
-def _binary(prim, a, b):
-    """``_bind`` unrolled for two operands and no params: the path every
-    ``+ - * / @`` takes, so each saved attribute lookup counts (W5)."""
-    a_is = isinstance(a, Tensor)
-    b_is = isinstance(b, Tensor)
-    ad = a.data if a_is else a
-    bd = b.data if b_is else b
-    try:
-        out = _IMPL[prim](ad, bd)
-    except (ValueError, IndexError, TypeError) as e:
-        other = bd if a_is else ad  # a higher interpreter (dual, symbol) refuses ufuncs: let it run the op
-        if getattr(type(other), "_mf_priority", 0) > Tensor._mf_priority:
-            return F.bind(prim, a, b)
-        raise _explain(prim, [ad, bd], _EMPTY, e) from None
-    if type(out) is not _ndarray and type(out) is not _DEV:
-        out = _asarray(out)
-    if out.dtype is _F64:
-        out = _weak_float(prim, out, (ad, bd))
-    t = _new(Tensor)
-    t.data = out
-    t.grad = None
-    t.name = None
-    if STATE.enabled and ((a_is and a.requires_grad) or (b_is and b.requires_grad)):
-        t.requires_grad = True
-        t._ctx = (prim, (a, b), _EMPTY)
-        t._ver = STATE.epoch
-    else:
-        t.requires_grad = False
-        t._ctx = None
-    return t
+def _binary_op(prim):
+    """``a + b`` for a tensor ``a`` as one function: ``_bind`` unrolled for two operands and no params, the path
+    every ``+ - * / @`` takes, so each saved call and attribute lookup counts (W5)."""
+    key = prim_key(prim)
+    impls = _IMPL
+    untrack = _untrack
+
+    def op(a, b):
+        b_is = isinstance(b, Tensor)
+        ad = a.data
+        bd = b.data if b_is else b
+        try:
+            out = impls[prim](ad, bd)
+        except (ValueError, IndexError, TypeError) as e:
+            if getattr(type(bd), "_mf_priority", 0) > Tensor._mf_priority:  # a higher interpreter (dual,
+                return F.bind(prim, a, b)  # symbol) refuses ufuncs: let it run the op
+            raise _explain(prim, [ad, bd], _EMPTY, e) from None
+        if type(out) is not _ndarray and type(out) is not _DEV:
+            out = _asarray(out)
+        if out.dtype is _F64:
+            out = _weak_float(prim, out, (ad, bd))
+        t = _new(Tensor)
+        t.data = out
+        t.grad = None
+        t.name = None
+        pa = a._node
+        pb = b._node if b_is else None
+        if (pa is not None or pb is not None) and STATE.enabled:
+            t._node = node = (key, (), out, STATE.epoch, pa, pb, ad, bd)
+            untrack(id(node))
+        else:
+            t._node = None
+        return t
+
+    op.__name__ = op.__qualname__ = f"__{prim.operator or prim.name}__"
+    return op
+
+
+def _reflected(prim):
+    """``o + t`` for a non-tensor ``o`` (Python tried ``o.__add__`` first): the general path."""
+    def op(t, o):
+        return _bind(prim, (o, t), _EMPTY)
+
+    op.__name__ = op.__qualname__ = f"__r{prim.operator or prim.name}__"
+    return op
+
+
+def _binary(prim, a: "Tensor", b):
+    return _BINARY[prim](a, b)
+
+
+_BINARY = {p: _binary_op(p) for p in (_ADD, _SUB, _MUL, _DIV, _MATMUL)}
+Tensor.__add__, Tensor.__sub__, Tensor.__mul__, Tensor.__truediv__, Tensor.__matmul__ = _BINARY.values()
+Tensor.__radd__, Tensor.__rmul__ = _reflected(_ADD), _reflected(_MUL)
+Tensor.__neg__ = lambda self: _bind(_NEG, (self,), _EMPTY)
 
 
 # --- in-place changes and the tape ---------------------------------------------------------------------------
 # A global count of in-place changes (STATE.epoch) and, per changed memory (the root array of a view chain, so a
 # change through a view or a .detach()ed alias counts), the count at its last change.  A recorded node keeps
-# the count at its recording (``_ver``); backward refuses a node whose saved values changed after it.  Nothing
-# is paid per op but one stored int; backward checks only when some change happened after the oldest node.
+# the count at its recording (its ``VERSION``); backward refuses a node whose saved values changed after it.
+# Nothing is paid per op but one stored int; backward checks only when some change happened after the oldest node.
 _MODIFIED: dict[int, tuple] = {}
 
 
@@ -388,11 +511,11 @@ def _guard(t: "Tensor", how: str, other=None) -> None:
     if not STATE.enabled:
         return
     if t.requires_grad:
-        if t._ctx is None:
+        if t.is_leaf:
             raise InplaceError(f"{how}: a leaf tensor that requires grad (shape {t.shape}) cannot take an in-place "
                                "change while gradients are recorded (PyTorch refuses it too): do it under "
                                "`with minifw.no_grad():`, as optimisers do, or on a .detach()ed copy")
-        raise InplaceError(f"{how}: this tensor (shape {t.shape}) was computed by {t._ctx[0].name} and requires "
+        raise InplaceError(f"{how}: this tensor (shape {t.shape}) was computed by {t.grad_fn.name} and requires "
                            "grad; minifw records no in-place operations on the tape: write `y = y + v`-style code "
                            "(a new tensor), or .clone() first")
     if isinstance(other, Tensor) and other.requires_grad:
@@ -405,7 +528,7 @@ def _inplace(t: "Tensor", prim, o, how: str):
     """``t op= o``: in place (PyTorch's semantics) unless the tape is involved; then a new tensor, so the name is
     rebound and the tape stays right (a leaf that requires grad is refused, as in PyTorch)."""
     if STATE.enabled and (t.requires_grad or (isinstance(o, Tensor) and o.requires_grad)):
-        if t.requires_grad and t._ctx is None:
+        if t.requires_grad and t.is_leaf:
             _guard(t, how)
         return _binary(prim, t, o)
     res = _binary(prim, t, o).data
@@ -466,9 +589,9 @@ def _move(t: "Tensor", device: str) -> "Tensor":
         return t
     out = _wrap(data)
     if t.requires_grad and STATE.enabled:
-        out.requires_grad = True
-        out._ctx = (_device_copy_prim(), (t,), {"device": "cpu" if type(data) is _DEV else "cuda"})
-        out._ver = STATE.epoch
+        out._node = node = (prim_key(_device_copy_prim()), (("device", "cpu" if type(data) is _DEV else "cuda"),),
+                            data, STATE.epoch, node_of(t), t.data)
+        _untrack(id(node))
     return out
 
 

@@ -119,32 +119,28 @@ def draw_nodes(outputs: Iterable, title: str = "forward", backward: bool = False
 def draw_tensor(t, backward: bool = False, name: str = "y") -> Digraph:
     """The recorded tape behind an eager tensor (values for small tensors,
     shapes otherwise, ``.grad`` where it is known)."""
-    from minifw.eager.tensor import Tensor
+    from minifw.eager.backward import tape
+    from minifw.eager.tensor import OUT, leaf_tensor, parents_of, prim_of, values_of
 
     memo: dict[int, GraphNode] = {}
-    root_node = None
-    stack = [t]
-    order = []
-    while stack:  # iterative: long tapes need no recursion
-        x = stack.pop()
-        if id(x) in memo:
-            continue
-        memo[id(x)] = GraphNode(op=None)
-        order.append(x)
-        ctx = x._ctx
-        if ctx is not None:
-            stack.extend(a for a in ctx[1] if isinstance(a, Tensor))
-    for x in order:
-        n = memo[id(x)]
-        ctx = x._ctx
-        n.op = ctx[0].name if ctx is not None else None
-        n.inputs = [memo[id(a)] for a in ctx[1] if isinstance(a, Tensor)] if ctx is not None else []
-        n.name = x.name or (name if x is t else None)
-        n.shape = tuple(x.shape)
-        n.value = x.data
-        n.grad = None if x.grad is None else x.grad.data
-        if x is t:
-            root_node = n
+    for node in (tape([t], spent_ok=True) if t.requires_grad else []):  # inputs first, so drawn before their ops
+        if type(node) is tuple:  # a recorded op (its intermediate tensor may be gone: the record keeps the values)
+            n = GraphNode(op=prim_of(node).name, shape=tuple(node[OUT].shape), value=node[OUT])
+            for p, v in zip(parents_of(node), values_of(node)):  # inputs on the tape, and constant arrays beside
+                if p is not None:
+                    n.inputs.append(memo[id(p)])
+                elif hasattr(v, "shape") and getattr(v, "ndim", 0):
+                    n.inputs.append(GraphNode(op=None, shape=tuple(v.shape), value=v))
+        else:  # a leaf key
+            leaf = leaf_tensor(node)
+            n = GraphNode(op=None, name=None if leaf is None else leaf.name)
+            if leaf is not None:
+                n.shape, n.value, n.grad = tuple(leaf.shape), leaf.data, None if leaf.grad is None else leaf.grad.data
+        memo[id(node)] = n
+    root_node = memo[id(t._node)] if t.requires_grad else GraphNode(op=None, inputs=[])
+    root_node.name = t.name or name
+    root_node.shape, root_node.value = tuple(t.shape), t.data
+    root_node.grad = None if t.grad is None else t.grad.data
     return draw_nodes([root_node], "backward" if backward else "forward", backward)
 
 
