@@ -17,18 +17,21 @@ import typer
 from minifw_cli.common import console, fail, friendly
 from minifw_cli.main import app
 
+from minifw.i18n import _
 
-@app.command("board")
+
+@app.command("board", help=_("Start TensorBoard on 127.0.0.1 over LOGDIR and print its address."))
 @friendly
 def board(
-    logdir: str = typer.Argument(..., help="The folder of event files (e.g. what --tensorboard wrote)."),
-    port: int = typer.Option(6006, "--port", min=0, max=65535, help="Port on 127.0.0.1; 0 picks a free one."),
-    screenshot: str = typer.Option(None, "--screenshot", help="Write a PNG of a tab (headless Chromium) and stop."),
-    tab: str = typer.Option("graphs", "--tab", help="The tab --screenshot shows (graphs, scalars, ...)."),
+    logdir: str = typer.Argument(..., help=_("The folder of event files (e.g. what --tensorboard wrote).")),
+    port: int = typer.Option(6006, "--port", min=0, max=65535, help=_("Port on 127.0.0.1; 0 picks a free one.")),
+    screenshot: str = typer.Option(None, "--screenshot",
+                                   help=_("Write a PNG of a tab (headless Chromium) and stop.")),
+    tab: str = typer.Option("graphs", "--tab", help=_("The tab --screenshot shows (graphs, scalars, ...).")),
 ) -> None:
-    """Start TensorBoard on 127.0.0.1 over LOGDIR and print its address."""
     if not os.path.isdir(logdir):
-        fail(f"{logdir}: no such folder (write one with `minifw train --tensorboard {logdir}`)")
+        fail(f"{logdir}: " + _("no such folder (write one with `{command}`)").format(
+            command=f"minifw train --tensorboard {logdir}"))
     from minifw.tensorboard import TensorBoardNotInstalled, require
     from minifw.tensorboard.board import Board, find_chromium
 
@@ -38,16 +41,18 @@ def board(
         fail(str(e))
     if screenshot:
         if find_chromium() is None:  # before starting anything
-            fail("--screenshot needs a headless Chromium: install it (Debian: apt install chromium) or name one "
-                 "in MINIFW_CHROMIUM")
+            fail(_("--screenshot needs a headless Chromium: install it (Debian: apt install chromium) or name one "
+                   "in MINIFW_CHROMIUM"))
         with Board(logdir, 0 if port == 6006 else port) as b:
             path = b.screenshot(screenshot, tab=tab)
-        console.print(f"wrote {path} ({tab} tab of {logdir})", markup=False, highlight=False)
+        console.print(_("wrote {path} ({tab} tab of {folder})").format(path=path, tab=tab, folder=logdir),
+                      markup=False, highlight=False)
         return
     b = Board(logdir, port).start()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a `kill` stops TensorBoard too (finally, below)
     try:
-        console.print(f"TensorBoard at {b.url} (serving {logdir}; Ctrl+C to stop)", markup=False, highlight=False)
+        console.print(_("TensorBoard at {url} (serving {folder}; Ctrl+C to stop)").format(url=b.url, folder=logdir),
+                      markup=False, highlight=False)
         sys.stdout.flush()  # the address is the one thing a caller waits for, even through a pipe
         b.wait()
     except KeyboardInterrupt:

@@ -8,6 +8,8 @@ from typing import Callable, NoReturn
 
 from rich.console import Console
 
+from minifw.i18n import _
+
 console = Console()
 err_console = Console(stderr=True)
 STATE: dict = {"debug": False}
@@ -17,8 +19,23 @@ def fail(message: str, code: int = 1) -> NoReturn:
     """Print one readable error line and exit non-zero."""
     from rich.markup import escape  # library messages contain [brackets] (shapes, indices): not markup
 
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(_("[bold red]error:[/] {message}").format(message=escape(message)), highlight=False,
+                      soft_wrap=True)
     raise SystemExit(code)  # not typer.Exit: the fast `trace`/`grad` path never loads typer
+
+
+def use_lang(value: str) -> None:
+    """Speak ``value`` (en or zh) from now on, here and in the processes commands start (kernels, ranks);
+    another language is refused in one line."""
+    import os
+
+    from minifw import i18n
+
+    try:
+        i18n.set_lang(value)
+    except i18n.LangError as e:
+        fail(str(e))
+    os.environ["MINIFW_LANG"] = i18n.current()
 
 
 def strict_json(obj, indent: int | None = None) -> str:
@@ -46,12 +63,12 @@ def check_output_path(path: str, option: str) -> None:
 
     p = Path(path)
     if p.is_dir():
-        fail(f"{option} {path}: this is a folder; give a file name")
+        fail(f"{option} {path}: " + _("this is a folder; give a file name"))
     folder = p.parent
     if not folder.is_dir():
-        fail(f"{option} {path}: the folder {folder} does not exist")
+        fail(f"{option} {path}: " + _("the folder {folder} does not exist").format(folder=folder))
     if not os.access(folder, os.W_OK):
-        fail(f"{option} {path}: the folder {folder} is not writable")
+        fail(f"{option} {path}: " + _("the folder {folder} is not writable").format(folder=folder))
 
 
 def _is_cli_control(e: BaseException) -> bool:

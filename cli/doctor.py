@@ -11,6 +11,8 @@ from minifw_cli.common import console, friendly
 from minifw_cli.main import app
 from rich.table import Table
 
+from minifw.i18n import _
+
 
 def _version(dist: str) -> str:
     try:
@@ -77,22 +79,22 @@ def _renderer_row() -> tuple[str, str]:
     return "no", "neither `dot` nor `graphviz-pure` found: pictures are given as DOT source"
 
 
-@app.command()
+@app.command(help=_("Report versions, kernels, threading policy, CUDA and the graph renderer."))
 @friendly
 def doctor() -> None:
-    """Report versions, kernels, threading policy, CUDA and the graph renderer."""
     import numpy as np
 
     import minifw
 
     table = Table(title="minifw doctor", show_lines=False)
-    table.add_column("check")
-    table.add_column("status")
-    table.add_column("details", overflow="fold")
+    table.add_column(_("check"))
+    table.add_column(_("status"))
+    table.add_column(_("details"), overflow="fold")
     table.add_row("python", "ok", sys.version.split()[0])
     table.add_row("minifw", "ok", f"{minifw.__version__} at {os.path.dirname(minifw.__file__)}")
     table.add_row("numpy", "ok", np.__version__)
-    for name, fn in (("numba (CPU kernels)", _numba_row), ("CUDA", _cuda_row), ("graph renderer", _renderer_row)):
+    for name, fn in (("numba " + _("(CPU kernels)"), _numba_row), ("CUDA", _cuda_row),
+                     (_("graph renderer"), _renderer_row)):
         status, detail = fn()
         colour = {"ok": "green", "sim": "yellow"}.get(status, "red")
         table.add_row(name, f"[{colour}]{status}[/]", detail)
@@ -105,5 +107,5 @@ def doctor() -> None:
         detail = ", ".join(f"{d} {v}" for d, v in versions.items())
         if len(have) < len(dists):
             detail += f"; pip install 'minifw[{extra}]'"
-        table.add_row(escape(f"[{extra}] (optional)"), status, escape(detail))
+        table.add_row(escape(f"[{extra}] " + _("(optional)")), status, escape(detail))
     console.print(table)

@@ -13,10 +13,13 @@ from typing import List, Optional
 
 from minifw_cli.common import console, fail, strict_json
 
+from minifw.i18n import _
+
 MODES = ("forward", "reverse", "both")
 TABLE_FORMATS = ("rich", "markdown", "latex", "csv", "json", "html")
 GRAD_FORMATS = ("rich", "json")
-AT_HELP = "A variable's value, NAME=VALUE (repeat for each variable); VALUE may be a constant expression like pi/16."
+AT_HELP = _("A variable's value, NAME=VALUE (repeat for each variable); VALUE may be a constant expression like "
+            "pi/16.")
 
 
 def _point(at: List[str]) -> dict:
@@ -27,9 +30,9 @@ def _point(at: List[str]) -> dict:
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name or not value.strip():
-            fail(f"--at expects NAME=VALUE (e.g. --at x1=2), got {item!r}")
+            fail(_("--at expects NAME=VALUE (e.g. --at x1=2), got {item}").format(item=repr(item)))
         if name in point:
-            fail(f"--at gives {name!r} twice")
+            fail(_("--at gives {name} twice").format(name=repr(name)))
         point[name] = constant(value.strip())
     return point
 
@@ -107,17 +110,17 @@ def run_grad(expression: str, at: List[str], hessian: bool = False, fmt: str = "
         return
     from rich.table import Table
 
-    console.print(f"[bold]{ex.text}[/] at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()),
-                  highlight=False)
-    console.print(f"value = [green]{t.value:.10g}[/]", highlight=False)
-    table = Table(title="gradient", title_justify="left")
-    table.add_column("variable", style="cyan")
-    table.add_column("∂y/∂variable", justify="right", style="green")
+    point = ", ".join(f"{k} = {v:g}" for k, v in t.point.items())
+    console.print(f"[bold]{ex.text}[/] " + _("at {point}").format(point=point), highlight=False)
+    console.print(_("value = [green]{value}[/]").format(value=f"{t.value:.10g}"), highlight=False)
+    table = Table(title=_("gradient"), title_justify="left")
+    table.add_column(_("variable"), style="cyan")
+    table.add_column("∂y/∂" + _("variable"), justify="right", style="green")
     for k, v in t.gradient.items():
         table.add_row(k, f"{v:.10g}")
     console.print(table)
     if hessian:
-        ht = Table(title="hessian", title_justify="left")
+        ht = Table(title=_("hessian"), title_justify="left")
         ht.add_column("", style="cyan")
         for n in result["hessian"]:
             ht.add_column(n, justify="right")
@@ -139,24 +142,24 @@ def run_graph(expression: str, output: str, at: List[str], backward: bool = Fals
     point = _point(at)
     g = draw_expression(ex, point if point else None, backward=backward)
     _save_graph(g, output)
-    console.print(f"wrote {output}", highlight=False)
+    console.print(_("wrote {path}").format(path=output), highlight=False)
 
 
 def _graph_onnx(path: str, output: str, at: List[str], backward: bool) -> None:
     import os
 
     if at or backward:
-        fail("an ONNX file's graph is drawn as loaded: --at and --backward are for expressions")
+        fail(_("an ONNX file's graph is drawn as loaded: --at and --backward are for expressions"))
     if not os.path.isfile(path):
-        fail(f"{path}: no such file")
+        fail(_("{path}: no such file").format(path=path))
     try:
         import onnx  # noqa: F401
     except ImportError:
-        fail("drawing an ONNX file needs the onnx package: pip install 'minifw[deploy]'")
+        fail(_("drawing an ONNX file needs the onnx package: {command}").format(command="pip install 'minifw[deploy]'"))
     from minifw import onnx as mf_onnx
     from minifw.viz import draw_nodes
 
     loaded = mf_onnx.load(path)  # refusals (an unsupported op) are MinifwErrors: one line
     _save_graph(draw_nodes(loaded.outputs, title=loaded.name), output)
-    console.print(f"wrote {output} ({len(loaded.graph)} nodes of minifw's static graph, opset {loaded.opset})",
-                  highlight=False)
+    console.print(_("wrote {path} ({n} nodes of minifw's static graph, opset {opset})").format(
+        path=output, n=len(loaded.graph), opset=loaded.opset), highlight=False)

@@ -23,7 +23,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line and exit 2, like typer's usage errors
         from minifw_cli.common import fail
 
-        fail(f"{self.prog}: {message} (see `{self.prog} --help`)", code=2)
+        from minifw.i18n import _
+
+        fail(f"{self.prog}: {message} " + _("(see `{command}`)").format(command=f"{self.prog} --help"), code=2)
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -42,6 +44,25 @@ def _parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--hessian", action="store_true")
         p.add_argument("--format", "-f", dest="fmt", choices=GRAD_FORMATS, default="rich")
     return p
+
+
+def root_lang(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--lang X`` / ``--lang=X`` given before the command (the root option) split off the command line.
+
+    >>> root_lang(["--debug", "--lang", "zh", "trace", "x"])
+    ('zh', ['--debug', 'trace', 'x'])
+    """
+    lang, rest, i = None, [], 0
+    while i < len(argv) and argv[i].startswith("--"):
+        if argv[i] == "--lang" and i + 1 < len(argv):
+            lang, i = argv[i + 1], i + 2
+            continue
+        if argv[i].startswith("--lang="):
+            lang = argv[i].split("=", 1)[1]
+        else:
+            rest.append(argv[i])
+        i += 1
+    return lang, rest + argv[i:]
 
 
 def run(argv: list[str]) -> int:
@@ -64,9 +85,13 @@ def run(argv: list[str]) -> int:
 def main() -> None:
     """Console entry point: the fast path when it applies, else the typer app."""
     argv = sys.argv[1:]
-    lead = [a for a in argv if a != "--debug"]
-    if wants_fast_path(lead):
-        raise SystemExit(run(argv))
+    lang, rest = root_lang(argv)
+    if wants_fast_path([a for a in rest if a != "--debug"]):
+        if lang is not None:
+            from minifw_cli.common import use_lang
+
+            use_lang(lang)
+        raise SystemExit(run(rest))
     from minifw_cli.main import main as full
 
     full()

@@ -14,78 +14,82 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from minifw_cli.common import console, fail, friendly
+from minifw_cli.common import console, fail, friendly, use_lang
 from minifw_cli.main import app
 
-LANG_OPTION = typer.Option(None, "--lang", help="en or zh (中文); default: minifw --lang, else the locale.")
-lab_app = typer.Typer(help="Jupyter labs: lessons with exercises and checks.", no_args_is_help=True)
+from minifw.i18n import _
+
+LANG_OPTION = typer.Option(None, "--lang", help=_("en or zh (中文); default: minifw --lang, else the locale."))
+lab_app = typer.Typer(help=_("Jupyter labs: lessons with exercises and checks."), no_args_is_help=True)
 app.add_typer(lab_app, name="lab")
 
 
-@lab_app.command("list")
+@lab_app.command("list", help=_("The labs, their length, their exercises and their languages."))
 @friendly
 def list_labs(lang: Optional[str] = LANG_OPTION) -> None:
-    """The labs, their length, their exercises and their languages."""
     from rich.markup import escape
     from rich.table import Table
 
     from minifw import i18n
     from minifw.labs import LABS
 
-    lang = i18n.normalize(lang, strict=True) if lang else i18n.current()
+    if lang:
+        use_lang(lang)  # the table's headings too, not only the titles
+    lang = i18n.current()
 
-    t = Table(title="minifw labs", title_justify="left")
+    t = Table(title=_("minifw labs"), title_justify="left")
     t.add_column("N", justify="right", style="cyan")
-    t.add_column("lab")
-    t.add_column("minutes", justify="right")
-    t.add_column("exercises", style="dim")
-    t.add_column("languages")
+    t.add_column(_("lab"))
+    t.add_column(_("minutes"), justify="right")
+    t.add_column(_("exercises"), style="dim")
+    t.add_column(_("languages"))
     for lab in LABS:
         t.add_row(str(lab.number), escape(lab.title_in(lang)), lab.minutes,
                   escape("; ".join(f"{i} {title}" for i, title in lab.exercises)), " ".join(lab.langs))
     console.print(t)
-    console.print("Start one with [cyan]minifw lab open N[/] (JupyterLab) or [cyan]minifw lab new N DIR[/]; "
-                  "check your answers with [cyan]minifw lab check N[/].", highlight=False)
+    console.print(_("Start one with [cyan]minifw lab open N[/] (JupyterLab) or [cyan]minifw lab new N DIR[/]; "
+                    "check your answers with [cyan]minifw lab check N[/]."), highlight=False)
 
 
-@lab_app.command("new")
+@lab_app.command("new", help=_("Write a fresh learner copy of lab N (exercises as stubs) into DIR."))
 @friendly
-def new(number: str = typer.Argument(..., help="Lab number (see `minifw lab list`)."),
-        directory: Path = typer.Argument(Path("."), help="Where to write the learner's notebook."),
-        force: bool = typer.Option(False, "--force", help="Overwrite an existing copy (your work is lost)."),
+def new(number: str = typer.Argument(..., help=_("Lab number (see `minifw lab list`).")),
+        directory: Path = typer.Argument(Path("."), help=_("Where to write the learner's notebook.")),
+        force: bool = typer.Option(False, "--force", help=_("Overwrite an existing copy (your work is lost).")),
         lang: Optional[str] = LANG_OPTION) -> None:
-    """Write a fresh learner copy of lab N (exercises as stubs) into DIR."""
     from minifw import labs
 
     path = labs.new(number, directory, overwrite=force, lang=lang)
-    console.print(f"wrote {path}", highlight=False)
-    console.print(f"check it with: minifw lab check {labs.get(number).number} {directory}", highlight=False)
+    console.print(_("wrote {path}").format(path=path), highlight=False)
+    command = f"minifw lab check {labs.get(number).number} {directory}"
+    console.print(_("check it with: {command}").format(command=command), highlight=False)
 
 
-@lab_app.command("open", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@lab_app.command("open", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                 help=_("Start JupyterLab on a learner copy of lab N (made fresh unless one is already there).\n\n"
+                        "Options after the arguments go to JupyterLab as they are, e.g. "
+                        "`minifw lab open 1 . --port 9000 --no-browser`; as root (a container) `--allow-root` is "
+                        "added."))
 @friendly
 def open_lab(ctx: typer.Context,
-             number: str = typer.Argument(..., help="Lab number (see `minifw lab list`)."),
-             directory: Path = typer.Argument(Path("."), help="Where the learner's notebook lives."),
+             number: str = typer.Argument(..., help=_("Lab number (see `minifw lab list`).")),
+             directory: Path = typer.Argument(Path("."), help=_("Where the learner's notebook lives.")),
              lang: Optional[str] = LANG_OPTION) -> None:
-    """Start JupyterLab on a learner copy of lab N (made fresh unless one is already there).
-
-    Options after the arguments go to JupyterLab as they are, e.g. `minifw lab open 1 . --port 9000 --no-browser`;
-    as root (a container) `--allow-root` is added."""
     from minifw import labs
 
     lab = labs.get(number)
     chosen = labs.lang_for(lab, lang)
     path = Path(directory) / lab.file(chosen)
     if importlib.util.find_spec("jupyterlab") is None:
-        fail("JupyterLab is missing, though minifw depends on it: reinstall with pip install minifw (or run "
-             f"`minifw lab new {lab.number} {directory}` and open the notebook in any Jupyter)")
+        fail(_("JupyterLab is missing, though minifw depends on it: reinstall with pip install minifw (or run "
+               "`{command}` and open the notebook in any Jupyter)").format(
+                   command=f"minifw lab new {lab.number} {directory}"))
     if path.exists():
-        console.print(f"opening your existing copy {path} (`minifw lab new {lab.number} {directory} --force` "
-                      "starts over)", highlight=False)
+        console.print(_("opening your existing copy {path} (`{command}` starts over)").format(
+            path=path, command=f"minifw lab new {lab.number} {directory} --force"), highlight=False)
     else:
         labs.new(lab.number, directory, lang=chosen)
-        console.print(f"wrote {path}", highlight=False)
+        console.print(_("wrote {path}").format(path=path), highlight=False)
     import os  # the checks in the notebook give their hints in the lab's language
 
     raise typer.Exit(subprocess.call(jupyter_lab_command(path, ctx.args), env={**os.environ, "MINIFW_LANG": chosen}))
@@ -102,45 +106,50 @@ def jupyter_lab_command(path: Path, extra: list[str]) -> list[str]:
     return cmd + list(extra)
 
 
-@lab_app.command("check")
+@lab_app.command("check", help=_("Run your copy of lab N headless and report each exercise."))
 @friendly
-def check(number: str = typer.Argument(..., help="Lab number (see `minifw lab list`)."),
-          path: Path = typer.Argument(Path("."), help="The learner's notebook, or the folder it is in."),
-          timeout: int = typer.Option(300, "--timeout", help="Seconds allowed per cell."),
+def check(number: str = typer.Argument(..., help=_("Lab number (see `minifw lab list`).")),
+          path: Path = typer.Argument(Path("."), help=_("The learner's notebook, or the folder it is in.")),
+          timeout: int = typer.Option(300, "--timeout", help=_("Seconds allowed per cell.")),
           lang: Optional[str] = LANG_OPTION) -> None:
-    """Run your copy of lab N headless and report each exercise."""
     from rich.markup import escape
 
     from minifw import labs
 
+    if lang:
+        use_lang(lang)  # the report's headings too, not only the notebook's hints
     lab = labs.get(number)
     missing = [m for m in ("nbclient", "nbformat", "ipykernel") if importlib.util.find_spec(m) is None]
     if missing:
-        fail(f"checking a lab runs its notebook, which needs {', '.join(missing)}; minifw depends on them: "
-             "reinstall with pip install minifw")
-    with console.status(f"running {escape(str(labs.find_copy(lab.number, path, lang)))} ..."):
+        fail(_("checking a lab runs its notebook, which needs {modules}; minifw depends on them: "
+               "reinstall with pip install minifw").format(modules=", ".join(missing)))
+    with console.status(_("running {path} ...").format(path=escape(str(labs.find_copy(lab.number, path, lang))))):
         report = labs.check(lab.number, path, timeout=timeout, lang=lang)
-    console.print(f"[bold]Lab {lab.number}: {escape(lab.title)}[/] ({escape(str(report.path))}, "
-                  f"ran in {report.seconds:.1f} s)", highlight=False)
+    console.print(_("[bold]Lab {n}: {title}[/] ({path}, ran in {seconds} s)").format(
+        n=lab.number, title=escape(lab.title), path=escape(str(report.path)), seconds=f"{report.seconds:.1f}"),
+        highlight=False)
     for r in report.exercises:
-        mark = {"passed": "[green]✓ passed[/]", "failed": "[red]✗ failed[/]"}.get(r.status, "[yellow]? not reached[/]")
-        console.print(f"  exercise {escape(r.exercise)} ({escape(r.title)}): {mark}", highlight=False)
+        mark = {"passed": "[green]✓ " + _("passed") + "[/]", "failed": "[red]✗ " + _("failed") + "[/]"}.get(
+            r.status, "[yellow]? " + _("not reached") + "[/]")
+        console.print("  " + _("exercise {name} ({title}): {mark}").format(
+            name=escape(r.exercise), title=escape(r.title), mark=mark), highlight=False)
         if r.message:  # a hint names shapes and indices in [brackets]: text, not markup
             console.print(f"      {escape(r.message)}", highlight=False, style=None if r.ok else "bold")
     for cell, err in report.errors:
-        console.print(f"  [red]error[/] in cell {cell}: {escape(err)}", highlight=False)
+        console.print("  " + _("[red]error[/] in cell {cell}: {error}").format(cell=cell, error=escape(err)),
+                      highlight=False)
     if not report.ok:
         raise typer.Exit(1)
-    console.print("[green]all exercises pass[/]")
+    console.print("[green]" + _("all exercises pass") + "[/]")
 
 
-@lab_app.command("export")
+@lab_app.command("export", help=_("Run every lab and write it as HTML pages (both languages) with an index: read "
+                                  "without a kernel."))
 @friendly
-def export(html_dir: Path = typer.Option(..., "--html", help="Folder for the pages (made if missing)."),
-           numbers: Optional[List[str]] = typer.Option(None, "--lab", help="Only this lab (repeat for more)."),
-           lang: Optional[str] = typer.Option(None, "--lang", help="Only en or zh (default: both)."),
-           timeout: int = typer.Option(300, "--timeout", help="Seconds allowed per cell.")) -> None:
-    """Run every lab and write it as HTML pages (both languages) with an index: read without a kernel."""
+def export(html_dir: Path = typer.Option(..., "--html", help=_("Folder for the pages (made if missing).")),
+           numbers: Optional[List[str]] = typer.Option(None, "--lab", help=_("Only this lab (repeat for more).")),
+           lang: Optional[str] = typer.Option(None, "--lang", help=_("Only en or zh (default: both).")),
+           timeout: int = typer.Option(300, "--timeout", help=_("Seconds allowed per cell."))) -> None:
     from rich.markup import escape
 
     from minifw import i18n
@@ -150,8 +159,10 @@ def export(html_dir: Path = typer.Option(..., "--html", help="Folder for the pag
     pages = export_html(html_dir, numbers=numbers, langs=langs, timeout=timeout,
                         log=lambda m: console.print(f"[dim]{escape(m)}[/]", highlight=False))
     for p in pages:
-        mark = "[green]ok[/]" if not p.errors else f"[red]{len(p.errors)} failing cell(s)[/]"
-        console.print(f"  {p.lang} lab {p.number}: {escape(str(p.path))} ({p.seconds:.1f} s) {mark}", highlight=False)
-    console.print(f"wrote {escape(str(Path(html_dir) / 'index.html'))}", highlight=False)
+        mark = "[green]ok[/]" if not p.errors else "[red]" + _("{n} failing cell(s)").format(n=len(p.errors)) + "[/]"
+        console.print("  " + _("{lang} lab {n}: {path} ({seconds} s) {mark}").format(
+            lang=p.lang, n=p.number, path=escape(str(p.path)), seconds=f"{p.seconds:.1f}", mark=mark),
+            highlight=False)
+    console.print(_("wrote {path}").format(path=escape(str(Path(html_dir) / "index.html"))), highlight=False)
     if any(p.errors for p in pages):
         raise typer.Exit(1)

@@ -9,16 +9,31 @@ inside the commands, so ``minifw --help`` stays fast.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Optional
 
 import typer
-from minifw_cli.common import STATE, console, fail
+from minifw_cli.common import STATE, console, fail, use_lang
+from minifw_cli.fast import root_lang
+from typer import rich_utils
+
+from minifw.i18n import _
+
+# Help texts are translated as the command modules below are imported, so the root option `--lang X` is read
+# from the command line now, before typer parses it (the environment and locale need nothing: i18n reads them).
+if root_lang(sys.argv[1:])[0] is not None:
+    use_lang(root_lang(sys.argv[1:])[0])
+# typer's own panel titles, in the language of the rest of the help
+rich_utils.ARGUMENTS_PANEL_TITLE = _("Arguments")
+rich_utils.OPTIONS_PANEL_TITLE = _("Options")
+rich_utils.COMMANDS_PANEL_TITLE = _("Commands")
+rich_utils.ERRORS_PANEL_TITLE = _("Error")
+rich_utils.RICH_HELP = _("Try [blue]'{command_path} {help_option}'[/] for help.")
 
 app = typer.Typer(
     name="minifw",
-    help="minifw: a small deep-learning framework to learn from — trace derivatives, draw graphs, train, benchmark.",
+    help=_("minifw: a small deep-learning framework to learn from — trace derivatives, draw graphs, train, "
+           "benchmark."),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,26 +48,20 @@ def _version(value: bool) -> None:
         try:
             v = version("minifw")
         except PackageNotFoundError:  # a checkout on sys.path without an install
-            v = "unknown (not installed)"
+            v = _("unknown (not installed)")
         console.print(f"minifw {v}", highlight=False)
         raise typer.Exit()
 
 
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+def _root(debug: bool = typer.Option(False, "--debug", help=_("Show full tracebacks on errors.")),
           version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                       help="Print minifw's version and exit."),
-          lang: Optional[str] = typer.Option(None, "--lang",
-                                             help="en or zh (中文); default: MINIFW_LANG, else the locale.")) -> None:
+                                       help=_("Print minifw's version and exit.")),
+          lang: Optional[str] = typer.Option(
+              None, "--lang", help=_("en or zh (中文); default: MINIFW_LANG, else the locale."))) -> None:
     STATE["debug"] = debug
     if lang is not None:
-        from minifw import i18n
-
-        try:
-            i18n.set_lang(lang)
-        except i18n.LangError as e:
-            fail(str(e))
-        os.environ["MINIFW_LANG"] = i18n.current()  # for the processes commands start (kernels, ranks)
+        use_lang(lang)
 
 
 # Command modules register themselves on `app` when imported.  A module that

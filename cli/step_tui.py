@@ -14,7 +14,9 @@ import sys
 
 from minifw_cli.common import console, fail
 
-HELP = "→/n next · ←/p back · g/G first/last · q quit"
+from minifw.i18n import _
+
+HELP = "→/n {} · ←/p {} · g/G {} · q {}"
 _NEXT, _BACK, _FIRST, _LAST, _QUIT = "next", "back", "first", "last", "quit"
 _KEYS = {"\x1b[C": _NEXT, "\x1bOC": _NEXT, "n": _NEXT, "N": _NEXT, " ": _NEXT, "\r": _NEXT, "\n": _NEXT,
          "l": _NEXT, "\x1b[D": _BACK, "\x1bOD": _BACK, "p": _BACK, "P": _BACK, "h": _BACK, "\x7f": _BACK,
@@ -28,10 +30,10 @@ MODES_FOR = {"forward": ("primal", "tangent"), "reverse": ("primal", "adjoint"),
 def check_terminal() -> None:
     """Refuse, in one line, when keys cannot be read: piped stdin/stdout, or no termios."""
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        fail("--step reads keys and redraws the screen, so it needs a terminal on stdin and stdout; piped, print "
-             "the tables instead (drop --step, or use --format markdown/csv/json)")
+        fail(_("--step reads keys and redraws the screen, so it needs a terminal on stdin and stdout; piped, print "
+               "the tables instead (drop --step, or use --format markdown/csv/json)"))
     if os.name != "posix":
-        fail("--step reads keys with termios, which this platform lacks; print the tables instead (drop --step)")
+        fail(_("--step reads keys with termios, which this platform lacks; print the tables instead (drop --step)"))
 
 
 def render(stepper):
@@ -42,7 +44,8 @@ def render(stepper):
 
     t, h = stepper.trace, stepper.current
     title, header, rows = stepper.sections[h.section]
-    head = Text.assemble((t.expression, "bold"), " at " + ", ".join(f"{k} = {v:g}" for k, v in t.point.items()))
+    point = ", ".join(f"{k} = {v:g}" for k, v in t.point.items())
+    head = Text.assemble((t.expression, "bold"), " " + _("at {point}").format(point=point))
     table = Table(show_edge=False)  # the title on its own line: a table narrower than it would wrap it
     table.add_column(" ", width=1)
     for i, name in enumerate(header):
@@ -51,7 +54,8 @@ def render(stepper):
         on = k == h.row
         table.add_row("▶" if on else "", *cells, style="bold reverse" if on else ("dim" if k > h.row else None))
     status = Text(stepper.describe(), style="bold yellow" if h.accumulate else "bold")
-    return Group(head, Text(title, style="italic"), table, status, Text(HELP, style="dim"))
+    keys = HELP.format(_("next"), _("back"), _("first/last"), _("quit"))
+    return Group(head, Text(title, style="italic"), table, status, Text(keys, style="dim"))
 
 
 def read_key(fd: int) -> str:

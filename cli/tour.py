@@ -18,6 +18,8 @@ from minifw_cli.main import app
 from rich.panel import Panel
 from rich.table import Table
 
+from minifw.i18n import _
+
 EXPRESSION = "ln(x1) + x1*x2 - sin(x2)"
 POINT = {"x1": 2.0, "x2": 5.0}
 
@@ -25,9 +27,9 @@ POINT = {"x1": 2.0, "x2": 5.0}
 def _stop_trace() -> None:
     from minifw.expr import trace
 
-    console.rule("[bold]1. Autodiff, step by step: an evaluation trace (Baydin et al. 2018)")
-    console.print(f"y = {EXPRESSION} at x1 = 2, x2 = 5: every elementary step, its value, and the reverse sweep "
-                  "that gives the whole gradient in one pass.", highlight=False)
+    console.rule("[bold]" + _("1. Autodiff, step by step: an evaluation trace (Baydin et al. 2018)"))
+    console.print(_("y = {expression} at x1 = 2, x2 = 5: every elementary step, its value, and the reverse sweep "
+                    "that gives the whole gradient in one pass.").format(expression=EXPRESSION), highlight=False)
     t = trace(EXPRESSION, POINT, mode="reverse")
     console.print(t.rich())
     console.print(f"y = [green]{t.value:.6f}[/], ∂y/∂x1 = [green]{t.gradient['x1']:.6g}[/], "
@@ -37,20 +39,22 @@ def _stop_trace() -> None:
 def _stop_graph(out_dir: Path) -> None:
     from minifw.viz import GraphvizNotFound, draw_expression, find_renderer
 
-    console.rule("[bold]2. The same function as a graph, with values and gradients on its nodes")
+    console.rule("[bold]" + _("2. The same function as a graph, with values and gradients on its nodes"))
     out_dir.mkdir(parents=True, exist_ok=True)
     g = draw_expression(EXPRESSION, POINT)
     if find_renderer() is None:
         path = g.save(out_dir / "tour_graph.dot")
-        console.print(f"wrote the DOT source to [cyan]{path}[/] (no renderer found: install Graphviz or "
-                      "`pip install graphviz-pure` to get an SVG)", highlight=False)
+        console.print(_("wrote the DOT source to [cyan]{path}[/] (no renderer found: install Graphviz or "
+                        "`pip install graphviz-pure` to get an SVG)").format(path=path), highlight=False)
         return
     try:
         path = g.save(out_dir / "tour_graph.svg")
-        console.print(f"drew the graph to [cyan]{path}[/] (open it in a browser)", highlight=False)
+        console.print(_("drew the graph to [cyan]{path}[/] (open it in a browser)").format(path=path),
+                      highlight=False)
     except (GraphvizNotFound, RuntimeError) as e:
         path = g.save(out_dir / "tour_graph.dot")
-        console.print(f"could not render ({e}); wrote the DOT source to [cyan]{path}[/]", highlight=False)
+        console.print(_("could not render ({error}); wrote the DOT source to [cyan]{path}[/]").format(
+            error=e, path=path), highlight=False)
 
 
 def _stop_eager_vs_jit(quick: bool) -> None:
@@ -60,10 +64,10 @@ def _stop_eager_vs_jit(quick: bool) -> None:
     from minifw.bench.harness import compare
 
     n = 1 << 18
-    console.rule("[bold]3. Eager vs static: one workload, measured side by side")
-    console.print(f"sum(tanh(x·w + b) · sigmoid(x) + exp(-x²)) on {n:,} float32 values: eagerly (one kernel per op, "
-                  "PyTorch style) and through mf.jit (traced once into a static graph, its nine elementwise ops "
-                  "fused into one generated numba kernel).", highlight=False)
+    console.rule("[bold]" + _("3. Eager vs static: one workload, measured side by side"))
+    console.print(_("sum(tanh(x·w + b) · sigmoid(x) + exp(-x²)) on {n} float32 values: eagerly (one kernel per op, "
+                    "PyTorch style) and through mf.jit (traced once into a static graph, its nine elementwise ops "
+                    "fused into one generated numba kernel).").format(n=f"{n:,}"), highlight=False)
 
     def workload(x, w, b):
         return mf.sum(mf.tanh(x * w + b) * mf.sigmoid(x) + mf.exp(-x * x))
@@ -72,20 +76,20 @@ def _stop_eager_vs_jit(quick: bool) -> None:
     x, w, b = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
     xt, wt, bt = mf.tensor(x), mf.tensor(w), mf.tensor(b)
     jitted = mf.jit(workload)
-    with console.status("tracing and compiling (numba compiles the fused kernel once; cached on disk after)"):
+    with console.status(_("tracing and compiling (numba compiles the fused kernel once; cached on disk after)")):
         t0 = time.perf_counter()
         jitted(x, w, b)
         first = time.perf_counter() - t0
     r = compare({"eager": lambda: workload(xt, wt, bt), "jit": lambda: jitted(x, w, b)}, reference="eager",
                 rounds=3 if quick else 7, target_s=0.02 if quick else 0.05)
-    t = Table("mode", "median per call", "vs eager")
+    t = Table(_("mode"), _("median per call"), _("vs eager"))
     for name, m in r["modes"].items():
         t.add_row(name, f"{m['median_s'] * 1e3:.2f} ms", f"{m['ratio_median']:.2f}x")
     console.print(t)
     speed = 1 / r["modes"]["jit"]["ratio_median"]
-    console.print(f"jit runs this {speed:.1f}x as fast as eager once compiled; its first call (trace + compile) "
-                  f"took {first * 1e3:.0f} ms. Where eager wins (run-once code, data-dependent loops): lab 4.",
-                  highlight=False)
+    console.print(_("jit runs this {speed}x as fast as eager once compiled; its first call (trace + compile) "
+                    "took {first} ms. Where eager wins (run-once code, data-dependent loops): lab 4.").format(
+                        speed=f"{speed:.1f}", first=f"{first * 1e3:.0f}"), highlight=False)
 
 
 class _ProgressReporter:
@@ -93,14 +97,15 @@ class _ProgressReporter:
         self.progress, self.task = progress, None
 
     def on_epoch_begin(self, epoch, epochs, steps):
-        self.task = self.progress.add_task(f"epoch {epoch + 1}/{epochs}", total=steps, metrics="")
+        self.task = self.progress.add_task(_("epoch {n}/{epochs}").format(n=epoch + 1, epochs=epochs), total=steps,
+                                           metrics="")
 
     def on_batch(self, loss):
-        self.progress.update(self.task, advance=1, metrics=f"loss {loss:.3f}")
+        self.progress.update(self.task, advance=1, metrics=_("loss {loss}").format(loss=f"{loss:.3f}"))
 
     def on_epoch_end(self, epoch, metrics):
-        self.progress.update(self.task, metrics=f"loss {metrics['loss']:.3f}  test accuracy "
-                                               f"{metrics['test_accuracy']:.1%}")
+        self.progress.update(self.task, metrics=_("loss {loss}  test accuracy {accuracy}").format(
+            loss=f"{metrics['loss']:.3f}", accuracy=f"{metrics['test_accuracy']:.1%}"))
 
 
 def _stop_training(quick: bool) -> None:
@@ -108,35 +113,37 @@ def _stop_training(quick: bool) -> None:
 
     from minifw.compat.styles import run_pytorch
 
-    console.rule("[bold]4. Training: a 64-128-10 network on the embedded 8×8 handwritten digits")
-    console.print("PyTorch style (nn.Module, DataLoader, Adam, cross-entropy), all minifw.", highlight=False)
+    console.rule("[bold]" + _("4. Training: a 64-128-10 network on the embedded 8×8 handwritten digits"))
+    console.print(_("PyTorch style (nn.Module, DataLoader, Adam, cross-entropy), all minifw."), highlight=False)
     epochs = 2 if quick else 3
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[metrics]}"), TimeElapsedColumn(), console=console) as progress:
         result = run_pytorch("mlp", epochs=epochs, reporter=_ProgressReporter(progress))
-    console.print(f"test accuracy after {epochs} epochs: [green]{result.test_accuracy:.1%}[/] "
-                  f"({result.n_params:,} parameters, {result.total_seconds:.1f} s)", highlight=False)
+    console.print(_("test accuracy after {epochs} epochs: [green]{accuracy}[/] ({params} parameters, {seconds} s)")
+                  .format(epochs=epochs, accuracy=f"{result.test_accuracy:.1%}", params=f"{result.n_params:,}",
+                          seconds=f"{result.total_seconds:.1f}"), highlight=False)
 
 
-@app.command()
+@app.command(help=_("A one-minute tour: a trace table, a graph picture, eager vs jit, a training run, where to go "
+                    "next."))
 @friendly
-def tour(quick: bool = typer.Option(False, "--quick", help="Shorter measurements and training."),
-         out: Optional[Path] = typer.Option(None, "--out", help="Folder for the drawn graph "
-                                            "(default: a minifw-tour folder in the system's temp folder).")) -> None:
-    """A one-minute tour: a trace table, a graph picture, eager vs jit, a training run, where to go next."""
+def tour(quick: bool = typer.Option(False, "--quick", help=_("Shorter measurements and training.")),
+         out: Optional[Path] = typer.Option(None, "--out", help=_("Folder for the drawn graph (default: a "
+                                                                  "minifw-tour folder in the system's temp folder)."))
+         ) -> None:
     t0 = time.perf_counter()
-    console.print(Panel.fit("[bold]minifw[/] — a small deep-learning framework you can read, run and compare",
+    console.print(Panel.fit(_("[bold]minifw[/] — a small deep-learning framework you can read, run and compare"),
                             border_style="cyan"))
     _stop_trace()
     _stop_graph(out or Path(tempfile.gettempdir()) / "minifw-tour")
     _stop_eager_vs_jit(quick)
     _stop_training(quick)
-    console.rule("[bold]Where next")
-    console.print("• [cyan]minifw lab list[/]                       eight Jupyter labs with exercises and checks\n"
-                  "• [cyan]minifw trace 'x - exp(-2*sin(4*x)**2)' --at x=pi/16[/]   forward and reverse tables\n"
-                  "• [cyan]minifw graph EXPR -o g.svg --backward[/]  draw any expression's adjoint graph\n"
-                  "• [cyan]minifw train --style keras[/]             train in five frameworks' styles\n"
-                  "• [cyan]minifw bench[/]                          the side-by-side benchmarks\n"
-                  "• [cyan]minifw doctor[/]                         what this install has (kernels, CUDA, renderer)",
-                  highlight=False)
-    console.print(f"[dim]tour finished in {time.perf_counter() - t0:.1f} s[/]")
+    console.rule("[bold]" + _("Where next"))
+    console.print("\n".join(f"• [cyan]{command}[/]{' ' * max(2, 39 - len(command))}{what}" for command, what in (
+        ("minifw lab list", _("eight Jupyter labs with exercises and checks")),
+        ("minifw trace 'x - exp(-2*sin(4*x)**2)' --at x=pi/16", _("forward and reverse tables")),
+        ("minifw graph EXPR -o g.svg --backward", _("draw any expression's adjoint graph")),
+        ("minifw train --style keras", _("train in five frameworks' styles")),
+        ("minifw bench", _("the side-by-side benchmarks")),
+        ("minifw doctor", _("what this install has (kernels, CUDA, renderer)")))), highlight=False)
+    console.print("[dim]" + _("tour finished in {seconds} s").format(seconds=f"{time.perf_counter() - t0:.1f}") + "[/]")

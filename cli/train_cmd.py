@@ -20,14 +20,16 @@ from minifw_cli.common import check_output_path, console, fail, friendly, strict
 from minifw_cli.main import app
 from rich.table import Table
 
+from minifw.i18n import _
+
 STYLES = ("pytorch", "keras", "tf1", "caffe", "hybrid")
 
 
 class RichReporter:
     """One progress bar per epoch, finished with the epoch's metrics."""
 
-    def __init__(self, unit: str = "Epoch"):
-        self.unit = unit
+    def __init__(self, unit: str | None = None):
+        self.unit = unit or _("Epoch")
         self.progress = None
         self.task = None
 
@@ -40,80 +42,85 @@ class RichReporter:
         self.task = self.progress.add_task("train", total=steps, info="")
 
     def on_batch(self, loss: float) -> None:
-        self.progress.update(self.task, advance=1, info=f"loss {loss:.4f}")
+        self.progress.update(self.task, advance=1, info=_("loss {loss}").format(loss=f"{loss:.4f}"))
 
     def on_epoch_end(self, epoch: int, metrics: dict) -> None:
         acc = metrics.get("test_accuracy")
-        info = f"loss {metrics['loss']:.4f}" + (f"  test acc {acc:.4f}" if acc is not None else "")
+        info = _("loss {loss}").format(loss=f"{metrics['loss']:.4f}") + (
+            "  " + _("test acc {accuracy}").format(accuracy=f"{acc:.4f}") if acc is not None else "")
         self.progress.update(self.task, info=info)
         self.progress.stop()
 
 
 def _print_result(result, load) -> None:
     t = Table(title=f"{result.style} · {result.model}", title_justify="left")
-    cols = ["epoch", "loss", "accuracy", "test_accuracy", "seconds"]
+    cols = {"epoch": _("epoch"), "loss": _("loss"), "accuracy": _("accuracy"), "test_accuracy": _("test accuracy"),
+            "seconds": _("seconds")}
     have = [c for c in cols if any(c in e for e in result.epochs)]
     for c in have:
-        t.add_column(c.replace("_", " "), justify="right")
+        t.add_column(cols[c], justify="right")
     for e in result.epochs:
         t.add_row(*[("-" if c not in e else f"{e[c]:.4f}" if isinstance(e[c], float) else str(e[c])) for c in have])
     console.print(t)
     n = len(result.confusion)
-    cm = Table(title="confusion matrix (rows: true digit, columns: predicted)", title_justify="left")
+    cm = Table(title=_("confusion matrix (rows: true digit, columns: predicted)"), title_justify="left")
     cm.add_column("", style="bold")
     for j in range(n):
         cm.add_column(str(j), justify="right")
     for i, row in enumerate(result.confusion):
         cm.add_row(str(i), *[f"[green]{v}[/]" if i == j else (str(v) if v else "[dim]·[/]") for j, v in enumerate(row)])
     console.print(cm)
-    console.print(f"test accuracy [bold]{result.test_accuracy:.4f}[/]  ·  "
-                  f"{result.seconds_per_epoch:.3f} s per epoch  ·  "
-                  f"{result.total_seconds:.1f} s in all  ·  {result.n_params:,} parameters  ·  "
-                  f"load average {load[0]:.2f} on {os.cpu_count()} CPUs", highlight=False)
+    console.print(_("test accuracy [bold]{accuracy}[/]  ·  {per_epoch} s per epoch  ·  {total} s in all  ·  "
+                    "{params} parameters  ·  load average {load} on {cpus} CPUs").format(
+                        accuracy=f"{result.test_accuracy:.4f}", per_epoch=f"{result.seconds_per_epoch:.3f}",
+                        total=f"{result.total_seconds:.1f}", params=f"{result.n_params:,}", load=f"{load[0]:.2f}",
+                        cpus=os.cpu_count()), highlight=False)
 
 
-@app.command("train")
+@app.command("train", help=_("Train a network on the embedded handwritten digits in one framework's style."))
 @friendly
 def train(
-    style: str = typer.Option("pytorch", "--style", help="Framework style: pytorch, keras, tf1, caffe or hybrid."),
-    model: str = typer.Option("mlp", "--model", help="mlp or cnn (LeNet-style)."),
-    config: Optional[str] = typer.Option(None, "--config", help="Caffe network prototxt (implies --style caffe)."),
-    solver: Optional[str] = typer.Option(None, "--solver", help="Caffe solver prototxt."),
+    style: str = typer.Option("pytorch", "--style",
+                              help=_("Framework style: pytorch, keras, tf1, caffe or hybrid.")),
+    model: str = typer.Option("mlp", "--model", help=_("mlp or cnn (LeNet-style).")),
+    config: Optional[str] = typer.Option(None, "--config",
+                                         help=_("Caffe network prototxt (implies --style caffe).")),
+    solver: Optional[str] = typer.Option(None, "--solver", help=_("Caffe solver prototxt.")),
     epochs: Optional[int] = typer.Option(None, "--epochs", min=1,
-                                         help="Passes over the training data (default: 30 for mlp, 20 for cnn; "
-                                              "with a Caffe solver, its max_iter)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for weights, shuffling and dropout."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    save: Optional[str] = typer.Option(None, "--save", help="Write the trained weights to this .npz checkpoint."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of tables."),
-    tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help="Write TensorBoard event files here."),
+                                         help=_("Passes over the training data (default: 30 for mlp, 20 for cnn; "
+                                                "with a Caffe solver, its max_iter).")),
+    seed: int = typer.Option(0, "--seed", help=_("Seed for weights, shuffling and dropout.")),
+    device: str = typer.Option("cpu", "--device", help=_("cpu or cuda.")),
+    save: Optional[str] = typer.Option(None, "--save",
+                                       help=_("Write the trained weights to this .npz checkpoint.")),
+    as_json: bool = typer.Option(False, "--json", help=_("Print one JSON object instead of tables.")),
+    tensorboard: Optional[str] = typer.Option(None, "--tensorboard", help=_("Write TensorBoard event files here.")),
     detect_anomaly: bool = typer.Option(False, "--detect-anomaly",
-                                        help="Stop at the first op that makes a NaN or inf, naming it (slower)."),
+                                        help=_("Stop at the first op that makes a NaN or inf, naming it (slower).")),
     export: Optional[str] = typer.Option(None, "--export",
-                                         help="Write the model as ONNX to DIR/<next version>/model.onnx (for "
-                                              "minifw serve, in TF Serving's layout)."),
+                                         help=_("Write the model as ONNX to DIR/<next version>/model.onnx (for "
+                                                "minifw serve, in TF Serving's layout).")),
     workers: Optional[int] = typer.Option(None, "--workers",
-                                          help="Train data-parallel on N MPI ranks (same global batch)."),
-    resume: Optional[str] = typer.Option(None, "--resume", help="Continue from a --workers checkpoint (weights, "
-                                         "optimizer state, epochs done), on any number of --workers."),
+                                          help=_("Train data-parallel on N MPI ranks (same global batch).")),
+    resume: Optional[str] = typer.Option(None, "--resume", help=_("Continue from a --workers checkpoint (weights, "
+                                         "optimizer state, epochs done), on any number of --workers.")),
 ) -> None:
-    """Train a network on the embedded handwritten digits in one framework's style."""
     if config or solver:
         if style not in ("pytorch", "caffe"):
-            fail(f"--config/--solver are Caffe files; they cannot be used with --style {style}")
+            fail(_("--config/--solver are Caffe files; they cannot be used with --style {style}").format(style=style))
         style = "caffe"
         if config and not solver:
-            fail("--config needs --solver (the Caffe solver file with base_lr, max_iter, ...)")
+            fail(_("--config needs --solver (the Caffe solver file with base_lr, max_iter, ...)"))
     if style not in STYLES:
-        fail(f"unknown --style {style!r}; choose one of {', '.join(STYLES)}")
+        fail(_("unknown --style {style}; choose one of {choices}").format(style=repr(style), choices=", ".join(STYLES)))
     if model not in ("mlp", "cnn"):
-        fail(f"unknown --model {model!r}; choose mlp or cnn")
+        fail(_("unknown --model {model}; choose mlp or cnn").format(model=repr(model)))
     if device not in ("cpu", "cuda"):
-        fail(f"unknown --device {device!r}; choose cpu or cuda")
+        fail(_("unknown --device {device}; choose cpu or cuda").format(device=repr(device)))
     if device == "cuda":
-        fail("--device cuda: training on the GPU is not available in this build yet; use --device cpu")
+        fail(_("--device cuda: training on the GPU is not available in this build yet; use --device cpu"))
     if save and not save.endswith(".npz"):
-        fail(f"--save {save}: checkpoints are .npz files; give a name ending in .npz")
+        fail(f"--save {save}: " + _("checkpoints are .npz files; give a name ending in .npz"))
     if save:
         check_output_path(save, "--save")
     if tensorboard:  # now, not after training: the packages and the folder
@@ -124,11 +131,11 @@ def train(
         except TensorBoardNotInstalled as e:
             fail(f"--tensorboard: {e}")
         if os.path.exists(tensorboard) and not os.path.isdir(tensorboard):
-            fail(f"--tensorboard {tensorboard}: this is a file; give a folder")
+            fail(f"--tensorboard {tensorboard}: " + _("this is a file; give a folder"))
     if export:
         if workers is not None:
-            fail("--export with --workers is not available yet: train on one process to export, or --save a "
-                 "checkpoint from the workers")
+            fail(_("--export with --workers is not available yet: train on one process to export, or --save a "
+                   "checkpoint from the workers"))
         _check_export_dir(export)
     if workers is not None:
         from minifw_cli import train_workers
@@ -144,10 +151,11 @@ def train(
         return train_workers.rank_main(model, epochs, seed, save, as_json, RichReporter, resume, style)
 
     if resume:
-        fail("--resume continues a data-parallel run: give --workers N as well (N may differ from the saved run's)")
+        fail(_("--resume continues a data-parallel run: give --workers N as well (N may differ from the saved "
+               "run's)"))
     from minifw.compat import styles
 
-    reporter = None if as_json else RichReporter("Test round" if style == "caffe" else "Epoch")
+    reporter = None if as_json else RichReporter(_("Test round") if style == "caffe" else _("Epoch"))
     writer = None
     if tensorboard:
         from minifw.tensorboard import Reporter
@@ -193,12 +201,12 @@ def train(
         return
     _print_result(result, load)
     if save:
-        console.print(f"saved weights to {save}", highlight=False)
+        console.print(_("saved weights to {path}").format(path=save), highlight=False)
     if exported:
-        console.print(f"exported ONNX to {exported}", highlight=False)
+        console.print(_("exported ONNX to {path}").format(path=exported), highlight=False)
     if writer is not None:
-        console.print(f"TensorBoard events in {tensorboard} (see them: minifw board {tensorboard})", highlight=False,
-                      markup=False)
+        console.print(_("TensorBoard events in {folder} (see them: {command})").format(
+            folder=tensorboard, command=f"minifw board {tensorboard}"), highlight=False, markup=False)
 
 
 def _check_export_dir(path: str) -> None:
@@ -207,12 +215,12 @@ def _check_export_dir(path: str) -> None:
 
     p = Path(path)
     if p.exists() and not p.is_dir():
-        fail(f"--export {path}: this is a file; give a folder (versions go in DIR/1, DIR/2, ...)")
+        fail(f"--export {path}: " + _("this is a file; give a folder (versions go in DIR/1, DIR/2, ...)"))
     parent = p.absolute()
     while not parent.exists():  # the folders that are missing are made
         parent = parent.parent
     if not parent.is_dir() or not os.access(parent, os.W_OK):
-        fail(f"--export {path}: {parent} is not a writable folder")
+        fail(f"--export {path}: " + _("{folder} is not a writable folder").format(folder=parent))
 
 
 def _export(result, style: str, model: str, base: str) -> str:

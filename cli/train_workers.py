@@ -13,19 +13,21 @@ import time
 
 from minifw_cli.common import console, fail, strict_json
 
+from minifw.i18n import _
+
 
 def check(style: str, config, solver, tensorboard, workers: int, resume=None, model: str = "mlp",
           epochs=None) -> None:
     if workers < 1:
-        fail(f"--workers {workers}: give at least 1")
+        fail(f"--workers {workers}: " + _("give at least 1"))
     if style not in ("pytorch", "tf1") or config or solver:
-        fail(f"--workers trains with PyTorch's DistributedDataParallel (or TF1's hand-placed allreduce, --style "
-             f"tf1); it cannot be used with --style {style} or Caffe files (use --style pytorch)")
+        fail(_("--workers trains with PyTorch's DistributedDataParallel (or TF1's hand-placed allreduce, --style "
+               "tf1); it cannot be used with --style {style} or Caffe files (use --style pytorch)").format(style=style))
     if style == "tf1" and (model != "mlp" or resume):
-        fail("--workers with --style tf1 trains the MLP from its initial weights (no --model cnn, no --resume); "
-             "use --style pytorch for those")
+        fail(_("--workers with --style tf1 trains the MLP from its initial weights (no --model cnn, no --resume); "
+               "use --style pytorch for those"))
     if tensorboard:
-        fail("--workers with --tensorboard is not supported yet; train without one of them")
+        fail(_("--workers with --tensorboard is not supported yet; train without one of them"))
     if resume:
         _check_resume(resume, model, epochs)
 
@@ -40,12 +42,12 @@ def _check_resume(path: str, model: str, epochs) -> None:
     except (OSError, ValueError) as e:  # CheckpointError is a ValueError; a missing file an OSError
         fail(f"--resume: {e}")
     if meta.get("model") != model:
-        fail(f"--resume {path}: the checkpoint holds the {meta.get('model')!r} model; train it with --model "
-             f"{meta.get('model')}")
+        fail(f"--resume {path}: " + _("the checkpoint holds the {model} model; train it with --model {name}").format(
+            model=repr(meta.get("model")), name=meta.get("model")))
     done, total = int(meta.get("epochs", 0)), epochs or RECIPES[model].epochs
     if done >= total:
-        fail(f"--resume {path}: the checkpoint has already trained {done} epochs; give --epochs more than {done} "
-             "(the total, counting those)")
+        fail(f"--resume {path}: " + _("the checkpoint has already trained {done} epochs; give --epochs more than "
+                                      "{done} (the total, counting those)").format(done=done))
 
 
 def launch(workers: int) -> None:
@@ -67,7 +69,7 @@ def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, 
     dist.init_process_group()
     try:
         rank = dist.get_rank()
-        reporter = reporter_cls("Epoch") if rank == 0 and not as_json else None
+        reporter = reporter_cls(_("Epoch")) if rank == 0 and not as_json else None
         if style == "tf1":
             from minifw.compat.replicated import run_replicated
 
@@ -96,12 +98,12 @@ def rank_main(model: str, epochs, seed: int, save, as_json: bool, reporter_cls, 
         load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
         _print_result(result, load)
         sps = figures["samples_per_second_per_rank"]
-        console.print(f"{figures['world_size']} ranks · global batch {figures['global_batch']} "
-                      f"({figures['batch_per_rank']} per rank) · samples/s per rank "
-                      f"{', '.join(f'{v:.0f}' for v in sps)} · communication "
-                      f"{', '.join(f'{v:.2f}' for v in figures['comm_seconds_per_rank'])} s per rank",
-                      highlight=False)
+        console.print(_("{ranks} ranks · global batch {batch} ({per_rank} per rank) · samples/s per rank {speeds} · "
+                        "communication {comm} s per rank").format(
+                            ranks=figures["world_size"], batch=figures["global_batch"],
+                            per_rank=figures["batch_per_rank"], speeds=", ".join(f"{v:.0f}" for v in sps),
+                            comm=", ".join(f"{v:.2f}" for v in figures["comm_seconds_per_rank"])), highlight=False)
         if save:
-            console.print(f"saved weights to {save}", highlight=False)
+            console.print(_("saved weights to {path}").format(path=save), highlight=False)
     finally:
         dist.destroy_process_group()
