@@ -14,11 +14,12 @@ from rich.table import Table
 from minifw.i18n import _
 
 
-def _version(dist: str) -> str:
+def _version(dist: str) -> str | None:
+    """The installed version of ``dist``, None when it is not installed."""
     try:
         return md.version(dist)
     except md.PackageNotFoundError:
-        return "not installed"
+        return None
 
 
 def _extras() -> dict[str, list[str]]:
@@ -49,9 +50,10 @@ def _numba_row() -> tuple[str, str]:
     try:
         import numba
 
-        return "ok", f"numba {numba.__version__}, threading layer from config: {numba.config.THREADING_LAYER}"
+        return "ok", _("numba {version}, threading layer from config: {layer}").format(
+            version=numba.__version__, layer=numba.config.THREADING_LAYER)
     except Exception as e:  # noqa: BLE001
-        return "missing", f"numba cannot be imported: {e}"
+        return "missing", _("numba cannot be imported: {error}").format(error=e)
 
 
 def _cuda_row() -> tuple[str, str]:
@@ -61,22 +63,24 @@ def _cuda_row() -> tuple[str, str]:
 
         r = report()
     except Exception as e:  # noqa: BLE001
-        return "no", f"CUDA backend cannot load: {e}; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator"
+        return "no", _("CUDA backend cannot load: {error}; set NUMBA_ENABLE_CUDASIM=1 to use numba's simulator").format(
+            error=e)
     if not r.get("available"):
         return "no", r.get("reason", "unavailable")
     if r.get("simulator"):
-        return "sim", "NUMBA_ENABLE_CUDASIM=1: numba's CUDA simulator (tiny shapes only)"
-    return "ok", f"{r['device']}, compute capability {r['compute_capability']}, driver {r['driver']}"
+        return "sim", "NUMBA_ENABLE_CUDASIM=1: " + _("numba's CUDA simulator (tiny shapes only)")
+    return "ok", _("{device}, compute capability {capability}, driver {driver}").format(
+        device=r["device"], capability=r["compute_capability"], driver=r["driver"])
 
 
 def _renderer_row() -> tuple[str, str]:
     dot = shutil.which("dot")
     if dot:
-        return "ok", f"graphviz dot at {dot}"
+        return "ok", _("graphviz dot at {path}").format(path=dot)
     pure = shutil.which("graphviz-pure")
     if pure:
-        return "ok", f"graphviz-pure at {pure} (no system dot; the pure renderer draws instead)"
-    return "no", "neither `dot` nor `graphviz-pure` found: pictures are given as DOT source"
+        return "ok", _("graphviz-pure at {path} (no system dot; the pure renderer draws instead)").format(path=pure)
+    return "no", _("neither `dot` nor `graphviz-pure` found: pictures are given as DOT source")
 
 
 @app.command(help=_("Report versions, kernels, threading policy, CUDA and the graph renderer."))
@@ -91,9 +95,10 @@ def doctor() -> None:
     table.add_column(_("status"))
     table.add_column(_("details"), overflow="fold")
     table.add_row("python", "ok", sys.version.split()[0])
-    table.add_row("minifw", "ok", f"{minifw.__version__} at {os.path.dirname(minifw.__file__)}")
+    table.add_row("minifw", "ok", _("{version} at {path}").format(version=minifw.__version__,
+                                                                  path=os.path.dirname(minifw.__file__)))
     table.add_row("numpy", "ok", np.__version__)
-    for name, fn in (("numba " + _("(CPU kernels)"), _numba_row), ("CUDA", _cuda_row),
+    for name, fn in ((_("numba (CPU kernels)"), _numba_row), ("CUDA", _cuda_row),
                      (_("graph renderer"), _renderer_row)):
         status, detail = fn()
         colour = {"ok": "green", "sim": "yellow"}.get(status, "red")
@@ -102,10 +107,11 @@ def doctor() -> None:
 
     for extra, dists in _extras().items():
         versions = {d: _version(d) for d in dists}
-        have = [d for d, v in versions.items() if v != "not installed"]
+        have = [d for d, v in versions.items() if v is not None]
         status = "[green]ok[/]" if len(have) == len(dists) else ("[yellow]part[/]" if have else "-")
-        detail = ", ".join(f"{d} {v}" for d, v in versions.items())
+        missing = _("not installed")
+        detail = ", ".join(f"{d} {v or missing}" for d, v in versions.items())
         if len(have) < len(dists):
             detail += f"; pip install 'minifw[{extra}]'"
-        table.add_row(escape(f"[{extra}] " + _("(optional)")), status, escape(detail))
+        table.add_row(escape(_("[{extra}] (optional)").format(extra=extra)), status, escape(detail))
     console.print(table)
