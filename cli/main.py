@@ -15,8 +15,10 @@ from typing import Optional
 import typer
 from minifw_cli.common import STATE, console, fail, use_lang
 from minifw_cli.fast import root_lang
+from rich.text import Text
 from typer import rich_utils
 
+from minifw import i18n
 from minifw.i18n import _
 
 # Help texts are translated as the command modules below are imported, so the root option `--lang X` is read
@@ -29,6 +31,20 @@ rich_utils.OPTIONS_PANEL_TITLE = _("Options")
 rich_utils.COMMANDS_PANEL_TITLE = _("Commands")
 rich_utils.ERRORS_PANEL_TITLE = _("Error")
 rich_utils.RICH_HELP = _("Try [blue]'{command_path} {help_option}'[/] for help.")
+rich_utils.DEFAULT_STRING = "[" + _("default: {}") + "]"
+rich_utils.REQUIRED_LONG_STRING = "[" + _("required") + "]"
+if i18n.current() == "zh" and hasattr(rich_utils, "_make_rich_text"):
+    # rich wraps at spaces and cuts a longer run with "…"; Chinese has no spaces, so fold it between characters
+    # (tests/test_cli_i18n.py checks that narrow help keeps every character, so a typer that renames this shows)
+    _make_rich_text = rich_utils._make_rich_text
+
+    def _folding_rich_text(**kwargs):
+        text = _make_rich_text(**kwargs)
+        if isinstance(text, Text):
+            text.overflow = "fold"
+        return text
+
+    rich_utils._make_rich_text = _folding_rich_text
 
 app = typer.Typer(
     name="minifw",

@@ -26,9 +26,9 @@ MO = LOCALE / "zh" / "LC_MESSAGES" / "minifw.mo"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def _run(*args, lang="C", timeout=120):
+def _run(*args, lang="C", timeout=120, columns=160):
     env = {k: v for k, v in os.environ.items() if k not in ("MINIFW_LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")}
-    env.update(LANG=lang, COLUMNS="160")  # wide enough that rich does not wrap the phrases looked for
+    env.update(LANG=lang, COLUMNS=str(columns))  # wide enough that rich does not wrap the phrases looked for
     return subprocess.run([sys.executable, "-m", "minifw_cli", *args], capture_output=True, text=True, env=env,
                           timeout=timeout)
 
@@ -54,6 +54,15 @@ def test_the_locale_gives_chinese_help():
     assert r.returncode == 0, r.stderr
     for phrase in ("一个用来学习的小型深度学习框架", "一分钟导览", "选项", "命令", "出错时显示完整的回溯信息"):
         assert phrase in r.stdout, phrase
+
+
+def test_narrow_chinese_help_folds_long_runs_instead_of_cutting_them():
+    """rich wraps at spaces and cuts a longer word with "…"; a Chinese sentence is one long word to it."""
+    r = _run("--lang", "zh", "grad", "--help", columns=70)
+    assert r.returncode == 0, r.stderr
+    assert "…" not in r.stdout, r.stdout
+    text = re.sub(r"[│\s]", "", r.stdout)  # the help column's lines, joined again
+    assert "同时给出二阶导数矩阵（前向套反向，一次遍历；最多500个变量）。" in text, r.stdout
 
 
 def test_english_stays_the_default():
