@@ -42,7 +42,7 @@ def _po():
 def test_the_tour_runs_in_chinese():
     r = _run("--lang", "zh", "tour", "--quick", timeout=300)
     assert r.returncode == 0, r.stderr
-    for phrase in ("1. 一步一步看自动微分：求值轨迹", "2. 同一个函数画成计算图", "3. 即时执行与静态图",
+    for phrase in ("1. 一步一步看自动微分：求值轨迹", "2. 同一个函数画成计算图", "3. 立即执行与静态图",
                    "4. 训练：在内置的 8×8 手写数字上", "下一步", "八个带练习和自动检查的 Jupyter 实验", "导览用时"):
         assert phrase in r.stdout, phrase
     assert "11.652" in r.stdout  # the same textbook value, whatever the language
