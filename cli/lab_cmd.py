@@ -59,6 +59,8 @@ def new(number: str = typer.Argument(..., help=_("Lab number (see `minifw lab li
         lang: Optional[str] = LANG_OPTION) -> None:
     from minifw import labs
 
+    if lang:
+        use_lang(lang)  # what is printed, too
     path = labs.new(number, directory, overwrite=force, lang=lang)
     console.print(_("wrote {path}").format(path=path), highlight=False)
     command = f"minifw lab check {labs.get(number).number} {directory}"
@@ -77,6 +79,8 @@ def open_lab(ctx: typer.Context,
              lang: Optional[str] = LANG_OPTION) -> None:
     from minifw import labs
 
+    if lang:
+        use_lang(lang)  # what is printed, too
     lab = labs.get(number)
     chosen = labs.lang_for(lab, lang)
     path = Path(directory) / lab.file(chosen)
@@ -114,7 +118,7 @@ def check(number: str = typer.Argument(..., help=_("Lab number (see `minifw lab 
           lang: Optional[str] = LANG_OPTION) -> None:
     from rich.markup import escape
 
-    from minifw import labs
+    from minifw import i18n, labs
 
     if lang:
         use_lang(lang)  # the report's headings too, not only the notebook's hints
@@ -126,8 +130,8 @@ def check(number: str = typer.Argument(..., help=_("Lab number (see `minifw lab 
     with console.status(_("running {path} ...").format(path=escape(str(labs.find_copy(lab.number, path, lang))))):
         report = labs.check(lab.number, path, timeout=timeout, lang=lang)
     console.print(_("[bold]Lab {n}: {title}[/] ({path}, ran in {seconds} s)").format(
-        n=lab.number, title=escape(lab.title), path=escape(str(report.path)), seconds=f"{report.seconds:.1f}"),
-        highlight=False)
+        n=lab.number, title=escape(lab.title_in(i18n.current())), path=escape(str(report.path)),
+        seconds=f"{report.seconds:.1f}"), highlight=False)
     for r in report.exercises:
         mark = {"passed": "[green]✓ " + _("passed") + "[/]", "failed": "[red]✗ " + _("failed") + "[/]"}.get(
             r.status, "[yellow]? " + _("not reached") + "[/]")
