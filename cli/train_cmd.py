@@ -230,7 +230,7 @@ def _export(result, style: str, model: str, base: str) -> str:
     from minifw.compat.styles import digits_for
     from minifw.serve import export_version
 
-    (x, _), _ = digits_for(model, "nhwc" if style == "keras" else "nchw")
+    (x, _labels), _test = digits_for(model, "nhwc" if style == "keras" else "nchw")
     if style == "caffe":  # the net's data blob holds images (N, C, H, W) after the data layer's transform
         feed = result.module.data_layers("TEST") or result.module.data_layers("TRAIN")
         shape = result.module.shapes["TEST"].get(feed[0].tops[0]) if feed else None

@@ -38,7 +38,7 @@ def _check_resume(path: str, model: str, epochs) -> None:
     from minifw.compat.styles import RECIPES
 
     try:
-        _, meta = load_with_metadata(path)
+        _weights, meta = load_with_metadata(path)
     except (OSError, ValueError) as e:  # CheckpointError is a ValueError; a missing file an OSError
         fail(f"--resume: {e}")
     if meta.get("model") != model:

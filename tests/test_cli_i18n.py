@@ -206,3 +206,25 @@ def test_the_glossary_covers_the_notes_terms_and_the_catalog_uses_them():
         for zh, en in terms:
             if re.search(rf"\b{re.escape(en.replace('-', ' '))}(s|es)?\b", source, re.IGNORECASE):
                 assert any(z in target for z in zh if z) or en.lower() in target.lower(), (en, m.id, m.string)
+
+
+def test_no_cli_function_rebinds_the_translation_function():
+    """`_, meta = load(...)` inside a function makes `_` a local there, and its `_("...")` then calls the tuple's
+    first item: the error path breaks, and only when it is taken. Comprehensions have their own scope."""
+    import ast
+
+    def stores(node):  # the names bound by this function's own statements, not by nested scopes
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.GeneratorExp,
+                                  ast.ListComp, ast.SetComp, ast.DictComp)):
+                continue
+            if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store):
+                yield child
+            yield from stores(child)
+
+    bad = []
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        for fn in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bad += [f"{path.name}:{n.lineno}" for n in stores(fn) if n.id == "_"]
+    assert bad == [], f"`_` bound as a local (use another name): {bad}"
