@@ -3,7 +3,9 @@
 Every command prints one readable line and exits non-zero on bad input;
 ``minifw --debug COMMAND`` shows the traceback instead.  Commands live in
 small modules that register themselves on :data:`app`; heavy imports happen
-inside the commands, so ``minifw --help`` stays fast.
+inside the commands, so ``minifw --help`` stays fast.  The help is translated
+(``--lang zh``, ``LANG=zh_CN.UTF-8``) through :mod:`minifw.i18n`, the one library
+module every command loads at start (``import minifw``, about 0.1 s).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from minifw.i18n import _
 
 # Help texts are translated as the command modules below are imported, so the root option `--lang X` is read
 # from the command line now, before typer parses it (the environment and locale need nothing: i18n reads them).
-if root_lang(sys.argv[1:])[0] is not None:
-    use_lang(root_lang(sys.argv[1:])[0])
+_lang_given = root_lang(sys.argv[1:])[0]
+if _lang_given is not None:
+    use_lang(_lang_given)
 # typer's own panel titles, in the language of the rest of the help
 rich_utils.ARGUMENTS_PANEL_TITLE = _("Arguments")
 rich_utils.OPTIONS_PANEL_TITLE = _("Options")
