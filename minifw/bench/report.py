@@ -12,6 +12,7 @@ JSON schema (``schema`` = 1)::
                   "versions": {python, numpy, numba, minifw, torch?, jax?}, "env": {...},
                   "threading_policy": {...}},
       "wall_s": 312.5,                                # the whole run
+      "fusion_cost_model": {ufunc_s, launch_s, wake_s, byte_s, threads, source},   # minifw.kernels.cost
       "results": [                                    # one per case
         {"workload": "W1", "case": "b=128", "params": {"batch": 128},
          "unit": "ms" | "us/op" | "GB/s" | "GFLOP/s" | "req/s",   # W8 adds req_per_s, p50_ms, p99_ms per mode
@@ -82,6 +83,13 @@ def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str
     workers: dict[str, Worker] = {}
     peer_versions: dict = {}
     peak: dict | None = None
+    if {"W0", "W1", "W2", "W5"} & set(names):  # the static modes fuse by the cost model: measure it once per machine
+        from dataclasses import asdict
+
+        from minifw.kernels import cost
+
+        c = cost.constants()
+        report["fusion_cost_model"] = asdict(cost.measure() if c.source.startswith("defaults") else c)
     try:
         for w in names:
             for case in catalog.cases(w, quick):
