@@ -12,18 +12,24 @@ ops, then asks :func:`decide` about each.  A group of ``m`` ops over ``N`` eleme
   in several (sigmoid);
 * as one fused kernel, serial or on ``threads`` threads::
 
-      t_serial   = launch_s + bytes(group) * byte_s
-      t_parallel = launch_s + wake_s + bytes(group) * byte_s / threads
+      t_serial   = launch_s + bytes(group) * byte_s + work
+      t_parallel = launch_s + wake_s + (bytes(group) * byte_s + work) / threads
 
   where ``bytes(group)`` counts only the group's external inputs and stored outputs: the intermediates stay
-  in registers.  That saving is the whole point of fusion.
+  in registers.  That saving is the whole point of fusion.  ``work`` is the arithmetic, ``N * op_s`` per
+  op (a transcendental counts as ``TRANSCENDENTAL_OPS``); numpy does the same arithmetic, so it is added to
+  ``t_numpy`` too and only matters for the choice of threads.
 
 The group is fused when ``min(t_serial, t_parallel) < t_numpy`` and runs on all threads when ``t_parallel <
-t_serial``.  So small groups on small tensors stay on numpy (a kernel call costs several ufunc calls), large
-groups always fuse, and a kernel only wakes the thread pool when the traffic it splits outweighs the wake-up
-(on a busy 2-core machine that is megabytes, not the 64k elements of a fixed threshold).  Arithmetic is
-left out on both sides: the vectorised kernels (:mod:`minifw.kernels.mathf32`) and numpy's SIMD ufuncs run
-the same maths at similar speed, so only memory traffic and per-call overheads decide.
+PARALLEL_MARGIN * t_serial``: a parallel region waits for its slowest thread, and on a shared machine or
+next to OpenBLAS's own threads (a training step alternates matmuls and kernels) that thread is often late,
+so waking the pool must save a clear third, not break even.  So small groups on small tensors stay on
+numpy (a kernel call costs several ufunc calls), large groups always fuse, and a kernel only wakes the
+thread pool when the traffic and arithmetic it splits clearly outweigh the wake-up (on a busy 2-core
+machine that is megabytes, or a transcendental-heavy body, not the 64k elements of a fixed threshold).
+The vectorised kernels (:mod:`minifw.kernels.mathf32`) and numpy's SIMD ufuncs run the same maths at
+similar speed, which is why arithmetic never decides *whether* to fuse: only memory traffic and per-call
+overheads do.
 
 The constants (:class:`Constants`) are measured once per machine by :func:`measure` (``minifw bench``
 runs it; about a second) and kept in the kernel cache directory; until then, :data:`DEFAULTS` -- measured
@@ -48,10 +54,11 @@ import numpy as np
 class Constants:
     ufunc_s: float  # one numpy ufunc call with out= on a tiny array
     launch_s: float  # one fused-kernel call (Python runner + numba dispatch) on a tiny array, serial
-    wake_s: float  # what the parallel kernel adds: waking and joining the thread pool
+    wake_s: float  # what the parallel kernel adds: waking and joining the pool (alone or right after a matmul)
     byte_s: float  # seconds per byte read or written by a streaming loop
     threads: int  # numba's thread count
     source: str = "defaults"
+    op_s: float = 0.02e-9  # one arithmetic op on one element in a vectorised loop (not measured: a default)
 
 
 DEFAULTS = Constants(ufunc_s=0.5e-6, launch_s=1.7e-6, wake_s=10e-6, byte_s=8e-12, threads=2,
@@ -111,7 +118,11 @@ def measure(save: bool = True) -> Constants:
     ka, ko = np.ones(small, np.float32), np.empty(small, np.float32)
     ser, par = kernels[small].runner([ko], parallel=False), kernels[small].runner([ko], parallel=True)
     launch_s = _median_call_s(lambda: ser(ka), 1000)
-    wake_s = max(0.0, _median_call_s(lambda: par(ka), 300) - launch_s)
+    alone = _median_call_s(lambda: par(ka), 300) - launch_s
+    # in a training step kernels alternate with matmuls: OpenBLAS's threads and numba's hand the cores over
+    m = np.ones((128, 128), np.float32)
+    beside_blas = _median_call_s(lambda: (m @ m, par(ka)), 300) - _median_call_s(lambda: (m @ m, ser(ka)), 300)
+    wake_s = max(0.0, alone, beside_blas)
     ba, bo = np.ones(big, np.float32), np.empty(big, np.float32)
     run_big = kernels[big].runner([bo], parallel=False)
     byte_s = max(1e-13, (_median_call_s(lambda: run_big(ba), 5) - launch_s) / (8 * big))
@@ -127,6 +138,9 @@ def measure(save: bool = True) -> Constants:
 
 # --- the decision ----------------------------------------------------------------------------
 _MULTI_UFUNC = {"sigmoid": 3, "step": 2, "sign": 1}  # numpy calls a primitive costs beyond one ufunc
+TRANSCENDENTAL_OPS = 40  # an exp/log/tanh/sigmoid: range reduction, polynomial, exponent bits, maybe a division
+_TRANSCENDENTAL = {"exp", "log", "tanh", "sigmoid", "sin", "cos", "tan", "sqrt", "pow"}
+PARALLEL_MARGIN = 0.67  # all threads only when they save a third of the serial time (see the module docstring)
 
 
 @dataclass
@@ -145,17 +159,24 @@ class Decision:
                 f"{self.parallel_s * us:.1f} µs parallel -> {verdict}{self.why}")
 
 
-def decide(op_names: Sequence[str], op_bytes: Sequence[int], group_bytes: int, c: Constants | None = None) -> Decision:
+def decide(op_names: Sequence[str], op_bytes: Sequence[int], group_bytes: int, c: Constants | None = None,
+           size: int = 0) -> Decision:
     """Fuse or not, serial or parallel, for a group: its ops' names, each op's own bytes moved on numpy,
-    and the bytes the fused kernel moves (external inputs + stored outputs).  See the module docstring."""
+    the bytes the fused kernel moves (external inputs + stored outputs) and the elements it computes
+    (``size``, for the arithmetic).  See the module docstring."""
     c = c or constants()
     policy = os.environ.get("MINIFW_FUSION", "").lower()
-    numpy_s = sum(c.ufunc_s * (1 + _MULTI_UFUNC.get(n, 0)) + b * c.byte_s for n, b in zip(op_names, op_bytes))
-    serial_s = c.launch_s + group_bytes * c.byte_s
-    parallel_s = c.launch_s + c.wake_s + group_bytes * c.byte_s / max(1, c.threads)
-    parallel = c.threads > 1 and parallel_s < serial_s
+    work = size * c.op_s * sum(TRANSCENDENTAL_OPS if n in _TRANSCENDENTAL else 1 for n in op_names)
+    numpy_s = work + sum(c.ufunc_s * (1 + _MULTI_UFUNC.get(n, 0)) + b * c.byte_s for n, b in zip(op_names, op_bytes))
+    serial_s = c.launch_s + group_bytes * c.byte_s + work
+    parallel_s = c.launch_s + c.wake_s + (group_bytes * c.byte_s + work) / max(1, c.threads)
+    parallel = c.threads > 1 and parallel_s < PARALLEL_MARGIN * serial_s
     fuse = min(serial_s, parallel_s) < numpy_s
     why = ""
     if policy in ("always", "never"):
         fuse, why = policy == "always", f" (MINIFW_FUSION={policy})"
     return Decision(fuse, parallel, numpy_s, serial_s, parallel_s, why)
+
+
+if __name__ == "__main__":  # python -m minifw.kernels.cost: measure again (e.g. after a noisy first measurement)
+    print(measure())

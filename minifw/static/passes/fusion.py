@@ -227,7 +227,7 @@ def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[N
     op_bytes = [sum(0 if (s := _source(i)).weak else _nbytes(s) for i in m.inputs) + _nbytes(m) for m in members]
     op_bytes += [_nbytes(r.inputs[0]) for r in reds]
     group_bytes = sum(_nbytes(e) for e in ext) + sum(_nbytes(o) for o in outs)
-    return decide(names, op_bytes, group_bytes)
+    return decide(names, op_bytes, group_bytes, size=int(members[0].size))
 
 
 def fusion(g: IRGraph) -> IRGraph:
