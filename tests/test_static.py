@@ -259,8 +259,7 @@ def test_outputs_are_not_overwritten_by_the_next_run():
     np.testing.assert_allclose(a, 2.0)
 
 
-def test_nodes_and_edges_for_drawing(monkeypatch):
-    monkeypatch.setenv("MINIFW_FUSION", "always")  # 3 ops on 4 elements: the cost model would leave them to numpy
+def test_nodes_and_edges_for_drawing():
     c, _ = _compiled(None, lambda x: mf.relu(x * 2.0 + 1.0))
     assert c.nodes() and all(len(e) == 2 for e in c.edges())
     pre = c.graph_after("dce")
