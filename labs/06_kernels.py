@@ -177,7 +177,7 @@ print("threadIdx.x:", " ".join(f"{v:2d}" for v in thread_of))
 from minifw import static
 
 with static.Graph():
-    pa, pb = static.placeholder((1000,), name="a"), static.placeholder((1000,), name="b")
+    pa, pb = static.placeholder((100_000,), name="a"), static.placeholder((100_000,), name="b")
     compiled = static.compile([(pa * pb) / (pa + pb)])
 print(compiled.kernels()[0].source)
 

@@ -12,6 +12,7 @@ JSON schema (``schema`` = 1)::
                   "versions": {python, numpy, numba, minifw, torch?, jax?}, "env": {...},
                   "threading_policy": {...}},
       "wall_s": 312.5,                                # the whole run
+      "fusion_cost_model": {ufunc_s, launch_s, wake_s, byte_s, threads, source},   # minifw.kernels.cost
       "results": [                                    # one per case
         {"workload": "W1", "case": "b=128", "params": {"batch": 128},
          "unit": "ms" | "us/op" | "GB/s" | "GFLOP/s" | "req/s",   # W8 adds req_per_s, p50_ms, p99_ms per mode
@@ -22,10 +23,14 @@ JSON schema (``schema`` = 1)::
                   "median_s": s, "min_s": s, "samples_s": [...], "number": calls per sample,
                   "ratio_to_reference": r,            # median of per-round ratios
                   "ratio_to_best_peer": r,            # when a peer ran
-                  "us_per_op" | "GB_per_s" | "GFLOP_per_s": x,   # per the case's unit
+                  "us_per_op" | "GB_per_s" | "GFLOP_per_s": x,   # per the case's unit (W2: GB/s and GFLOP/s)
+                  "fraction_of_triad", "fraction_of_sgemm": x,   # W2: against "machine_peak" (W0's numbers)
                   "info": {...}}                      # fused_kernels, grad_rel_err, compile_s_cold_cache, ...
+                                                      # W2 static: "kernels": [{summary, vectorised, vector_width,
+                                                      #   vector_bits, registers, libm_calls}]
            | {"skipped": why} | {"error": what}},
-         "targets": [{"text": "...", "value": x | null, "met": true | false | null}]}
+         "targets": [{"text": "...", "value": x | null, "met": true | false | null}],
+         "machine_peak": {"triad_GB_per_s", "sgemm_GFLOP_per_s", "source"}}   # W2 only
       ]
     }
 """
@@ -77,6 +82,14 @@ def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str
               "command": command, "quick": quick, "load_average": {"start": list(os.getloadavg())}, "results": []}
     workers: dict[str, Worker] = {}
     peer_versions: dict = {}
+    peak: dict | None = None
+    if {"W0", "W1", "W2", "W5"} & set(names):  # the static modes fuse by the cost model: measure it once per machine
+        from dataclasses import asdict
+
+        from minifw.kernels import cost
+
+        c = cost.constants()
+        report["fusion_cost_model"] = asdict(cost.measure() if c.source.startswith("defaults") else c)
     try:
         for w in names:
             for case in catalog.cases(w, quick):
@@ -85,6 +98,16 @@ def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str
                     if peer not in workers and peer_available(peer):
                         workers[peer] = Worker(peer)
                 report["results"].append(run_case(case, workers, rounds, target_s, log=log))
+                if w == "W2":  # the roofline: W0's numbers from this run, else measured once here
+                    peak = peak or _peak_from_w0(report["results"])
+                    if peak is None:
+                        from .suite import machine_peak
+
+                        log("W2: measuring the machine's peak (W0 did not run)")
+                        peak = {**machine_peak(), "source": "measured for W2 (numpy triad and sgemm)"}
+                    from .suite import add_roofline
+
+                    add_roofline(report["results"][-1], peak)
                 log(report["results"][-1])  # a dict: the CLI prints it as a table
         for wk in workers.values():
             try:
@@ -104,6 +127,16 @@ def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str
     return report
 
 
+def _peak_from_w0(results: list[dict]) -> dict | None:
+    """W0's best triad GB/s and sgemm GFLOP/s over its modes, if W0 ran in this report."""
+    triad = [m["GB_per_s"] for r in results if r["workload"] == "W0" for m in r["modes"].values() if "GB_per_s" in m]
+    gemm = [m["GFLOP_per_s"] for r in results if r["workload"] == "W0" for m in r["modes"].values()
+            if "GFLOP_per_s" in m]
+    if not triad or not gemm:
+        return None
+    return {"triad_GB_per_s": max(triad), "sgemm_GFLOP_per_s": max(gemm), "source": "W0 in this run (best mode)"}
+
+
 # --- presentation ------------------------------------------------------------------------------
 def _fmt_time(m: dict, unit: str) -> str:
     if "median_s" not in m:
@@ -111,7 +144,9 @@ def _fmt_time(m: dict, unit: str) -> str:
     if unit == "us/op":
         return f"{m['us_per_op']:.3f} µs/op"
     if unit == "GB/s":
-        return f"{m['GB_per_s']:.2f} GB/s ({m['median_s'] * 1e3:.2f} ms)"
+        extra = f", {m['GFLOP_per_s']:.1f} GFLOP/s" if "GFLOP_per_s" in m else ""
+        extra += f", {m['fraction_of_triad']:.0%} of triad" if "fraction_of_triad" in m else ""
+        return f"{m['GB_per_s']:.2f} GB/s{extra} ({m['median_s'] * 1e3:.2f} ms)"
     if unit == "GFLOP/s":
         return f"{m['GFLOP_per_s']:.1f} GFLOP/s"
     if unit == "req/s":

@@ -177,7 +177,45 @@ def _np_loss(params, x, y) -> np.float64:
     return np.float64(-np.mean(np.sum(logp * y, axis=1)))
 
 
+def machine_peak(n: int = 1 << 24, n_gemm: int = 1024, rounds: int = 5) -> dict:
+    """This machine's limits as W0 measures them with numpy (STREAM triad GB/s, sgemm GFLOP/s), medians of
+    ``rounds``: the yardstick W2's roofline fractions use when W0 did not run in the same bench."""
+    import statistics
+
+    rng = np.random.default_rng(0)
+    b, c = rng.random(n, dtype=np.float32), rng.random(n, dtype=np.float32)
+    a, s = np.empty_like(b), np.float32(3.0)
+    ga, gb = rng.random((n_gemm, n_gemm), dtype=np.float32), rng.random((n_gemm, n_gemm), dtype=np.float32)
+    triad, gemm = [], []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        np.multiply(c, s, out=a)
+        np.add(a, b, out=a)
+        triad.append(12 * n / (time.perf_counter() - t0) / 1e9)
+        t0 = time.perf_counter()
+        ga @ gb
+        gemm.append(2 * n_gemm**3 / (time.perf_counter() - t0) / 1e9)
+    return {"triad_GB_per_s": statistics.median(triad), "sgemm_GFLOP_per_s": statistics.median(gemm)}
+
+
+def add_roofline(result: dict, peak: dict) -> None:
+    """Each timed mode of a W2 result gets its fraction of the machine's triad bandwidth and sgemm rate."""
+    for m in result["modes"].values():
+        if "GB_per_s" in m:
+            m["fraction_of_triad"] = m["GB_per_s"] / peak["triad_GB_per_s"]
+        if "GFLOP_per_s" in m:
+            m["fraction_of_sgemm"] = m["GFLOP_per_s"] / peak["sgemm_GFLOP_per_s"]
+    result["machine_peak"] = peak
+
+
 # --- W2: elementwise forward + backward ---------------------------------------------------------
+W2_FLOPS_PER_ELEMENT = 24
+"""Floating-point operations per element of W2's forward + backward, counting exp/tanh/sigmoid as one each:
+forward x*w, +b, tanh, sigmoid, *, x*x, neg, exp, +, and the sum's add (10); backward 1 - t*t (2), *w, *s (2),
+s*(1 - s) (2), *t, 2*x*e (2), the three-term sum (2) and the negation folded into it (0) -- 10 -- plus the
+sigmoid's 1 + e and division the forward shares (4).  The same count for every mode, for GFLOP/s only."""
+
+
 def w2_data(n: int):
     rng = np.random.default_rng(0)
     return rng.standard_normal(n).astype(np.float32), np.float32(0.7), np.float32(0.1)
@@ -220,6 +258,11 @@ def _w2(case: Case, mode: str) -> Prepared:
 
         def fn():
             return g.run([x, wa, ba])[0]
+
+        fn()
+        t0 = time.perf_counter()
+        info["kernels"] = [{"summary": k.summary(), **k.vectorisation()} for k in g.kernels()]
+        info["untimed_s"] = time.perf_counter() - t0  # compiling an inspectable copy is not the mode's first call
     elif mode == "jit":
         jitted = mf.jit(mf.value_and_grad(sb.w2_f))
 

@@ -87,7 +87,8 @@ def fingerprint() -> str:
     scalar function gives a new file and never a stale cached kernel.  Reads files: imports no numba."""
     if not _FINGERPRINT:
         h = hashlib.sha256(importlib.metadata.version("numba").encode())
-        for mod in ("minifw.ops.scalar_math", "minifw.kernels.jitable", "minifw.kernels.fusion_select"):
+        for mod in ("minifw.ops.scalar_math", "minifw.kernels.mathf32", "minifw.kernels.jitable",
+                    "minifw.kernels.fusion_select"):
             h.update(Path(importlib.util.find_spec(mod).origin).read_bytes())
         _FINGERPRINT.append(h.hexdigest()[:12])
     return _FINGERPRINT[0]
@@ -108,8 +109,9 @@ _FSUM = [  # a blocked partial sum: the one place reassociation is allowed
 def generate_source(spec: FusedSpec) -> str:
     """numba source for ``spec``: ``kernel_par`` (prange) and ``kernel_ser``."""
     d = spec.ndim
-    low = lower(spec, inline=True)
-    imports = sorted("from {} import {} as {}".format(*scalar_source(p), alias) for alias, p in low.calls.items())
+    low = lower(spec, inline=True, float32_math=True)
+    imports = sorted(["from {} import {} as {}".format(*scalar_source(p), alias) for alias, p in low.calls.items()]
+                     + [f"from {m} import {n} as {alias}" for alias, (m, n) in low.float32_calls.items()])
     idx = [f"i{k}" for k in range(d)]
     loads, hoisted = [], []
     for k, (_dt, pattern) in enumerate(spec.inputs):
@@ -171,6 +173,27 @@ def generate_source(spec: FusedSpec) -> str:
     return "\n".join(header)
 
 
+def vectorisation_report(source: str, signature, fname: str = "kernel_ser") -> dict:
+    """See :meth:`FusedKernel.vectorisation` (``source``: a generated kernel module; ``signature``: arg types)."""
+    import re
+
+    numba()
+    ns: dict = {}
+    exec(compile(source.replace("cache=True", "cache=False"), f"<minifw fused {fname} for inspection>", "exec"), ns)
+    disp = ns[fname]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is not in scope.*")  # as in FusedKernel.warm
+        disp.compile(signature)
+    llvm, asm = disp.inspect_llvm(signature), disp.inspect_asm(signature)
+    widths = [(int(n), t) for n, t in re.findall(r"= f(?:add|sub|mul|div) (?:\w+ )*<(\d+) x (float|double)>", llvm)]
+    lanes = max((n for n, _ in widths), default=1)
+    bits = max((n * (32 if t == "float" else 64) for n, t in widths), default=0)
+    regs = next((r for r in ("zmm", "ymm", "xmm") if re.search(rf"%{r}\d", asm) and r != "xmm"), "xmm")
+    libm = sorted(set(re.findall(r"call [^@]*@((?:llvm\.)?(?:exp|log|tanh|expm1|log1p)[\w.]*)\(", llvm)))
+    return {"vectorised": lanes > 1 and not libm, "vector_width": lanes, "vector_bits": bits,
+            "registers": regs if lanes > 1 else "scalar", "libm_calls": libm}
+
+
 # --- compiled kernels ---------------------------------------------------------------------
 _MODULES: dict[str, object] = {}
 
@@ -224,6 +247,8 @@ class FusedKernel:
         self.source = generate_source(spec)
         self.key = hashlib.sha1(self.source.encode()).hexdigest()[:20]
         self.size = int(np.prod(self.collapsed, dtype=np.int64))
+        # serial or parallel when the caller does not say: the fusion pass's cost model sets it; else by size
+        self.parallel_default: bool | None = None
 
     def summary(self) -> str:
         return f"{self.spec.summary()}; key {self.key[:8]}"
@@ -232,7 +257,7 @@ class FusedKernel:
         """The numba function (compiled on first call; cached on disk)."""
         mod = load_module(self.source)
         if parallel is None:
-            parallel = self.size >= PARALLEL_MIN
+            parallel = self.parallel_default if self.parallel_default is not None else self.size >= PARALLEL_MIN
         return mod.kernel_par if parallel else mod.kernel_ser
 
     def runner(self, out_buffers: Sequence[np.ndarray | None] | None = None, parallel: bool | None = None):
@@ -268,6 +293,17 @@ class FusedKernel:
             return tuple(results)
 
         return run
+
+    def vectorisation(self) -> dict:
+        """Whether the generated loop vectorised on this CPU, read from LLVM's optimised IR and the assembly.
+
+        numba will not show the code of a kernel loaded from its cache, so this compiles a private,
+        uncached copy of the serial kernel (the same loop body as the parallel one) for this kernel's
+        argument types -- a second or two, meant for reports (``minifw bench``), not the run path.
+        Returns ``{"vectorised", "vector_width" (lanes of the widest float vector op), "vector_bits",
+        "registers" ("zmm"/"ymm"/"xmm"), "libm_calls" (transcendental calls left scalar)}``.
+        """
+        return vectorisation_report(self.source, self.compile().signatures[0])
 
     def warm(self, parallel: bool | None = None) -> None:
         """Compile now (the first call would otherwise pay for it)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import inspect
 
+from minifw.kernels import mathf32
 from minifw.kernels.threads import load_numba
 from minifw.ops import scalar_math
 from minifw.registry import subscribe
@@ -32,7 +33,7 @@ from llvmlite import ir  # noqa: E402  (after numba, which loads llvmlite)
 from numba.core import types  # noqa: E402
 from numba.extending import intrinsic, overload, register_jitable  # noqa: E402
 
-_BIT_HELPERS = ("_pow2i", "_frexp")
+_BIT_HELPERS = ("_pow2i", "_frexp", "_pow2f", "_mantf", "_expof")
 
 
 def _bitcast(src: types.Type, dst: types.Type, dst_ir: ir.Type, doc: str):
@@ -74,6 +75,56 @@ def _frexp_bits(x):
     return impl
 
 
+_I32 = ir.IntType(32)
+
+
+def _f32_bits(name: str, doc: str, body):
+    """An intrinsic float32 -> float32 that works on the int32 bits (``body(builder, bits) -> value``)."""
+
+    def fn(typingctx, x):
+        if not isinstance(x, types.Float):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return body(builder, context.cast(builder, args[0], sig.args[0], types.float32))
+
+        return types.float32(x), codegen
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return intrinsic(fn)
+
+
+def _c32(v: int):
+    return ir.Constant(_I32, v)
+
+
+_pow2f_ir = _f32_bits("_pow2f_ir", "2**k for an integral float32 k in [-126, 127]: the exponent field k + 127.",
+                      lambda b, k: b.bitcast(b.shl(b.add(b.fptosi(k, _I32), _c32(127)), _c32(23)), ir.FloatType()))
+_mantf_ir = _f32_bits("_mantf_ir", "The mantissa of a positive normal float32 with the exponent field of 0.5.",
+                      lambda b, x: b.bitcast(b.or_(b.and_(b.bitcast(x, _I32), _c32(0x007FFFFF)), _c32(0x3F000000)),
+                                             ir.FloatType()))
+_expof_ir = _f32_bits("_expof_ir",
+                      "The exponent e (x = m 2**e, 0.5 <= m < 1) of a positive normal float32, as a float32.",
+                      lambda b, x: b.sitofp(b.sub(b.and_(b.lshr(b.bitcast(x, _I32), _c32(23)), _c32(0xFF)), _c32(126)),
+                                            ir.FloatType()))
+
+
+@overload(mathf32._pow2f, inline="always")
+def _pow2f_bits(kf):
+    return lambda kf: _pow2f_ir(kf)
+
+
+@overload(mathf32._mantf, inline="always")
+def _mantf_bits(x):
+    return lambda x: _mantf_ir(x)
+
+
+@overload(mathf32._expof, inline="always")
+def _expof_bits(x):
+    return lambda x: _expof_ir(x)
+
+
 _DONE: set = set()
 
 
@@ -94,7 +145,7 @@ def _register_module(module) -> list[str]:
     return names
 
 
-REGISTERED = _register_module(scalar_math)
+REGISTERED = _register_module(scalar_math) + _register_module(mathf32)
 """Names of the scalar functions numba can now call."""
 
 # A primitive's kernel scalar may live outside scalar_math (a test's or a user's module-level function):

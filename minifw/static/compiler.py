@@ -140,6 +140,8 @@ class CompiledGraph:
         parts = []
         for name, g in self.graphs_after_each_pass:
             parts.append(f"== after {name}: {len(g.compute_nodes())} computing nodes ==\n{g}")
+            if getattr(g, "fusion_report", None):  # the fusion pass's cost model, group by group
+                parts.append("== fusion cost model (minifw.kernels.cost) ==\n" + "\n".join(g.fusion_report))
         parts.append("== schedule ==\n" + _schedule.describe(self.graph))
         parts.append("== memory ==\n" + str(self.memory))
         text = "\n\n".join(parts)

@@ -11,7 +11,16 @@ group member becomes a blocked partial-sum epilogue of the kernel.  Each
 node's ``fusion_group`` says where it went (for printing and drawing).
 
 Groups of one elementwise node are left to numpy (a ufunc with ``out=`` is
-as good as a kernel for one op).
+as good as a kernel for one op).  Every larger group goes through the cost
+model (:mod:`minifw.kernels.cost`): it is fused only when one kernel's call
+overhead plus the bytes it moves (external inputs and stored outputs) beat the
+numpy ufuncs' calls plus the bytes each of them moves, and the kernel runs on
+all threads only when the traffic it splits outweighs waking them.  So a
+GEMM's bias + activation (+ the backward's mask) become one pass over the
+matmul's output when the tensor is large enough to pay, and a two-op update of
+a 256-element bias stays on numpy.  The decisions, with the model's
+estimates, are kept as the result graph's ``fusion_report`` (printed by
+``CompiledGraph.explain()``).
 """
 
 from __future__ import annotations
@@ -182,11 +191,51 @@ def _build_kernel(members: list[Node], reds: list[Node], outputs: list[Node], ex
                        [r.shape for r in reds], cshape)
 
 
+def external_sources(info) -> list[Node]:
+    """The nodes a group's kernel reads (broadcasts read through; scalar constants become literals)."""
+    ids = {m.id for m in info["members"]}
+    ext, have = [], set()
+    for m in info["members"]:
+        for i in m.inputs:
+            src = i
+            while src.id not in ids and src.op == "broadcast_to":
+                src = src.inputs[0]
+            if src.id in ids or src.id in have:
+                continue
+            if src.op == "constant" and np.size(src.value) == 1 and (src.weak or src.dtype.kind in "fb"):
+                continue  # becomes a literal
+            have.add(src.id)
+            ext.append(src)
+    return ext
+
+
+def _source(i: Node) -> Node:
+    while i.op == "broadcast_to":
+        i = i.inputs[0]
+    return i
+
+
+def _nbytes(n: Node) -> int:
+    return int(n.size) * n.dtype.itemsize if n.dtype is not None and n.shape is not None else 0
+
+
+def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[Node]):
+    """The cost model's verdict on one group (see :func:`minifw.kernels.cost.decide`)."""
+    from minifw.kernels.cost import decide
+
+    names = [m.op for m in members] + [r.op for r in reds]
+    op_bytes = [sum(0 if (s := _source(i)).weak else _nbytes(s) for i in m.inputs) + _nbytes(m) for m in members]
+    op_bytes += [_nbytes(r.inputs[0]) for r in reds]
+    group_bytes = sum(_nbytes(e) for e in ext) + sum(_nbytes(o) for o in outs)
+    return decide(names, op_bytes, group_bytes, size=int(members[0].size))
+
+
 def fusion(g: IRGraph) -> IRGraph:
     G, group_of, reduction = form_groups(g)
     consumers = g.consumers()
     roots = {n.id for n in g.outputs} | {v.id for _, v in g.updates}
     fused_groups: dict[int, dict] = {}
+    report: list[str] = []
     for gid, members in G.members.items():
         if len(members) + len(G.reds[gid]) < 2:
             continue
@@ -194,7 +243,12 @@ def fusion(g: IRGraph) -> IRGraph:
         outs = [m for m in members
                 if m.id in roots or any(c.id not in ids and c.id not in reduction for c in consumers.get(m.id, ()))
                 or any(c.id in reduction and G.find(group_of[c.id]) != gid for c in consumers.get(m.id, ()))]
-        fused_groups[gid] = {"members": members, "reds": G.reds[gid], "outs": outs}
+        info = {"members": members, "reds": G.reds[gid], "outs": outs}
+        verdict = _decide(members, G.reds[gid], outs, external_sources(info))
+        ops = " ".join(m.op for m in members) + "".join(f" {r.op}(all)" for r in G.reds[gid])
+        report.append(verdict.line(f"group {gid} [{ops}] shape {members[0].shape}"))
+        if verdict.fuse:
+            fused_groups[gid] = {**info, "parallel": verdict.parallel}
     member_of = {}
     for gid, info in fused_groups.items():
         for m in info["members"] + info["reds"]:
@@ -204,27 +258,12 @@ def fusion(g: IRGraph) -> IRGraph:
     order: list[Node] = []
     seen: set[int] = set()
 
-    def external_sources(info) -> list[Node]:
-        ids = {m.id for m in info["members"]}
-        ext, have = [], set()
-        for m in info["members"]:
-            for i in m.inputs:
-                src = i
-                while src.id not in ids and src.op == "broadcast_to":
-                    src = src.inputs[0]
-                if src.id in ids or src.id in have:
-                    continue
-                if src.op == "constant" and np.size(src.value) == 1 and (src.weak or src.dtype.kind in "fb"):
-                    continue  # becomes a literal
-                have.add(src.id)
-                ext.append(src)
-        return ext
-
     def build(gid: int) -> None:
         info = fused_groups[gid]
         ext = external_sources(info)
         new_ext = [value(e) for e in ext]
         kernel = _build_kernel(info["members"], info["reds"], info["outs"], ext)
+        kernel.parallel_default = info["parallel"]
         fused = Node("fused", new_ext, {"kernel": kernel, "group": gid}, shape=info["members"][0].shape,
                      name=f"fused{gid}")
         fused.fusion_group = gid
@@ -285,4 +324,6 @@ def fusion(g: IRGraph) -> IRGraph:
     for r in outputs + [x for _, x in updates]:
         if id(r) not in seen:
             order.extend(toposort([r], seen=seen))
-    return IRGraph(order, outputs, updates, [m_new[i.id] for i in g.inputs])
+    out = IRGraph(order, outputs, updates, [m_new[i.id] for i in g.inputs])
+    out.fusion_report = report
+    return out
