@@ -59,7 +59,10 @@ def _match_conv(t):
 
 
 def _match_pool(t):
-    """``transpose(max|mean(im2col(x), axis=(4, 5)), (0, 3, 1, 2))`` -> (x, im2col, reduction)."""
+    """``transpose(max|mean(im2col(x), axis=(4, 5)), (0, 3, 1, 2))`` or ``pool_gather(x, pool_argmax(x))``
+    -> (x, the node holding the window's params, reduction)."""
+    if _is(t, "pool_gather") and _is(t.inputs[1], "pool_argmax") and t.inputs[1].inputs[0] is t.inputs[0]:
+        return t.inputs[0], t.inputs[1], "max"
     if not _is(t, "transpose", axes=(0, 3, 1, 2)):
         return None
     return _match_pool_nhwc(t.inputs[0])

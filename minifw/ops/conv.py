@@ -12,6 +12,14 @@ of conv and pooling, and their derivative rules are each other:
 Because each rule is the other primitive, gradients of gradients work to any
 order, eagerly or on symbols.
 
+Max pooling keeps where each window's maximum was instead of recomputing it
+for the backward: ``pool_argmax`` (not differentiable) gives, per output cell,
+the flat position ``row * W + col`` of its window's first maximum in the
+input plane, ``(N, C, OH, OW)`` integers -- a quarter of the input's size for
+2x2 pooling, not a mask as large as the windows.  Then ``pool_gather`` picks
+those cells and its adjoint ``pool_scatter`` adds a cotangent back at them:
+another pair of linear primitives whose rules are each other.
+
 Layout (a choice made for speed): ``x`` is ``(N, C, H, W)`` as in PyTorch;
 ``im2col(x)`` is ``(N, OH, OW, C, kh, kw)``, so reshaping it to
 ``(N*OH*OW, C*kh*kw)`` is free and the matmul with filters reshaped to
@@ -96,6 +104,60 @@ def _col2im_impl(cols, x_shape, kernel, stride, padding):
     return np.ascontiguousarray(out[:, :, pt: pt + h, pl: pl + w])
 
 
+def _pool_argmax_rule(shp, dts, kernel=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0))):
+    (n, oh, ow, c, _, _), _ = _im2col_rule(shp, dts, kernel=kernel, stride=stride, padding=padding)
+    (kh, kw), ((pt, _), (pl, _)) = kernel, padding
+    if 2 * pt > kh or 2 * pl > kw:  # so every window holds a cell of the input (ceil_mode pads only the end)
+        raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel} "
+                         f"(input shape {tuple(shp[0])})")
+    return (n, c, oh, ow), np.dtype(np.int64)
+
+
+def _pool_gather_rule(shp, dts):
+    xs, js = (tuple(s) for s in shp)
+    if len(xs) != 4 or len(js) != 4 or xs[:2] != js[:2]:
+        raise ShapeError(f"pool_gather: index of shape {js} does not fit an (N, C, H, W) input of shape {xs} "
+                         "(expected (N, C, OH, OW) with the same N and C)")
+    return js, dts[0]
+
+
+def _pool_scatter_rule(shp, dts, x_shape=()):
+    gs, js = (tuple(s) for s in shp)
+    if gs != js:
+        raise ShapeError(f"pool_scatter: cotangent of shape {gs} does not match the index's shape {js}")
+    _pool_gather_rule([x_shape, js], dts[:1])
+    return tuple(x_shape), dts[0]
+
+
+def _pool_argmax_impl(x, kernel, stride, padding):
+    x = np.asarray(x)
+    n, c, h, w = x.shape
+    (kh, kw), (sh, sw), ((pt, _), (pl, _)) = kernel, stride, padding
+    low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    cols = _im2col_impl(x, kernel, stride, padding, low)  # (N, OH, OW, C, kh, kw)
+    oh, ow = cols.shape[1:3]
+    a, b = np.divmod(cols.reshape(n, oh, ow, c, kh * kw).argmax(-1), kw)  # the first maximum, as PyTorch
+    rows = np.arange(oh)[:, None, None] * sh + a - pt
+    flat = rows * w + np.arange(ow)[:, None] * sw + b - pl
+    return np.ascontiguousarray(flat.transpose(0, 3, 1, 2), dtype=np.int64)
+
+
+def _pool_gather_impl(x, index):
+    x, index = np.asarray(x), np.asarray(index)
+    n, c, h, w = x.shape
+    picked = np.take_along_axis(x.reshape(n, c, h * w), index.reshape(n, c, -1), axis=2)
+    return picked.reshape(index.shape)
+
+
+def _pool_scatter_impl(g, index, x_shape):
+    g, index = np.asarray(g), np.asarray(index)
+    n, c, h, w = x_shape
+    out = np.zeros((n, c, h * w), dtype=g.dtype)
+    nn, cc = np.ogrid[:n, :c]
+    np.add.at(out, (nn[..., None], cc[..., None], index.reshape(n, c, -1)), g.reshape(n, c, -1))  # overlaps add
+    return out.reshape(x_shape)
+
+
 # --- polymorphic front (tensors, symbols) ------------------------------------------------
 def _pair(v, name):
     if isinstance(v, (int, np.integer)):
@@ -130,6 +192,25 @@ def col2im(cols, x_shape, kernel, stride=1, padding=0):
                   stride=_pair(stride, "stride"), padding=normalize_padding(padding))
 
 
+def max_pool(x, kernel, stride=None, padding=0):
+    """Max pooling of ``x`` (N, C, H, W): ``pool_gather(x, pool_argmax(x))``; the index is kept for the
+    backward (the first maximum of a window takes the whole gradient, as in PyTorch)."""
+    kernel = _pair(kernel, "kernel")
+    index = F.bind(POOL_ARGMAX, x, kernel=kernel, stride=kernel if stride is None else _pair(stride, "stride"),
+                   padding=normalize_padding(padding))
+    return pool_gather(x, index)
+
+
+def pool_gather(x, index):
+    """``out[n, c, i, j] = x[n, c].flat[index[n, c, i, j]]``."""
+    return F.bind(POOL_GATHER, x, index)
+
+
+def pool_scatter(g, index, x_shape):
+    """The adjoint of :func:`pool_gather`: ``g`` added into zeros of ``x_shape`` at ``index``."""
+    return F.bind(POOL_SCATTER, g, index, x_shape=tuple(int(s) for s in x_shape))
+
+
 # --- the primitives -------------------------------------------------------------------
 IM2COL = register(Primitive(
     name="im2col", kind="conv", nin=1, impl=_im2col_impl, shape_rule=_im2col_rule,
@@ -147,3 +228,27 @@ COL2IM = register(Primitive(
     notation="col2im({0}, {kernel})", params=("x_shape", "kernel", "stride", "padding"),
     doc="sum windows back into an NCHW image (the adjoint of im2col)",
 ))
+
+POOL_ARGMAX = register(Primitive(
+    name="pool_argmax", kind="conv", nin=1, impl=_pool_argmax_impl, shape_rule=_pool_argmax_rule,
+    differentiable=False, notation="argmax_window({0}, {kernel})", params=("kernel", "stride", "padding"),
+    doc="per max-pool window, the flat position (row * W + col) of its first maximum in the input plane",
+))
+
+POOL_GATHER = register(Primitive(
+    name="pool_gather", kind="conv", nin=2, impl=_pool_gather_impl, shape_rule=_pool_gather_rule,
+    vjps=[lambda g, out, x, index: pool_scatter(g, index, F.shape_of(x)), None],
+    jvp=lambda t, out, x, index: None if t[0] is None else pool_gather(t[0], index),
+    notation="{0}[{1}]", doc="the cells of each NCHW plane at flat positions (a max pool's forward)",
+))
+
+POOL_SCATTER = register(Primitive(
+    name="pool_scatter", kind="conv", nin=2, impl=_pool_scatter_impl, shape_rule=_pool_scatter_rule,
+    vjps=[lambda g, out, cot, index, x_shape: pool_gather(g, index), None],
+    jvp=lambda t, out, cot, index, x_shape: None if t[0] is None else pool_scatter(t[0], index, x_shape),
+    notation="scatter({0}, {1})", params=("x_shape",),
+    doc="add values into zero NCHW planes at flat positions (the adjoint of pool_gather)",
+))
+
+# The pool pair's rules read the index (the other input), never the values they move.
+POOL_GATHER.saves = POOL_SCATTER.saves = "others"

@@ -47,6 +47,11 @@ CASES = {
     **{n: [([sym(2, 5)], {"axis": (1,), "keepdims": False})] for n in ("argmax", "argmin")},
     "im2col": [([sym(1, 2, 3, 4)], {**CONV, "pad_value": 0.0})],
     "col2im": [([sym(1, 3, 2, 2, 2, 2)], {"x_shape": (1, 2, 3, 4), **CONV})],
+    "pool_argmax": [([sym(1, 2, 3, 4)], CONV)],
+    # the index of a 2x2 pool with overlapping windows (stride 1 down): the scatter must add repeats
+    "pool_gather": [([sym(1, 2, 3, 4), np.array([[[[0, 2], [4, 6]], [[1, 1], [11, 8]]]])], {})],
+    "pool_scatter": [([sym(1, 2, 2, 2), np.array([[[[0, 2], [4, 6]], [[1, 1], [11, 8]]]])],
+                      {"x_shape": (1, 2, 3, 4)})],
 }
 
 

@@ -23,6 +23,7 @@ from . import elementwise as ew
 from . import fusion as cfusion
 from . import index as ix
 from . import matmul as mm
+from . import pool
 from . import reduce as rd
 from .array import CudaArray, DeviceError, empty, full, to_device
 
@@ -134,6 +135,9 @@ TABLE = {
     "log_softmax": _log_softmax,
     "im2col": ix.im2col,
     "col2im": ix.col2im,
+    "pool_argmax": pool.pool_argmax,
+    "pool_gather": pool.pool_gather,
+    "pool_scatter": pool.pool_scatter,
 }
 
 
