@@ -98,3 +98,95 @@ def test_shape_rules_name_the_op_and_shapes():
     with pytest.raises(ShapeError, match="col2im"):
         get("col2im").shape_rule([(1, 2, 2, 1, 2, 2)], [np.dtype("f4")], x_shape=(1, 1, 5, 5), kernel=(2, 2),
                                  stride=(1, 1), padding=((0, 0), (0, 0)))
+
+
+# --- the conv2d trio and the max-pool trio: numba loops == numpy reference, eager == jit ---------------------------
+WINDOWS = [((3, 3), (1, 1), ((1, 1), (1, 1))), ((2, 3), (2, 1), ((1, 0), (0, 1))), ((2, 2), (2, 2), ((0, 0), (0, 0)))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel,stride,padding", WINDOWS)
+def test_loops_equal_the_numpy_reference(dtype, kernel, stride, padding):
+    from minifw.kernels import conv as kconv
+    from minifw.ops import conv
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3) + kernel).astype(dtype)
+    y = conv.conv2d_arrays(x, w, stride, padding)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    loops = kconv.LOOP_ARRAYS
+    np.testing.assert_allclose(conv.conv2d_arrays(x, w, stride, padding, loops), y, **tol)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding, loops),
+                               conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding), **tol)
+    np.testing.assert_allclose(conv.conv2d_weight_grad_arrays(x, g, w.shape, stride, padding, loops),
+                               conv.conv2d_weight_grad_arrays(x, g, w.shape, stride, padding), **tol)
+    pool_pad = tuple((min(a, kernel[i] // 2), b) for i, (a, b) in enumerate(padding))
+    index = conv._pool_argmax_impl(x, kernel, stride, pool_pad)
+    np.testing.assert_array_equal(kconv.IMPLS["pool_argmax"](None)(x, kernel, stride, pool_pad), index)
+    picked = conv._pool_gather_impl(x, index)
+    np.testing.assert_array_equal(kconv.IMPLS["pool_gather"](None)(x, index), picked)
+    np.testing.assert_array_equal(picked, conv._im2col_impl(x, kernel, stride, pool_pad, -np.inf)
+                                  .max(axis=(4, 5)).transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(kconv.IMPLS["pool_scatter"](None)(picked, index, x.shape),
+                               conv._pool_scatter_impl(picked, index, x.shape), **tol)
+
+
+def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum():
+    x = mf.tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
+    NF.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 1], [0, 0]])  # PyTorch's rule, not a split
+
+
+def test_max_pool_keeps_an_index_not_a_window_sized_mask():
+    x = mf.tensor(np.random.default_rng(9).standard_normal((2, 3, 8, 8)), requires_grad=True)
+    y = NF.max_pool2d(x, 2)
+    prim, inputs, _ = y._ctx
+    assert prim.name == "pool_gather" and inputs[1].dtype == np.int64 and inputs[1].shape == (2, 3, 4, 4)
+
+
+def test_new_shape_rules_name_the_op_and_shapes():
+    with pytest.raises(ShapeError, match=r"max_pool2d: padding .* at most half the kernel"):
+        NF.max_pool2d(mf.zeros(1, 1, 6, 6), 2, 2, 2)
+    with pytest.raises(ShapeError, match=r"pool_gather: index of shape \(1, 2, 2, 2\) does not fit .*\(1, 1, 4, 4\)"):
+        get("pool_gather").shape_rule([(1, 1, 4, 4), (1, 2, 2, 2)], [np.dtype("f4"), np.dtype("i8")])
+    with pytest.raises(ShapeError, match=r"conv2d_input_grad: cotangent of shape \(1, 4, 3, 3\)"):
+        get("conv2d_input_grad").shape_rule([(1, 4, 3, 3), (4, 2, 3, 3)], [np.dtype("f4")] * 2, x_shape=(1, 2, 6, 6),
+                                            stride=(1, 1), padding=((0, 0), (0, 0)))
+
+
+@pytest.mark.parametrize("loops", [True, False])
+def test_lenet_step_eager_equals_jit(loops):
+    """One LeNet-shaped training step (conv, pool, conv, pool, fc): eager and the compiled step agree,
+    on the numba loops and on the numpy reference."""
+    from minifw import nn, optim
+    from minifw.kernels import dispatch
+
+    rng = np.random.default_rng(10)
+    x, y = rng.random((4, 1, 8, 8)).astype(np.float32), rng.integers(0, 10, 4)
+    results = []
+    dispatch.install(conv_loops=loops)
+    try:
+        for compiled in (False, True):
+            mf.manual_seed(0)
+            net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                nn.Conv2d(4, 6, 3, padding=1), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(),
+                                nn.Linear(24, 10))
+            opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+            step = net.compile_step(NF.cross_entropy) if compiled else (lambda a, b, m=net: NF.cross_entropy(m(a), b))
+            losses = []
+            for _ in range(2):
+                opt.zero_grad()
+                loss = step(mf.tensor(x), mf.tensor(y))
+                if not compiled:
+                    loss.backward()
+                opt.step()
+                losses.append(float(loss.item()))
+            results.append((losses, [p.numpy().copy() for p in net.parameters()]))
+    finally:
+        dispatch.install()
+    (l0, p0), (l1, p1) = results
+    np.testing.assert_allclose(l0, l1, rtol=1e-5)
+    for a, b in zip(p0, p1):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

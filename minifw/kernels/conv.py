@@ -1,7 +1,8 @@
 """Convolution and pooling primitives on numba loops (:mod:`minifw.kernels.conv_loops`).
 
-The dispatch table (:mod:`minifw.kernels.dispatch`) runs ``im2col``, ``col2im`` and the max-pool
-trio (``pool_argmax``, ``pool_gather``, ``pool_scatter``) through :data:`IMPLS`: float32/float64
+The dispatch table (:mod:`minifw.kernels.dispatch`) runs ``im2col``, ``col2im``, the max-pool
+trio (``pool_argmax``, ``pool_gather``, ``pool_scatter``) and the convolution trio (``conv2d`` and
+its two gradients, whose im2col/col2im steps use the same loops) through :data:`IMPLS`: float32/float64
 NCHW arrays go to a loop that writes its result in one pass (no padded copy of the input, no
 ``sliding_window_view`` + transpose copy, no ``np.add.at``); anything else (integers, another
 array type) goes to the primitive's numpy ``impl``, which stays the reference the tests compare
@@ -15,6 +16,8 @@ as the windows, a count, a divide and col2im) ~600 -> ~20 us.
 from __future__ import annotations
 
 import numpy as np
+
+from minifw.ops.conv import NUMPY_ARRAYS, ConvArrays, _col2im_impl, _im2col_impl
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _nd = np.ndarray
@@ -100,6 +103,19 @@ def _pool_scatter(impl):
     return run
 
 
+LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl), _col2im(_col2im_impl), NUMPY_ARRAYS.matmul, NUMPY_ARRAYS.permute)
+"""The convolution trio's array functions on the loops (the GEMM stays numpy's BLAS call)."""
+
+
+def _with_loops(impl):
+    def run(*args, **params):
+        return impl(*args, **params, a=LOOP_ARRAYS)
+
+    run.__doc__ = f"{impl.__name__} with im2col/col2im on numba loops"
+    return run
+
+
 IMPLS = {"im2col": _im2col, "col2im": _col2im, "pool_argmax": _pool_argmax, "pool_gather": _pool_gather,
-         "pool_scatter": _pool_scatter}
+         "pool_scatter": _pool_scatter, "conv2d": _with_loops, "conv2d_input_grad": _with_loops,
+         "conv2d_weight_grad": _with_loops}
 """Primitive name -> ``factory(numpy_impl) -> impl`` (the loop for float NCHW arrays, numpy otherwise)."""

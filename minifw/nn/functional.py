@@ -13,7 +13,7 @@ import numpy as np
 
 from minifw import functional as F
 from minifw.eager.tensor import Tensor
-from minifw.ops.conv import col2im, im2col, max_pool, normalize_padding  # noqa: F401  (re-exported)
+from minifw.ops.conv import col2im, conv, im2col, max_pool, normalize_padding  # noqa: F401  (re-exported)
 from minifw.random import generator
 from minifw.registry import ShapeError
 
@@ -59,19 +59,12 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation, as in every framework) of an
-    (N, C, H, W) input with (O, C, kh, kw) filters: im2col + one matmul."""
-    xs, ws = shape_of(x), shape_of(weight)
-    if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
-        raise ShapeError(f"conv2d: input of shape {xs} (N, C, H, W) does not fit filters of shape {ws} "
-                         f"(O, C, kh, kw)")
-    o, c, kh, kw = ws
-    cols = im2col(x, (kh, kw), stride, padding)  # (N, OH, OW, C, kh, kw)
-    n, oh, ow = shape_of(cols)[:3]
-    rows = (n * oh * ow,) if n is not None else (n, oh * ow)  # a static graph's free batch (None) stays its own axis
-    y = F.matmul(F.reshape(cols, rows + (c * kh * kw,)), F.transpose(F.reshape(weight, (o, c * kh * kw))))
-    if bias is not None:
-        y = y + bias
-    return F.permute(F.reshape(y, (n, oh, ow, o)), (0, 3, 1, 2))
+    (N, C, H, W) input with (O, C, kh, kw) filters: one ``conv2d`` primitive
+    (im2col + one GEMM, NCHW out), plus the bias broadcast over (H, W)."""
+    y = conv(x, weight, stride, padding)
+    if bias is None:
+        return y
+    return y + F.reshape(bias, (shape_of(weight)[0], 1, 1))
 
 
 def _pool_padding(size, k, s, p, ceil_mode):

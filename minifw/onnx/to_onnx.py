@@ -43,7 +43,15 @@ def _is(sym, op: str, **params) -> bool:
 
 
 def _match_conv(t):
-    """``transpose(reshape(matmul(reshape(im2col(x)), w) [+ b]), (0, 3, 1, 2))`` -> (x, im2col, w, b)."""
+    """``conv2d(x, w) [+ reshape(b, (O, 1, 1))]`` or
+    ``transpose(reshape(matmul(reshape(im2col(x)), w) [+ b]), (0, 3, 1, 2))`` -> (x, window node, w, b)."""
+    if t.op == "add" and _is(t.inputs[0], "conv2d") and _is(t.inputs[1], "reshape"):
+        b = t.inputs[1].inputs[0]
+        if len(b.shape) == 1 and tuple(t.inputs[1].shape) == (b.shape[0], 1, 1) and not b.weak:
+            c = t.inputs[0]
+            return c.inputs[0], c, c.inputs[1], b
+    if _is(t, "conv2d"):
+        return t.inputs[0], t, t.inputs[1], None
     if not _is(t, "transpose", axes=(0, 3, 1, 2)) or not _is(t.inputs[0], "reshape"):
         return None
     a = t.inputs[0].inputs[0]
@@ -95,7 +103,8 @@ def _match_gemm(a):
 
 def _window_attrs(cols) -> dict:
     (pt, pb), (pl, pr) = cols.params["padding"]
-    return {"kernel_shape": list(cols.params["kernel"]), "strides": list(cols.params["stride"]),
+    kernel = cols.inputs[1].shape[2:] if cols.op == "conv2d" else cols.params["kernel"]
+    return {"kernel_shape": list(kernel), "strides": list(cols.params["stride"]),
             "pads": [pt, pl, pb, pr]}
 
 
@@ -153,10 +162,13 @@ def _translate(w: _Writer, s) -> str:
     conv = _match_conv(s)
     if conv is not None:
         x, cols, wt, b = conv
-        o, (kh, kw), c = s.shape[1], cols.params["kernel"], x.shape[1]
-        if _is(wt, "transpose") and _is(wt.inputs[0], "reshape") and len(wt.inputs[0].inputs[0].shape) == 4:
+        o, c = s.shape[1], x.shape[1]
+        if len(wt.shape) == 4:  # conv2d's filters are ONNX's (O, C, kh, kw) already
+            weight = w.names[id(wt)]
+        elif _is(wt, "transpose") and _is(wt.inputs[0], "reshape") and len(wt.inputs[0].inputs[0].shape) == 4:
             weight = w.names[id(wt.inputs[0].inputs[0])]
         else:  # filters given as a (C*kh*kw, O) matrix: back to ONNX's (O, C, kh, kw)
+            kh, kw = cols.params["kernel"]
             t = w.node("Transpose", [w.names[id(wt)]], f"{name}_wT", perm=[1, 0])
             weight = w.node("Reshape", [t, w.const(np.array([o, c, kh, kw], np.int64), f"{name}_wshape")],
                             f"{name}_w")

@@ -20,6 +20,16 @@ input plane, ``(N, C, OH, OW)`` integers -- a quarter of the input's size for
 those cells and its adjoint ``pool_scatter`` adds a cotangent back at them:
 another pair of linear primitives whose rules are each other.
 
+A convolution layer runs as one primitive, ``conv2d`` (NCHW in, NCHW
+contiguous out: im2col into a workspace, one GEMM, one transposing copy),
+with two more for its derivatives, ``conv2d_input_grad`` (the transposed
+convolution: GEMM then col2im) and ``conv2d_weight_grad`` (im2col then GEMM).
+All three are bilinear and each one's vjps are the other two, so the trio
+is closed under differentiation like im2col/col2im.  The array work is
+written once (:func:`conv2d_arrays` and friends) over a small set of array
+functions (:class:`ConvArrays`): numpy here, numba loops and CUDA kernels in
+:mod:`minifw.kernels` pass their own.
+
 Layout (a choice made for speed): ``x`` is ``(N, C, H, W)`` as in PyTorch;
 ``im2col(x)`` is ``(N, OH, OW, C, kh, kw)``, so reshaping it to
 ``(N*OH*OW, C*kh*kw)`` is free and the matmul with filters reshaped to
@@ -32,6 +42,8 @@ pooling).  The border is a constant, so it has no gradient.
 """
 
 from __future__ import annotations
+
+from typing import Callable, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -106,11 +118,15 @@ def _col2im_impl(cols, x_shape, kernel, stride, padding):
 
 def _pool_argmax_rule(shp, dts, kernel=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0))):
     (n, oh, ow, c, _, _), _ = _im2col_rule(shp, dts, kernel=kernel, stride=stride, padding=padding)
+    _check_pool_padding(shp[0], kernel, padding)
+    return (n, c, oh, ow), np.dtype(np.int64)
+
+
+def _check_pool_padding(x_shape, kernel, padding):
     (kh, kw), ((pt, _), (pl, _)) = kernel, padding
     if 2 * pt > kh or 2 * pl > kw:  # so every window holds a cell of the input (ceil_mode pads only the end)
         raise ShapeError(f"max_pool2d: padding {padding} must be at most half the kernel {kernel} "
-                         f"(input shape {tuple(shp[0])})")
-    return (n, c, oh, ow), np.dtype(np.int64)
+                         f"(input shape {tuple(x_shape)})")
 
 
 def _pool_gather_rule(shp, dts):
@@ -158,6 +174,82 @@ def _pool_scatter_impl(g, index, x_shape):
     return out.reshape(x_shape)
 
 
+# --- convolution as one primitive: the array work, over any array backend -------------
+class ConvArrays(NamedTuple):
+    """The array functions the convolution trio needs (numpy's are :data:`NUMPY_ARRAYS`)."""
+
+    im2col: Callable  # (x, kernel, stride, padding, pad_value) -> (N, OH, OW, C, kh, kw)
+    col2im: Callable  # (cols, x_shape, kernel, stride, padding) -> (N, C, H, W)
+    matmul: Callable  # (a, b) -> a @ b
+    permute: Callable  # (x, axes) -> a C-contiguous transposed copy
+
+
+def _permute_copy(x, axes):
+    return np.ascontiguousarray(x.transpose(axes))
+
+
+NUMPY_ARRAYS = ConvArrays(_im2col_impl, _col2im_impl, np.matmul, _permute_copy)
+
+
+def _rows_by_channel(g, a: ConvArrays):
+    """(N, O, OH, OW) -> (N*OH*OW, O): the layout a GEMM against im2col's rows needs."""
+    n, o, oh, ow = g.shape
+    return a.permute(g, (0, 2, 3, 1)).reshape(n * oh * ow, o)
+
+
+def conv2d_arrays(x, w, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
+    """``y[n, o] = sum_c x[n, c] (*) w[o, c]``: im2col, one GEMM, back to NCHW."""
+    o, c, kh, kw = w.shape
+    cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
+    n, oh, ow = cols.shape[:3]
+    y = a.matmul(cols.reshape(n * oh * ow, c * kh * kw), a.permute(w.reshape(o, c * kh * kw), (1, 0)))
+    return a.permute(y.reshape(n, oh, ow, o), (0, 3, 1, 2))
+
+
+def conv2d_input_grad_arrays(g, w, x_shape, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
+    """The adjoint of ``conv2d`` in ``x``: ``g`` (N, O, OH, OW) through the filters, windows summed back."""
+    o, c, kh, kw = w.shape
+    n, _, oh, ow = g.shape
+    cols = a.matmul(_rows_by_channel(g, a), w.reshape(o, c * kh * kw))
+    return a.col2im(cols.reshape(n, oh, ow, c, kh, kw), tuple(x_shape), (kh, kw), stride, padding)
+
+
+def conv2d_weight_grad_arrays(x, g, w_shape, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
+    """The adjoint of ``conv2d`` in ``w``: windows of ``x`` against ``g``, summed over the batch and positions."""
+    o, c, kh, kw = w_shape
+    cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
+    n, oh, ow = cols.shape[:3]
+    gt = a.permute(_rows_by_channel(g, a), (1, 0))  # (O, N*OH*OW)
+    return a.matmul(gt, cols.reshape(n * oh * ow, c * kh * kw)).reshape(tuple(w_shape))
+
+
+def _conv2d_rule(shp, dts, stride=(1, 1), padding=((0, 0), (0, 0))):
+    xs, ws = (tuple(s) for s in shp)
+    if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
+        raise ShapeError(f"conv2d: input of shape {xs} (N, C, H, W) does not fit filters of shape {ws} "
+                         f"(O, C, kh, kw)")
+    (n, oh, ow, _, _, _), _ = _im2col_rule([xs], dts[:1], kernel=ws[2:], stride=stride, padding=padding)
+    return (n, ws[0], oh, ow), np.result_type(*dts)
+
+
+def _conv2d_input_grad_rule(shp, dts, x_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
+    gs, ws = (tuple(s) for s in shp)
+    want, _ = _conv2d_rule([x_shape, ws], dts, stride=stride, padding=padding)
+    if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
+        raise ShapeError(f"conv2d_input_grad: cotangent of shape {gs} does not fit an input of shape "
+                         f"{tuple(x_shape)} and filters of shape {ws} (expected {want})")
+    return tuple(x_shape), np.result_type(*dts)
+
+
+def _conv2d_weight_grad_rule(shp, dts, w_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
+    xs, gs = (tuple(s) for s in shp)
+    want, _ = _conv2d_rule([xs, w_shape], dts, stride=stride, padding=padding)
+    if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
+        raise ShapeError(f"conv2d_weight_grad: cotangent of shape {gs} does not fit an input of shape {xs} "
+                         f"and filters of shape {tuple(w_shape)} (expected {want})")
+    return tuple(w_shape), np.result_type(*dts)
+
+
 # --- polymorphic front (tensors, symbols) ------------------------------------------------
 def _pair(v, name):
     if isinstance(v, (int, np.integer)):
@@ -192,12 +284,30 @@ def col2im(cols, x_shape, kernel, stride=1, padding=0):
                   stride=_pair(stride, "stride"), padding=normalize_padding(padding))
 
 
+def conv(x, w, stride=1, padding=0):
+    """Cross-correlation of ``x`` (N, C, H, W) with filters ``w`` (O, C, kh, kw) -> (N, O, OH, OW)."""
+    return F.bind(CONV2D, x, w, stride=_pair(stride, "stride"), padding=normalize_padding(padding))
+
+
+def conv_input_grad(g, w, x_shape, stride=1, padding=0):
+    """The transposed convolution: the cotangent of ``conv``'s input from its output's ``g``."""
+    return F.bind(CONV2D_INPUT_GRAD, g, w, x_shape=tuple(int(s) for s in x_shape), stride=_pair(stride, "stride"),
+                  padding=normalize_padding(padding))
+
+
+def conv_weight_grad(x, g, w_shape, stride=1, padding=0):
+    """The cotangent of ``conv``'s filters from its input ``x`` and its output's ``g``."""
+    return F.bind(CONV2D_WEIGHT_GRAD, x, g, w_shape=tuple(int(s) for s in w_shape),
+                  stride=_pair(stride, "stride"), padding=normalize_padding(padding))
+
+
 def max_pool(x, kernel, stride=None, padding=0):
     """Max pooling of ``x`` (N, C, H, W): ``pool_gather(x, pool_argmax(x))``; the index is kept for the
     backward (the first maximum of a window takes the whole gradient, as in PyTorch)."""
-    kernel = _pair(kernel, "kernel")
+    kernel, padding = _pair(kernel, "kernel"), normalize_padding(padding)
+    _check_pool_padding(F.shape_of(x), kernel, padding)  # eager ops skip shape rules; the loops rely on this
     index = F.bind(POOL_ARGMAX, x, kernel=kernel, stride=kernel if stride is None else _pair(stride, "stride"),
-                   padding=normalize_padding(padding))
+                   padding=padding)
     return pool_gather(x, index)
 
 
@@ -249,6 +359,47 @@ POOL_SCATTER = register(Primitive(
     notation="scatter({0}, {1})", params=("x_shape",),
     doc="add values into zero NCHW planes at flat positions (the adjoint of pool_gather)",
 ))
+
+# conv2d(x, w), conv2d_input_grad(g, w), conv2d_weight_grad(x, g): each is bilinear, and the vjps of each
+# are the other two (<conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>).
+CONV2D = register(Primitive(
+    name="conv2d", kind="conv", nin=2, impl=conv2d_arrays, shape_rule=_conv2d_rule,
+    vjps=[lambda g, out, x, w, stride, padding: conv_input_grad(g, w, F.shape_of(x), stride, padding),
+          lambda g, out, x, w, stride, padding: conv_weight_grad(x, g, F.shape_of(w), stride, padding)],
+    jvp=lambda t, out, x, w, stride, padding: _sum_known(
+        None if t[0] is None else conv(t[0], w, stride, padding),
+        None if t[1] is None else conv(x, t[1], stride, padding)),
+    notation="conv2d({0}, {1})", params=("stride", "padding"), saves="others",
+    doc="2-D cross-correlation of an NCHW input with (O, C, kh, kw) filters, NCHW out",
+))
+
+CONV2D_INPUT_GRAD = register(Primitive(
+    name="conv2d_input_grad", kind="conv", nin=2, impl=conv2d_input_grad_arrays, shape_rule=_conv2d_input_grad_rule,
+    vjps=[lambda ct, out, g, w, x_shape, stride, padding: conv(ct, w, stride, padding),
+          lambda ct, out, g, w, x_shape, stride, padding: conv_weight_grad(ct, g, F.shape_of(w), stride, padding)],
+    jvp=lambda t, out, g, w, x_shape, stride, padding: _sum_known(
+        None if t[0] is None else conv_input_grad(t[0], w, x_shape, stride, padding),
+        None if t[1] is None else conv_input_grad(g, t[1], x_shape, stride, padding)),
+    notation="conv2d_input_grad({0}, {1})", params=("x_shape", "stride", "padding"), saves="others",
+    doc="the transposed convolution: conv2d's input cotangent",
+))
+
+CONV2D_WEIGHT_GRAD = register(Primitive(
+    name="conv2d_weight_grad", kind="conv", nin=2, impl=conv2d_weight_grad_arrays,
+    shape_rule=_conv2d_weight_grad_rule,
+    vjps=[lambda ct, out, x, g, w_shape, stride, padding: conv_input_grad(g, ct, F.shape_of(x), stride, padding),
+          lambda ct, out, x, g, w_shape, stride, padding: conv(x, ct, stride, padding)],
+    jvp=lambda t, out, x, g, w_shape, stride, padding: _sum_known(
+        None if t[0] is None else conv_weight_grad(t[0], g, w_shape, stride, padding),
+        None if t[1] is None else conv_weight_grad(x, t[1], w_shape, stride, padding)),
+    notation="conv2d_weight_grad({0}, {1})", params=("w_shape", "stride", "padding"), saves="others",
+    doc="conv2d's filter cotangent",
+))
+
+
+def _sum_known(a, b):
+    return b if a is None else a if b is None else a + b
+
 
 # The pool pair's rules read the index (the other input), never the values they move.
 POOL_GATHER.saves = POOL_SCATTER.saves = "others"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minifw.ops.conv import ConvArrays, conv2d_arrays, conv2d_input_grad_arrays, conv2d_weight_grad_arrays
 from minifw.registry import Primitive, all_primitives
 
 from . import elementwise as ew
@@ -122,6 +123,16 @@ def _log_softmax(x, axis):
     return rd.softmax(x, axis, log=True)
 
 
+_CONV_ARRAYS = ConvArrays(ix.im2col, ix.col2im, _matmul, _transpose)
+
+
+def _conv(arrays_fn):
+    def run(*args, **params):
+        return arrays_fn(*args, **params, a=_CONV_ARRAYS)
+
+    return run
+
+
 TABLE = {
     "matmul": _matmul,
     "reshape": _reshape,
@@ -138,6 +149,9 @@ TABLE = {
     "pool_argmax": pool.pool_argmax,
     "pool_gather": pool.pool_gather,
     "pool_scatter": pool.pool_scatter,
+    "conv2d": _conv(conv2d_arrays),
+    "conv2d_input_grad": _conv(conv2d_input_grad_arrays),
+    "conv2d_weight_grad": _conv(conv2d_weight_grad_arrays),
 }
 
 
