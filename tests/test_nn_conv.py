@@ -190,3 +190,22 @@ def test_lenet_step_eager_equals_jit(loops):
     np.testing.assert_allclose(l0, l1, rtol=1e-5)
     for a, b in zip(p0, p1):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all(monkeypatch):
+    from minifw.kernels import threads
+
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((8, 5)), rng.standard_normal((5, 3))
+    blas = threads.blas()
+    full = blas.full
+    try:
+        monkeypatch.setattr(threads, "SMALL_GEMM_FLOPS", 1000)
+        np.testing.assert_array_equal(threads.matmul(a, b), a @ b)  # 240 flops: one thread
+        assert blas.now == 1 and threads.policy_report()["blas_threads"] == {"now": 1, "full": full}
+        big = rng.standard_normal((20, 30))
+        np.testing.assert_array_equal(threads.matmul(big, big.T), big @ big.T)  # 24,000 flops: all of them
+        assert blas.now == full
+        assert all(lib.num_threads == full for lib in blas.libs)
+    finally:
+        blas.use(full)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from minifw.kernels import threads
 from minifw.ops.conv import NUMPY_ARRAYS, ConvArrays, _col2im_impl, _im2col_impl
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -103,8 +104,9 @@ def _pool_scatter(impl):
     return run
 
 
-LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl), _col2im(_col2im_impl), NUMPY_ARRAYS.matmul, NUMPY_ARRAYS.permute)
-"""The convolution trio's array functions on the loops (the GEMM stays numpy's BLAS call)."""
+LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl), _col2im(_col2im_impl), threads.matmul, NUMPY_ARRAYS.permute)
+"""The convolution trio's array functions on the loops (the GEMM stays numpy's BLAS call, under the small-GEMM
+thread rule)."""
 
 
 def _with_loops(impl):

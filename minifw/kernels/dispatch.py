@@ -27,7 +27,7 @@ import time
 import numpy as np
 
 from minifw import anomaly, profiler
-from minifw.kernels import conv
+from minifw.kernels import conv, threads
 from minifw.registry import all_primitives, subscribe
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
@@ -100,13 +100,16 @@ def _choose(p) -> None:
         IMPL[p] = (_unary if p.nin == 1 else _binary)(p, p.impl, tuple(dtypes))
     elif _LOOPS[0] and p.name in conv.IMPLS:  # conv and pooling: loops at every size (see kernels/conv.py)
         IMPL[p] = conv.IMPLS[p.name](p.impl)
+    elif _LOOPS[0] and p.name == "matmul":  # small GEMMs on one BLAS thread (see kernels/threads.py)
+        IMPL[p] = threads.matmul
     else:
         IMPL[p] = p.impl
 
 
 def install(wins: dict[str, tuple] | None = None, conv_loops: bool | None = None) -> None:
     """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`),
-    and the conv/pool loops of :mod:`minifw.kernels.conv` unless ``conv_loops`` is False.
+    and the conv/pool loops of :mod:`minifw.kernels.conv` and the small-GEMM thread rule of
+    :func:`minifw.kernels.threads.matmul` unless ``conv_loops`` is False.
 
     ``install({})`` puts plain numpy back for every primitive (``conv_loops`` defaults to ``wins != {}``).
     The dict object is updated in place, so modules that hold a reference to ``IMPL`` see it;
