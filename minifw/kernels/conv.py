@@ -21,6 +21,7 @@ from minifw.kernels import threads
 from minifw.ops.conv import NUMPY_ARRAYS, ConvArrays, _col2im_impl, _im2col_impl
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SAME_3X3 = (3, 3, 1, 1, 1, 1, 1, 1)  # kernel, stride, padding of the loops written for that shape
 _nd = np.ndarray
 _loops = None
 
@@ -51,7 +52,10 @@ def _im2col(impl):
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
         oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
         out = np.empty((n, oh, ow, c, kh, kw), x.dtype)
-        loops().im2col(_c(x), kh, kw, sh, sw, pt, pl, x.dtype.type(pad_value), out)
+        if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3:
+            loops().im2col_3x3(_c(x), x.dtype.type(pad_value), out)
+        else:
+            loops().im2col(_c(x), kh, kw, sh, sw, pt, pl, x.dtype.type(pad_value), out)
         return out
 
     return run
@@ -61,9 +65,12 @@ def _col2im(impl):
     def run(cols, x_shape, kernel, stride, padding):
         if not _fits(cols):
             return impl(cols, x_shape, kernel, stride, padding)
-        (kh, kw), (sh, sw), ((pt, _), (pl, _)) = kernel, stride, padding
+        (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
         out = np.empty(x_shape, cols.dtype)
-        loops().col2im(_c(cols), kh, kw, sh, sw, pt, pl, out)
+        if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3:
+            loops().col2im_3x3(_c(cols), out)
+        else:
+            loops().col2im(_c(cols), kh, kw, sh, sw, pt, pl, out)
         return out
 
     return run
@@ -76,7 +83,10 @@ def _pool_argmax(impl):
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
         index = np.empty((n, c, (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1), np.int64)
-        loops().pool_argmax(_c(x), kh, kw, sh, sw, pt, pl, index)
+        if (kh, kw, sh, sw, pt, pl) == (2, 2, 2, 2, 0, 0) and 2 * index.shape[2] <= h and 2 * index.shape[3] <= w:
+            loops().pool_argmax_2x2(_c(x), index)
+        else:
+            loops().pool_argmax(_c(x), kh, kw, sh, sw, pt, pl, index)
         return index
 
     return run

@@ -3,9 +3,19 @@
 Each loop reads and writes contiguous NCHW (or im2col's ``(N, OH, OW, C, kh, kw)``) arrays in
 place, with the padding handled by bounds checks instead of a padded copy of the input.  They run
 on one thread: at the sizes of a LeNet step a loop takes tens of microseconds, less than starting
-a parallel region costs (see :mod:`minifw.kernels.threads`).  Padding cells never win a max-pool
-window here (they hold ``-inf``); a window made only of padding cannot occur under PyTorch's rule
-``padding <= kernel / 2``, and :func:`pool_argmax` marks one with index ``-1``.
+a parallel region costs (see :mod:`minifw.kernels.threads`).
+
+Chosen by shape: the general loops take the window size as a run-time value, and numba cannot
+unroll their tiny inner loops (3 or 2 steps) -- measured 4-10x slower than loops written for one
+shape.  So the two shapes almost every CNN uses have their own loops: a 3x3 window, stride 1,
+padding 1 (``im2col_3x3``, ``col2im_3x3``) and a 2x2 max pool with stride 2 and no padding
+(``pool_argmax_2x2``).  :mod:`minifw.kernels.conv` picks them; results are identical.  Their
+comparisons are written with ``&``/``|`` and conditional expressions, not ``if ... or ...``: that
+compiles to selects instead of unpredictable branches (measured 5x on random data).
+
+Padding cells never win a max-pool window here (they are skipped); a window made only of padding
+cannot occur under PyTorch's rule ``padding <= kernel / 2`` (checked by ``max_pool``), and
+:func:`pool_argmax` would mark one with index ``-1``.
 """
 
 from __future__ import annotations
@@ -31,6 +41,57 @@ def im2col(x, kh, kw, sh, sw, pt, pl, pad_value, out):
                         for b in range(kw):
                             q = j * sw + b - pl
                             out[n, i, j, c, a, b] = x[n, c, r, q] if inside and 0 <= q < w else pad_value
+
+
+@njit(cache=True, nogil=True)
+def im2col_3x3(x, pad_value, out):
+    """:func:`im2col` for a 3x3 window, stride 1, padding 1 (the output has the input's H and W)."""
+    n_, c_, h, w = x.shape
+    for n in range(n_):
+        for c in range(c_):
+            plane = x[n, c]
+            for i in range(h):
+                for j in range(w):
+                    o = out[n, i, j, c]
+                    for a in range(3):
+                        r = i + a - 1
+                        if r < 0 or r >= h:
+                            o[a, 0] = pad_value
+                            o[a, 1] = pad_value
+                            o[a, 2] = pad_value
+                        else:
+                            o[a, 0] = plane[r, j - 1] if j >= 1 else pad_value
+                            o[a, 1] = plane[r, j]
+                            o[a, 2] = plane[r, j + 1] if j + 1 < w else pad_value
+
+
+@njit(cache=True, nogil=True)
+def col2im_3x3(cols, out):
+    """:func:`col2im` for a 3x3 window, stride 1, padding 1, as a gather: each cell of ``out`` is the sum of
+    the (up to 9) window entries that read it, written once (no scattered ``+=``)."""
+    n_, c_, h, w = out.shape
+    for n in range(n_):
+        for c in range(c_):
+            for r in range(h):
+                for q in range(w):
+                    acc = cols[n, r, q, c, 1, 1]  # the window centred on (r, q) has it in its middle
+                    if r >= 1:
+                        acc += cols[n, r - 1, q, c, 2, 1]
+                        if q >= 1:
+                            acc += cols[n, r - 1, q - 1, c, 2, 2]
+                        if q + 1 < w:
+                            acc += cols[n, r - 1, q + 1, c, 2, 0]
+                    if r + 1 < h:
+                        acc += cols[n, r + 1, q, c, 0, 1]
+                        if q >= 1:
+                            acc += cols[n, r + 1, q - 1, c, 0, 2]
+                        if q + 1 < w:
+                            acc += cols[n, r + 1, q + 1, c, 0, 0]
+                    if q >= 1:
+                        acc += cols[n, r, q - 1, c, 1, 2]
+                    if q + 1 < w:
+                        acc += cols[n, r, q + 1, c, 1, 0]
+                    out[n, c, r, q] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -74,9 +135,39 @@ def pool_argmax(x, kh, kw, sh, sw, pt, pl, index):
                                 continue
                             v = x[n, c, r, q]
                             # '>' keeps the first maximum (PyTorch's choice); a NaN wins (the first one)
-                            if best < 0 or (v > top and top == top) or (v != v and top == top):
-                                best, top = r * w + q, v
+                            better = (best < 0) | ((not v <= top) & (top == top))
+                            best = r * w + q if better else best
+                            top = v if better else top
                     index[n, c, i, j] = best
+
+
+@njit(cache=True, nogil=True)
+def pool_argmax_2x2(x, index):
+    """:func:`pool_argmax` for 2x2 windows, stride 2, no padding (every window inside the image)."""
+    n_, c_, h, w = x.shape
+    oh, ow = index.shape[2], index.shape[3]
+    for n in range(n_):
+        for c in range(c_):
+            plane = x[n, c]
+            out = index[n, c]
+            for i in range(oh):
+                r = 2 * i
+                for j in range(ow):
+                    q = 2 * j
+                    # "not v <= top" is v > top or v is NaN; "top == top": a NaN already found stays
+                    best, top = r * w + q, plane[r, q]
+                    v = plane[r, q + 1]
+                    better = (not v <= top) & (top == top)
+                    best = r * w + q + 1 if better else best
+                    top = v if better else top
+                    v = plane[r + 1, q]
+                    better = (not v <= top) & (top == top)
+                    best = (r + 1) * w + q if better else best
+                    top = v if better else top
+                    v = plane[r + 1, q + 1]
+                    better = (not v <= top) & (top == top)
+                    best = (r + 1) * w + q + 1 if better else best
+                    out[i, j] = best
 
 
 @njit(cache=True, nogil=True)
