@@ -113,10 +113,11 @@ def test_loops_equal_the_numpy_reference(dtype, kernel, stride, padding):
     rng = np.random.default_rng(8)
     x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
     w = rng.standard_normal((4, 3) + kernel).astype(dtype)
-    y = conv.conv2d_arrays(x, w, stride, padding)
+    b = rng.standard_normal(4).astype(dtype)
+    y = conv.conv2d_arrays(x, w, b, stride, padding)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     loops = kconv.LOOP_ARRAYS
-    np.testing.assert_allclose(conv.conv2d_arrays(x, w, stride, padding, loops), y, **tol)
+    np.testing.assert_allclose(conv.conv2d_arrays(x, w, b, stride, padding, loops), y, **tol)
     g = rng.standard_normal(y.shape).astype(dtype)
     np.testing.assert_allclose(conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding, loops),
                                conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding), **tol)

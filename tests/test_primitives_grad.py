@@ -390,6 +390,9 @@ def conv_case(draw, which):
     y_shape = conv.conv(np.zeros(x_shape), np.zeros(w_shape), stride, pad).shape
     label = f"{which} x={x_shape} w={w_shape} stride={stride} padding={pad}"
     if which == "conv2d":
+        if draw(st.booleans()):  # the optional bias, added in the same pass
+            bias = draw(arrays(w_shape[:1]))
+            return Case(lambda a, b, c: conv.conv(a, b, stride, pad, c), [x, w, bias], label + " with bias")
         return Case(lambda a, b: conv.conv(a, b, stride, pad), [x, w], label)
     g = draw(arrays(y_shape))
     if which == "conv2d_input_grad":

@@ -60,11 +60,8 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation, as in every framework) of an
     (N, C, H, W) input with (O, C, kh, kw) filters: one ``conv2d`` primitive
-    (im2col + one GEMM, NCHW out), plus the bias broadcast over (H, W)."""
-    y = conv(x, weight, stride, padding)
-    if bias is None:
-        return y
-    return y + F.reshape(bias, (shape_of(weight)[0], 1, 1))
+    (im2col + one GEMM, the bias added in the same pass, NCHW out)."""
+    return conv(x, weight, stride, padding, bias)
 
 
 def _pool_padding(size, k, s, p, ceil_mode):

@@ -43,15 +43,10 @@ def _is(sym, op: str, **params) -> bool:
 
 
 def _match_conv(t):
-    """``conv2d(x, w) [+ reshape(b, (O, 1, 1))]`` or
+    """``conv2d(x, w[, b])`` or
     ``transpose(reshape(matmul(reshape(im2col(x)), w) [+ b]), (0, 3, 1, 2))`` -> (x, window node, w, b)."""
-    if t.op == "add" and _is(t.inputs[0], "conv2d") and _is(t.inputs[1], "reshape"):
-        b = t.inputs[1].inputs[0]
-        if len(b.shape) == 1 and tuple(t.inputs[1].shape) == (b.shape[0], 1, 1) and not b.weak:
-            c = t.inputs[0]
-            return c.inputs[0], c, c.inputs[1], b
     if _is(t, "conv2d"):
-        return t.inputs[0], t, t.inputs[1], None
+        return t.inputs[0], t, t.inputs[1], t.inputs[2] if len(t.inputs) > 2 else None
     if not _is(t, "transpose", axes=(0, 3, 1, 2)) or not _is(t.inputs[0], "reshape"):
         return None
     a = t.inputs[0].inputs[0]

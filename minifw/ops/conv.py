@@ -197,16 +197,20 @@ def _rows_by_channel(g, a: ConvArrays):
     return a.permute(g, (0, 2, 3, 1)).reshape(n * oh * ow, o)
 
 
-def conv2d_arrays(x, w, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
-    """``y[n, o] = sum_c x[n, c] (*) w[o, c]``: im2col, one GEMM, back to NCHW."""
+def conv2d_arrays(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), a: ConvArrays = NUMPY_ARRAYS):
+    """``y[n, o] = sum_c x[n, c] (*) w[o, c] + b[o]``: im2col, one GEMM, the bias added to the GEMM's
+    output while it is still one contiguous (N*OH*OW, O) block, then one copy back to NCHW."""
     o, c, kh, kw = w.shape
     cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
     n, oh, ow = cols.shape[:3]
     y = a.matmul(cols.reshape(n * oh * ow, c * kh * kw), a.permute(w.reshape(o, c * kh * kw), (1, 0)))
+    if b is not None:
+        y += b
     return a.permute(y.reshape(n, oh, ow, o), (0, 3, 1, 2))
 
 
-def conv2d_input_grad_arrays(g, w, x_shape, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
+def conv2d_input_grad_arrays(g, w, x_shape=(), stride=(1, 1), padding=((0, 0), (0, 0)),
+                             a: ConvArrays = NUMPY_ARRAYS):
     """The adjoint of ``conv2d`` in ``x``: ``g`` (N, O, OH, OW) through the filters, windows summed back."""
     o, c, kh, kw = w.shape
     n, _, oh, ow = g.shape
@@ -214,7 +218,8 @@ def conv2d_input_grad_arrays(g, w, x_shape, stride, padding, a: ConvArrays = NUM
     return a.col2im(cols.reshape(n, oh, ow, c, kh, kw), tuple(x_shape), (kh, kw), stride, padding)
 
 
-def conv2d_weight_grad_arrays(x, g, w_shape, stride, padding, a: ConvArrays = NUMPY_ARRAYS):
+def conv2d_weight_grad_arrays(x, g, w_shape=(), stride=(1, 1), padding=((0, 0), (0, 0)),
+                              a: ConvArrays = NUMPY_ARRAYS):
     """The adjoint of ``conv2d`` in ``w``: windows of ``x`` against ``g``, summed over the batch and positions."""
     o, c, kh, kw = w_shape
     cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
@@ -224,17 +229,22 @@ def conv2d_weight_grad_arrays(x, g, w_shape, stride, padding, a: ConvArrays = NU
 
 
 def _conv2d_rule(shp, dts, stride=(1, 1), padding=((0, 0), (0, 0))):
-    xs, ws = (tuple(s) for s in shp)
+    xs, ws = tuple(shp[0]), tuple(shp[1])
+    if len(shp) not in (2, 3):
+        raise ShapeError(f"conv2d: takes an input, filters and an optional bias, got {len(shp)} operands")
     if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
         raise ShapeError(f"conv2d: input of shape {xs} (N, C, H, W) does not fit filters of shape {ws} "
                          f"(O, C, kh, kw)")
+    if len(shp) == 3 and tuple(shp[2]) != ws[:1]:
+        raise ShapeError(f"conv2d: bias of shape {tuple(shp[2])} does not fit filters of shape {ws} "
+                         f"(expected ({ws[0]},))")
     (n, oh, ow, _, _, _), _ = _im2col_rule([xs], dts[:1], kernel=ws[2:], stride=stride, padding=padding)
     return (n, ws[0], oh, ow), np.result_type(*dts)
 
 
 def _conv2d_input_grad_rule(shp, dts, x_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
     gs, ws = (tuple(s) for s in shp)
-    want, _ = _conv2d_rule([x_shape, ws], dts, stride=stride, padding=padding)
+    want, _ = _conv2d_rule([x_shape, ws], dts[:2], stride=stride, padding=padding)
     if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
         raise ShapeError(f"conv2d_input_grad: cotangent of shape {gs} does not fit an input of shape "
                          f"{tuple(x_shape)} and filters of shape {ws} (expected {want})")
@@ -243,7 +253,7 @@ def _conv2d_input_grad_rule(shp, dts, x_shape=(), stride=(1, 1), padding=((0, 0)
 
 def _conv2d_weight_grad_rule(shp, dts, w_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
     xs, gs = (tuple(s) for s in shp)
-    want, _ = _conv2d_rule([xs, w_shape], dts, stride=stride, padding=padding)
+    want, _ = _conv2d_rule([xs, w_shape], dts[:2], stride=stride, padding=padding)
     if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
         raise ShapeError(f"conv2d_weight_grad: cotangent of shape {gs} does not fit an input of shape {xs} "
                          f"and filters of shape {tuple(w_shape)} (expected {want})")
@@ -284,9 +294,11 @@ def col2im(cols, x_shape, kernel, stride=1, padding=0):
                   stride=_pair(stride, "stride"), padding=normalize_padding(padding))
 
 
-def conv(x, w, stride=1, padding=0):
-    """Cross-correlation of ``x`` (N, C, H, W) with filters ``w`` (O, C, kh, kw) -> (N, O, OH, OW)."""
-    return F.bind(CONV2D, x, w, stride=_pair(stride, "stride"), padding=normalize_padding(padding))
+def conv(x, w, stride=1, padding=0, bias=None):
+    """Cross-correlation of ``x`` (N, C, H, W) with filters ``w`` (O, C, kh, kw), plus ``bias`` (O,) when
+    given -> (N, O, OH, OW)."""
+    args = (x, w) if bias is None else (x, w, bias)
+    return F.bind(CONV2D, *args, stride=_pair(stride, "stride"), padding=normalize_padding(padding))
 
 
 def conv_input_grad(g, w, x_shape, stride=1, padding=0):
@@ -360,17 +372,19 @@ POOL_SCATTER = register(Primitive(
     doc="add values into zero NCHW planes at flat positions (the adjoint of pool_gather)",
 ))
 
-# conv2d(x, w), conv2d_input_grad(g, w), conv2d_weight_grad(x, g): each is bilinear, and the vjps of each
-# are the other two (<conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>).
+# conv2d(x, w[, b]), conv2d_input_grad(g, w), conv2d_weight_grad(x, g): each is bilinear (the bias aside), and
+# the vjps of each are the other two (<conv(x, w), g> = <x, input_grad(g, w)> = <w, weight_grad(x, g)>).
 CONV2D = register(Primitive(
-    name="conv2d", kind="conv", nin=2, impl=conv2d_arrays, shape_rule=_conv2d_rule,
-    vjps=[lambda g, out, x, w, stride, padding: conv_input_grad(g, w, F.shape_of(x), stride, padding),
-          lambda g, out, x, w, stride, padding: conv_weight_grad(x, g, F.shape_of(w), stride, padding)],
-    jvp=lambda t, out, x, w, stride, padding: _sum_known(
+    name="conv2d", kind="conv", nin=-1, impl=conv2d_arrays, shape_rule=_conv2d_rule,
+    vjps=[lambda g, out, x, w, *b, stride, padding: conv_input_grad(g, w, F.shape_of(x), stride, padding),
+          lambda g, out, x, w, *b, stride, padding: conv_weight_grad(x, g, F.shape_of(w), stride, padding),
+          lambda g, out, x, w, *b, stride, padding: F.sum(g, axis=(0, 2, 3))],
+    jvp=lambda t, out, x, w, *b, stride, padding: _sum_known(_sum_known(
         None if t[0] is None else conv(t[0], w, stride, padding),
         None if t[1] is None else conv(x, t[1], stride, padding)),
+        None if len(t) < 3 or t[2] is None else F.reshape(t[2], (F.shape_of(w)[0], 1, 1))),
     notation="conv2d({0}, {1})", params=("stride", "padding"), saves="others",
-    doc="2-D cross-correlation of an NCHW input with (O, C, kh, kw) filters, NCHW out",
+    doc="2-D cross-correlation of an NCHW input with (O, C, kh, kw) filters and an optional bias, NCHW out",
 ))
 
 CONV2D_INPUT_GRAD = register(Primitive(
