@@ -15,6 +15,8 @@ as the windows, a count, a divide and col2im) ~600 -> ~20 us.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from minifw.kernels import threads
@@ -44,14 +46,36 @@ def _c(x):
     return x if x.flags.c_contiguous else np.ascontiguousarray(x)
 
 
-def _im2col(impl):
+class _Workspaces(threading.local):
+    """One im2col buffer per (shape, dtype) and thread, reused by every call of the convolution trio:
+    their columns live only until the GEMM that reads them returns (a static graph's branches may run
+    on several threads, hence one set per thread)."""
+
+    def __init__(self):
+        self.buffers: dict = {}
+
+    def get(self, shape, dtype):
+        key = (shape, dtype)
+        buf = self.buffers.get(key)
+        if buf is None:
+            if len(self.buffers) > 32:  # many shapes (a sweep over batch sizes): start again
+                self.buffers.clear()
+            buf = self.buffers[key] = np.empty(shape, dtype)
+        return buf
+
+
+_WORKSPACES = _Workspaces()
+
+
+def _im2col(impl, workspace: bool = False):
     def run(x, kernel, stride, padding, pad_value=0.0):
         if not _fits(x):
             return impl(x, kernel, stride, padding, pad_value)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
         oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-        out = np.empty((n, oh, ow, c, kh, kw), x.dtype)
+        shape = (n, oh, ow, c, kh, kw)
+        out = _WORKSPACES.get(shape, x.dtype) if workspace else np.empty(shape, x.dtype)
         if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3:
             loops().im2col_3x3(_c(x), x.dtype.type(pad_value), out)
         else:
@@ -114,9 +138,10 @@ def _pool_scatter(impl):
     return run
 
 
-LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl), _col2im(_col2im_impl), threads.matmul, NUMPY_ARRAYS.permute)
-"""The convolution trio's array functions on the loops (the GEMM stays numpy's BLAS call, under the small-GEMM
-thread rule)."""
+LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl, workspace=True), _col2im(_col2im_impl), threads.matmul,
+                         NUMPY_ARRAYS.permute)
+"""The convolution trio's array functions on the loops: im2col into a reused workspace (the columns never
+leave the trio's functions), the GEMM numpy's BLAS call under the small-GEMM thread rule."""
 
 
 def _with_loops(impl):
