@@ -242,21 +242,22 @@ def _conv2d_rule(shp, dts, stride=(1, 1), padding=((0, 0), (0, 0))):
     return (n, ws[0], oh, ow), np.result_type(*dts)
 
 
+def _check_cotangent(name, gs, x_shape, w_shape, dts, stride, padding):
+    want, _ = _conv2d_rule([x_shape, w_shape], dts[:2], stride=stride, padding=padding)
+    if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
+        raise ShapeError(f"{name}: cotangent of shape {gs} does not fit an input of shape {tuple(x_shape)} "
+                         f"and filters of shape {tuple(w_shape)} (expected {want})")
+
+
 def _conv2d_input_grad_rule(shp, dts, x_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
     gs, ws = (tuple(s) for s in shp)
-    want, _ = _conv2d_rule([x_shape, ws], dts[:2], stride=stride, padding=padding)
-    if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
-        raise ShapeError(f"conv2d_input_grad: cotangent of shape {gs} does not fit an input of shape "
-                         f"{tuple(x_shape)} and filters of shape {ws} (expected {want})")
+    _check_cotangent("conv2d_input_grad", gs, x_shape, ws, dts, stride, padding)
     return tuple(x_shape), np.result_type(*dts)
 
 
 def _conv2d_weight_grad_rule(shp, dts, w_shape=(), stride=(1, 1), padding=((0, 0), (0, 0))):
     xs, gs = (tuple(s) for s in shp)
-    want, _ = _conv2d_rule([xs, w_shape], dts[:2], stride=stride, padding=padding)
-    if len(gs) != 4 or any(a is not None and b is not None and a != b for a, b in zip(gs, want)):
-        raise ShapeError(f"conv2d_weight_grad: cotangent of shape {gs} does not fit an input of shape {xs} "
-                         f"and filters of shape {tuple(w_shape)} (expected {want})")
+    _check_cotangent("conv2d_weight_grad", gs, xs, w_shape, dts, stride, padding)
     return tuple(w_shape), np.result_type(*dts)
 
 
