@@ -21,7 +21,7 @@ def test_w7_is_in_the_catalog_with_the_issue_targets_and_compile_only_in_the_ful
     # the full run: 1 and 2 threads per side, each alone and against 2 spinning processes
     assert [(c.params["threads"], c.params.get("busy", 0)) for c in full] == [(1, 0), (2, 0), (1, 2), (2, 2)]
     for c in full:
-        assert c.modes == ["eager", "jit", "torch", "torch_compile"]
+        assert c.modes == ["eager", "jit", "jit_step", "torch", "torch_compile"]
         assert [(t["ratio"], t["max"]) for t in c.targets] == [(["eager", "torch"], 1.0), (["jit", "torch"], 0.7)]
 
 

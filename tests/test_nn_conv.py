@@ -160,8 +160,9 @@ def test_new_shape_rules_name_the_op_and_shapes():
 
 @pytest.mark.parametrize("loops", [True, False])
 def test_lenet_step_eager_equals_jit(loops):
-    """One LeNet-shaped training step (conv, pool, conv, pool, fc): eager and the compiled step agree,
-    on the numba loops and on the numpy reference."""
+    """Two LeNet-shaped training steps (conv, pool, conv, pool, fc): eager, the compiled forward+backward
+    with an eager SGD, and the fully compiled step (SGD inside the graph) agree, on the numba loops and on
+    the numpy reference."""
     from minifw import nn, optim
     from minifw.kernels import dispatch
 
@@ -170,28 +171,42 @@ def test_lenet_step_eager_equals_jit(loops):
     results = []
     dispatch.install(conv_loops=loops)
     try:
-        for compiled in (False, True):
+        for how in ("eager", "jit", "jit+sgd"):
             mf.manual_seed(0)
             net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                                 nn.Conv2d(4, 6, 3, padding=1), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(),
                                 nn.Linear(24, 10))
             opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
-            step = net.compile_step(NF.cross_entropy) if compiled else (lambda a, b, m=net: NF.cross_entropy(m(a), b))
+            step = {"eager": lambda a, b, m=net: NF.cross_entropy(m(a), b),
+                    "jit": net.compile_step(NF.cross_entropy),
+                    "jit+sgd": net.compile_step(NF.cross_entropy, optimizer=opt)}[how]
             losses = []
             for _ in range(2):
                 opt.zero_grad()
                 loss = step(mf.tensor(x), mf.tensor(y))
-                if not compiled:
+                if how == "eager":
                     loss.backward()
-                opt.step()
+                if how != "jit+sgd":
+                    opt.step()
                 losses.append(float(loss.item()))
+            assert opt.step_count == 2 and all(opt.state[id(p)]["step"] == 2 for p in net.parameters())
             results.append((losses, [p.numpy().copy() for p in net.parameters()]))
     finally:
         dispatch.install()
-    (l0, p0), (l1, p1) = results
-    np.testing.assert_allclose(l0, l1, rtol=1e-5)
-    for a, b in zip(p0, p1):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    (l0, p0), *others = results
+    for losses, params in others:
+        np.testing.assert_allclose(losses, l0, rtol=1e-5)
+        for a, b in zip(params, p0):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_compile_step_refuses_an_optimizer_over_other_tensors():
+    from minifw import nn, optim
+    from minifw.nn.module import CompileStepError
+
+    net, other = nn.Linear(3, 2), nn.Linear(3, 2)
+    with pytest.raises(CompileStepError, match=r"tensor of shape \(2, 3\) that is not a parameter of this module"):
+        net.compile_step(NF.cross_entropy, optimizer=optim.SGD(other.parameters(), lr=0.1))
 
 
 def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all(monkeypatch):

@@ -129,7 +129,7 @@ def _w6(quick: bool) -> list[Case]:
 
 def _w7(quick: bool) -> list[Case]:  # LeNet step: minifw.bench.w7_lenet (torch.compile, 2 threads, load: full run)
     """1 thread per side; in the full run also 2 threads, and both under a competing load (2 spinning processes)."""
-    modes = ["eager", "jit", "torch"] + ([] if quick else ["torch_compile"])
+    modes = ["eager", "jit"] + ([] if quick else ["jit_step"]) + ["torch"] + ([] if quick else ["torch_compile"])
     variants = [(1, 0)] if quick else [(1, 0), (2, 0), (1, 2), (2, 2)]
     cases = []
     for threads, busy in variants:

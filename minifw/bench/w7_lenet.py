@@ -3,7 +3,10 @@
 conv 20@3x3 pad 1, max-pool 2, conv 50@3x3 pad 1, max-pool 2, fc 500, ReLU, fc 10; softmax
 cross-entropy; one SGD step (momentum 0.9, as BENCHMARKS.md's W7).  Modes: minifw ``eager``,
 minifw ``jit`` (``Module.compile_step``: forward and backward traced into one compiled graph, then
-the optimizer's eager update), PyTorch ``torch`` (eager) and ``torch_compile`` in the torch worker.
+the optimizer's eager update), minifw ``jit_step`` (``compile_step(loss, optimizer=opt)``: the SGD
+update traced into the same graph; measured slower than ``jit`` for now -- the graph writes new
+weight arrays that are copied back, and its fused update kernel is a parallel one), PyTorch
+``torch`` (eager) and ``torch_compile`` in the torch worker.
 
 Every side starts from the same weights and batch (:func:`w7_data`, a seeded numpy generator,
 PyTorch's layouts); the runner compares the first step's loss and updated weights before timing.
@@ -94,7 +97,7 @@ def build_minifw(case: Case, mode: str) -> Prepared:
             loss.backward()
             opt.step()
             return loss
-    elif mode == "jit":
+    elif mode == "jit":  # forward and backward compiled, the SGD update eager
         compiled = net.compile_step(NF.cross_entropy)
 
         def step():
@@ -102,6 +105,11 @@ def build_minifw(case: Case, mode: str) -> Prepared:
             loss = compiled(xt, yt)
             opt.step()
             return loss
+    elif mode == "jit_step":  # forward, backward and the SGD update in one compiled graph
+        compiled = net.compile_step(NF.cross_entropy, optimizer=opt)
+
+        def step():
+            return compiled(xt, yt)
     else:
         raise KeyError(mode)
     loss = float(step().item())
