@@ -205,7 +205,10 @@ def conv2d_arrays(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), a: Conv
     n, oh, ow = cols.shape[:3]
     y = a.matmul(cols.reshape(n * oh * ow, c * kh * kw), a.permute(w.reshape(o, c * kh * kw), (1, 0)))
     if b is not None:
-        y += b
+        if b.dtype == y.dtype:
+            y += b  # in place: the GEMM's result is ours
+        else:  # a wider bias widens the result, as an add would
+            y = y + b
     return a.permute(y.reshape(n, oh, ow, o), (0, 3, 1, 2))
 
 
