@@ -98,3 +98,133 @@ def test_shape_rules_name_the_op_and_shapes():
     with pytest.raises(ShapeError, match="col2im"):
         get("col2im").shape_rule([(1, 2, 2, 1, 2, 2)], [np.dtype("f4")], x_shape=(1, 1, 5, 5), kernel=(2, 2),
                                  stride=(1, 1), padding=((0, 0), (0, 0)))
+
+
+# --- the conv2d trio and the max-pool trio: numba loops == numpy reference, eager == jit ---------------------------
+WINDOWS = [((3, 3), (1, 1), ((1, 1), (1, 1))), ((2, 3), (2, 1), ((1, 0), (0, 1))), ((2, 2), (2, 2), ((0, 0), (0, 0)))]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel,stride,padding", WINDOWS)
+def test_loops_equal_the_numpy_reference(dtype, kernel, stride, padding):
+    from minifw.kernels import conv as kconv
+    from minifw.ops import conv
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    w = rng.standard_normal((4, 3) + kernel).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    y = conv.conv2d_arrays(x, w, b, stride, padding)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    loops = kconv.LOOP_ARRAYS
+    np.testing.assert_allclose(conv.conv2d_arrays(x, w, b, stride, padding, loops), y, **tol)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding, loops),
+                               conv.conv2d_input_grad_arrays(g, w, x.shape, stride, padding), **tol)
+    np.testing.assert_allclose(conv.conv2d_weight_grad_arrays(x, g, w.shape, stride, padding, loops),
+                               conv.conv2d_weight_grad_arrays(x, g, w.shape, stride, padding), **tol)
+    pool_pad = tuple((min(a, kernel[i] // 2), b) for i, (a, b) in enumerate(padding))
+    x[0, 0, 1, 1:3] = np.nan  # the first NaN of a window wins, as numpy's argmax and PyTorch's max pool
+    index = conv._pool_argmax_impl(x, kernel, stride, pool_pad)
+    np.testing.assert_array_equal(kconv.IMPLS["pool_argmax"](None)(x, kernel, stride, pool_pad), index)
+    picked = conv._pool_gather_impl(x, index)
+    np.testing.assert_array_equal(kconv.IMPLS["pool_gather"](None)(x, index), picked)
+    np.testing.assert_array_equal(picked, conv._im2col_impl(x, kernel, stride, pool_pad, -np.inf)
+                                  .max(axis=(4, 5)).transpose(0, 3, 1, 2))
+    np.testing.assert_allclose(kconv.IMPLS["pool_scatter"](None)(picked, index, x.shape),
+                               conv._pool_scatter_impl(picked, index, x.shape), **tol)
+
+
+def test_max_pool_gives_a_tied_window_gradient_to_its_first_maximum():
+    x = mf.tensor(np.array([[[[1.0, 3.0], [3.0, 0.0]]]]), requires_grad=True)
+    NF.max_pool2d(x, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0, 0], [[0, 1], [0, 0]])  # PyTorch's rule, not a split
+
+
+def test_max_pool_keeps_an_index_not_a_window_sized_mask():
+    x = mf.tensor(np.random.default_rng(9).standard_normal((2, 3, 8, 8)), requires_grad=True)
+    y = NF.max_pool2d(x, 2)
+    from minifw.eager.tensor import values_of
+
+    index = values_of(y._node)[1]  # the record keeps (x, index): the input and the arg-max, no mask
+    assert y.grad_fn.name == "pool_gather" and index.dtype == np.int64 and index.shape == (2, 3, 4, 4)
+
+
+def test_new_shape_rules_name_the_op_and_shapes():
+    with pytest.raises(ShapeError, match=r"max_pool2d: padding .* at most half the kernel"):
+        NF.max_pool2d(mf.zeros(1, 1, 6, 6), 2, 2, 2)
+    with pytest.raises(ShapeError, match=r"pool_gather: index of shape \(1, 2, 2, 2\) does not fit .*\(1, 1, 4, 4\)"):
+        get("pool_gather").shape_rule([(1, 1, 4, 4), (1, 2, 2, 2)], [np.dtype("f4"), np.dtype("i8")])
+    with pytest.raises(ShapeError, match=r"conv2d_input_grad: cotangent of shape \(1, 4, 3, 3\)"):
+        get("conv2d_input_grad").shape_rule([(1, 4, 3, 3), (4, 2, 3, 3)], [np.dtype("f4")] * 2, x_shape=(1, 2, 6, 6),
+                                            stride=(1, 1), padding=((0, 0), (0, 0)))
+
+
+@pytest.mark.parametrize("loops", [True, False])
+def test_lenet_step_eager_equals_jit(loops):
+    """Two LeNet-shaped training steps (conv, pool, conv, pool, fc): eager, the compiled forward+backward
+    with an eager SGD, and the fully compiled step (SGD inside the graph) agree, on the numba loops and on
+    the numpy reference."""
+    from minifw import nn, optim
+    from minifw.kernels import dispatch
+
+    rng = np.random.default_rng(10)
+    x, y = rng.random((4, 1, 8, 8)).astype(np.float32), rng.integers(0, 10, 4)
+    results = []
+    dispatch.install(conv_loops=loops)
+    try:
+        for how in ("eager", "jit", "jit+sgd"):
+            mf.manual_seed(0)
+            net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                nn.Conv2d(4, 6, 3, padding=1), nn.MaxPool2d(2, ceil_mode=True), nn.Flatten(),
+                                nn.Linear(24, 10))
+            opt = optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+            step = {"eager": lambda a, b, m=net: NF.cross_entropy(m(a), b),
+                    "jit": net.compile_step(NF.cross_entropy),
+                    "jit+sgd": net.compile_step(NF.cross_entropy, optimizer=opt)}[how]
+            losses = []
+            for _ in range(2):
+                opt.zero_grad()
+                loss = step(mf.tensor(x), mf.tensor(y))
+                if how == "eager":
+                    loss.backward()
+                if how != "jit+sgd":
+                    opt.step()
+                losses.append(float(loss.item()))
+            assert opt.step_count == 2 and all(opt.state[id(p)]["step"] == 2 for p in net.parameters())
+            results.append((losses, [p.numpy().copy() for p in net.parameters()]))
+    finally:
+        dispatch.install()
+    (l0, p0), *others = results
+    for losses, params in others:
+        np.testing.assert_allclose(losses, l0, rtol=1e-5)
+        for a, b in zip(params, p0):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_compile_step_refuses_an_optimizer_over_other_tensors():
+    from minifw import nn, optim
+    from minifw.nn.module import CompileStepError
+
+    net, other = nn.Linear(3, 2), nn.Linear(3, 2)
+    with pytest.raises(CompileStepError, match=r"tensor of shape \(2, 3\) that is not a parameter of this module"):
+        net.compile_step(NF.cross_entropy, optimizer=optim.SGD(other.parameters(), lr=0.1))
+
+
+def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all(monkeypatch):
+    from minifw.kernels import threads
+
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((8, 5)), rng.standard_normal((5, 3))
+    blas = threads.blas()
+    full = blas.full
+    try:
+        monkeypatch.setattr(threads, "SMALL_GEMM_FLOPS", 1000)
+        np.testing.assert_array_equal(threads.matmul(a, b), a @ b)  # 240 flops: one thread
+        assert blas.now == 1 and threads.policy_report()["blas_threads"] == {"now": 1, "full": full}
+        big = rng.standard_normal((20, 30))
+        np.testing.assert_array_equal(threads.matmul(big, big.T), big @ big.T)  # 24,000 flops: all of them
+        assert blas.now == full
+        assert all(lib.num_threads == full for lib in blas.libs)
+    finally:
+        blas.use(full)

@@ -379,6 +379,42 @@ def col2im_case(draw):
                 f"col2im {cols_shape} -> {x_shape} kernel={kernel} stride={stride} padding={pad}")
 
 
+@st.composite
+def conv_case(draw, which):
+    """conv2d and its two derivative primitives: every input of each is differentiable (they are bilinear)."""
+    from minifw.ops import conv
+
+    x_shape, kernel, stride, pad = draw(window_params())
+    w_shape = (draw(st.integers(1, 3)), x_shape[1]) + kernel
+    x, w = draw(arrays(x_shape)), draw(arrays(w_shape))
+    y_shape = conv.conv(np.zeros(x_shape), np.zeros(w_shape), stride, pad).shape
+    label = f"{which} x={x_shape} w={w_shape} stride={stride} padding={pad}"
+    if which == "conv2d":
+        if draw(st.booleans()):  # the optional bias, added in the same pass
+            bias = draw(arrays(w_shape[:1]))
+            return Case(lambda a, b, c: conv.conv(a, b, stride, pad, c), [x, w, bias], label + " with bias")
+        return Case(lambda a, b: conv.conv(a, b, stride, pad), [x, w], label)
+    g = draw(arrays(y_shape))
+    if which == "conv2d_input_grad":
+        return Case(lambda a, b: conv.conv_input_grad(a, b, x_shape, stride, pad), [g, w], label)
+    return Case(lambda a, b: conv.conv_weight_grad(a, b, w_shape, stride, pad), [x, g], label)
+
+
+@st.composite
+def pool_index_case(draw, which):
+    """pool_gather / pool_scatter through an index with repeats (overlapping windows share a maximum)."""
+    from minifw.ops import conv
+
+    n, c, h, w = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    oh, ow = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    index = draw(hnp.arrays(np.int64, (n, c, oh, ow), elements=st.integers(0, h * w - 1)))
+    if which == "pool_gather":
+        return Case(lambda a: conv.pool_gather(a, index), [draw(arrays((n, c, h, w)))],
+                    f"pool_gather ({n}, {c}, {h}, {w}) index={index.tolist()}")
+    return Case(lambda a: conv.pool_scatter(a, index, (n, c, h, w)), [draw(arrays((n, c, oh, ow)))],
+                f"pool_scatter -> ({n}, {c}, {h}, {w}) index={index.tolist()}")
+
+
 CASES: dict[str, st.SearchStrategy[Case]] = {
     **{name: unary_case(name) for name in UNARY_DOMAINS},
     **{name: binary_case(name) for name in BINARY_DOMAINS},
@@ -396,6 +432,8 @@ CASES: dict[str, st.SearchStrategy[Case]] = {
     "softmax": softmax_case("softmax"),
     "im2col": im2col_case(),
     "col2im": col2im_case(),
+    **{name: conv_case(name) for name in ("conv2d", "conv2d_input_grad", "conv2d_weight_grad")},
+    **{name: pool_index_case(name) for name in ("pool_gather", "pool_scatter")},
     # composites of the primitives above that users call directly
     "squeeze": squeeze_case(),
     "unsqueeze": unsqueeze_case(),

@@ -85,7 +85,7 @@ def test_module_graph_has_layer_scopes_fused_scopes_shapes():
     gd = graph_def(LeNet(), np.zeros((1, 1, 8, 8), np.float32))
     nodes = _names(gd)
     assert {"input", "conv1/weight", "conv1/bias", "fc2/weight"} <= set(nodes)
-    assert any(n.startswith("conv1/") and nodes[n].op == "matmul" for n in nodes)
+    assert any(n.startswith("conv1/") and nodes[n].op == "conv2d" for n in nodes)
     fused = [n for n in nodes if "/fused_" in n or n.startswith("fused_")]
     assert any(n.startswith("fc1/fused_") and nodes[n].op == "relu" for n in fused), fused
     assert any(n.startswith("drop/") for n in nodes)  # dropout's fresh random input, in its layer
@@ -251,5 +251,5 @@ def test_done_when_real_tensorboard_serves_what_minifw_train_cnn_wrote(tmp_path)
         assert "misclassified" in images
         assert b.get("/data/plugin/graphs/info")["."]["run_graph"]
         graph = b.get("/data/plugin/graphs/graph?run=.&conceptual=false").decode()
-        for name in ('"conv1/weight"', '"conv2/bias"', '"fc1/fused_', 'op: "matmul"', 'op: "im2col"'):
+        for name in ('"conv1/weight"', '"conv2/bias"', '"fc1/fused_', 'op: "matmul"', 'op: "conv2d"'):
             assert name in graph, name

@@ -141,11 +141,18 @@ def _w6(quick: bool) -> list[Case]:
                       "metric": ["train step (warm cache)", "median_s"], "max": 1.0}])]
 
 
-def _w7(quick: bool) -> list[Case]:  # LeNet step, 1 thread each: minifw.bench.w7_lenet (torch.compile not in quick)
-    modes = ["eager", "jit", "torch"] + ([] if quick else ["torch_compile"])
-    return [Case("W7", "LeNet b=64 1 thread", {"batch": 64, "threads": 1}, modes, reference="eager", rtol=1e-3,
-                 targets=[{"text": "eager <= 1.0x PyTorch eager", "ratio": ["eager", "torch"], "max": 1.0},
-                          {"text": "jit <= 0.7x PyTorch eager", "ratio": ["jit", "torch"], "max": 0.7}])]
+def _w7(quick: bool) -> list[Case]:  # LeNet step: minifw.bench.w7_lenet (torch.compile, 2 threads, load: full run)
+    """1 thread per side; in the full run also 2 threads, and both under a competing load (2 spinning processes)."""
+    modes = ["eager", "jit"] + ([] if quick else ["jit_step"]) + ["torch"] + ([] if quick else ["torch_compile"])
+    variants = [(1, 0)] if quick else [(1, 0), (2, 0), (1, 2), (2, 2)]
+    cases = []
+    for threads, busy in variants:
+        label = f"LeNet b=64 {threads} thread{'s' if threads > 1 else ''}" + (f" busy x{busy}" if busy else "")
+        params = {"batch": 64, "threads": threads} | ({"busy": busy} if busy else {})
+        cases.append(Case("W7", label, params, modes, reference="eager", rtol=1e-3, targets=[
+            {"text": "eager <= 1.0x PyTorch eager", "ratio": ["eager", "torch"], "max": 1.0},
+            {"text": "jit <= 0.7x PyTorch eager", "ratio": ["jit", "torch"], "max": 0.7}]))
+    return cases
 
 
 def _w8(quick: bool) -> list[Case]:

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from minifw import anomaly, profiler
+from minifw.kernels import conv, threads
 from minifw.registry import all_primitives, subscribe
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
@@ -90,24 +91,32 @@ def _binary(prim, impl, dtypes):
 
 
 _WINS: list[dict] = [KERNEL_WINS]
+_LOOPS: list[bool] = [True]
 
 
 def _choose(p) -> None:
     dtypes = _WINS[0].get(p.name)
     if dtypes and p.kernel_scalar is not None and p.nin in (1, 2):
         IMPL[p] = (_unary if p.nin == 1 else _binary)(p, p.impl, tuple(dtypes))
+    elif _LOOPS[0] and p.name in conv.IMPLS:  # conv and pooling: loops at every size (see kernels/conv.py)
+        IMPL[p] = conv.IMPLS[p.name](p.impl)
+    elif _LOOPS[0] and p.name == "matmul":  # small GEMMs on one BLAS thread (see kernels/threads.py)
+        IMPL[p] = threads.matmul
     else:
         IMPL[p] = p.impl
 
 
-def install(wins: dict[str, tuple] | None = None) -> None:
-    """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`).
+def install(wins: dict[str, tuple] | None = None, conv_loops: bool | None = None) -> None:
+    """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`),
+    and the conv/pool loops of :mod:`minifw.kernels.conv` and the small-GEMM thread rule of
+    :func:`minifw.kernels.threads.matmul` unless ``conv_loops`` is False.
 
-    ``install({})`` puts plain numpy back for every primitive.  The dict object
-    is updated in place, so modules that hold a reference to ``IMPL`` see it;
+    ``install({})`` puts plain numpy back for every primitive (``conv_loops`` defaults to ``wins != {}``).
+    The dict object is updated in place, so modules that hold a reference to ``IMPL`` see it;
     primitives registered later follow the same choice.
     """
     _WINS[0] = KERNEL_WINS if wins is None else wins
+    _LOOPS[0] = bool(wins is None or wins) if conv_loops is None else conv_loops
     for p in all_primitives():
         _choose(p)
 

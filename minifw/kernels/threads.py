@@ -10,13 +10,25 @@ numba starts its pool, so every path into numba goes through :func:`load_numba`.
 
 ``os.environ.setdefault`` is used, so a user who sets the variable (e.g.
 ``OMP_WAIT_POLICY=active`` for a kernel-only benchmark) keeps their choice.
+
+The second rule is per call: small GEMMs run on one BLAS thread
+(:func:`matmul`).  A LeNet step's GEMMs are 1-20 MFLOP, tens of microseconds
+each; splitting one over two threads saves little on an idle machine and,
+on a busy one, makes the call wait for a core that another process holds
+(BENCHMARKS.md: ~180 ms steps instead of ~6 ms under a competing load).
+Below :data:`SMALL_GEMM_FLOPS` the BLAS library is set to one thread, above
+it back to the count it had; threadpoolctl finds the library (OpenBLAS, MKL,
+BLIS) and the switch is one C call, made only when the count changes.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 from types import ModuleType
+
+import numpy as np
 
 POLICY: dict[str, str] = {
     # idle OpenMP workers block instead of spinning: 41x -> ~1x on the mixed sgemm + kernel loop
@@ -44,8 +56,12 @@ def load_numba() -> ModuleType:
 
 
 def policy_report() -> dict:
-    """What is in effect: the environment values and numba's threading layer (if its pool has started)."""
+    """What is in effect: the environment values, numba's threading layer (if its pool has started), and the
+    small-GEMM rule (threshold; BLAS threads now and at full size, once a GEMM went through it)."""
     report = {key: os.environ.get(key) for key in POLICY}
+    report["small_gemm_flops"] = SMALL_GEMM_FLOPS
+    if _blas is not None:
+        report["blas_threads"] = {"now": _blas.now, "full": _blas.full}
     numba = sys.modules.get("numba")
     if numba is not None:
         try:
@@ -54,3 +70,52 @@ def policy_report() -> dict:
             report["threading_layer"] = None
         report["num_threads"] = numba.config.NUMBA_NUM_THREADS
     return report
+
+
+SMALL_GEMM_FLOPS: int = int(os.environ.get("MINIFW_SMALL_GEMM_FLOPS", 1 << 25))
+"""GEMMs of fewer floating-point operations (2*m*n*k) than this run on one BLAS thread (~33 MFLOP: on the
+project machine one core does that in ~0.3 ms, and a W7 step's largest GEMM is ~18 MFLOP)."""
+
+
+class _Blas:
+    """The BLAS libraries numpy loaded (found once, by threadpoolctl) and the thread count they run with now."""
+
+    def __init__(self):
+        from threadpoolctl import ThreadpoolController
+
+        self.libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        self.full = max([lib.num_threads for lib in self.libs], default=1)  # what the environment gave
+        self.now = self.full
+        self.lock = threading.Lock()
+
+    def use(self, n: int) -> None:
+        if n != self.now:
+            with self.lock:
+                for lib in self.libs:
+                    lib.set_num_threads(n)
+                self.now = n
+
+
+_blas: _Blas | None = None
+
+
+def blas() -> _Blas:
+    global _blas
+    if _blas is None:
+        _blas = _Blas()
+    return _blas
+
+
+def blas_threads_for(flops: float) -> int:
+    """The BLAS thread count the policy picks for a GEMM of ``flops`` operations (and sets it)."""
+    b = blas()
+    n = 1 if flops < SMALL_GEMM_FLOPS else b.full
+    b.use(n)
+    return n
+
+
+def matmul(a, b, out=None):
+    """``np.matmul`` under the small-GEMM rule: one BLAS thread below :data:`SMALL_GEMM_FLOPS`."""
+    if type(a) is np.ndarray and type(b) is np.ndarray and a.ndim >= 2 and b.ndim >= 1:
+        blas_threads_for(2.0 * a.size * (b.shape[-1] if b.ndim > 1 else 1))
+    return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)

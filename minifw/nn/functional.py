@@ -13,7 +13,7 @@ import numpy as np
 
 from minifw import functional as F
 from minifw.eager.tensor import Tensor
-from minifw.ops.conv import col2im, im2col, normalize_padding  # noqa: F401  (re-exported)
+from minifw.ops.conv import col2im, conv, im2col, max_pool, normalize_padding  # noqa: F401  (re-exported)
 from minifw.random import generator
 from minifw.registry import ShapeError
 
@@ -59,19 +59,9 @@ def flatten(x, start_dim: int = 1, end_dim: int = -1):
 
 def conv2d(x, weight, bias=None, stride=1, padding=0):
     """2-D convolution (cross-correlation, as in every framework) of an
-    (N, C, H, W) input with (O, C, kh, kw) filters: im2col + one matmul."""
-    xs, ws = shape_of(x), shape_of(weight)
-    if len(xs) != 4 or len(ws) != 4 or xs[1] != ws[1]:
-        raise ShapeError(f"conv2d: input of shape {xs} (N, C, H, W) does not fit filters of shape {ws} "
-                         f"(O, C, kh, kw)")
-    o, c, kh, kw = ws
-    cols = im2col(x, (kh, kw), stride, padding)  # (N, OH, OW, C, kh, kw)
-    n, oh, ow = shape_of(cols)[:3]
-    rows = (n * oh * ow,) if n is not None else (n, oh * ow)  # a static graph's free batch (None) stays its own axis
-    y = F.matmul(F.reshape(cols, rows + (c * kh * kw,)), F.transpose(F.reshape(weight, (o, c * kh * kw))))
-    if bias is not None:
-        y = y + bias
-    return F.permute(F.reshape(y, (n, oh, ow, o)), (0, 3, 1, 2))
+    (N, C, H, W) input with (O, C, kh, kw) filters: one ``conv2d`` primitive
+    (im2col + one GEMM, the bias added in the same pass, NCHW out)."""
+    return conv(x, weight, stride, padding, bias)
 
 
 def _pool_padding(size, k, s, p, ceil_mode):
@@ -85,7 +75,8 @@ def _pool_padding(size, k, s, p, ceil_mode):
     return (p, max(p, (out - 1) * s + k - size - p))
 
 
-def _pool(x, kernel_size, stride, padding, ceil_mode, pad_value, reduce):
+def _pool_geometry(x, kernel_size, stride, padding, ceil_mode):
+    """(kernel, stride, ((top, bottom), (left, right))) of a pooling of ``x``."""
     xs = shape_of(x)
     if len(xs) != 4:
         raise ShapeError(f"pool2d: input must be 4-D (N, C, H, W), got shape {xs}")
@@ -94,17 +85,19 @@ def _pool(x, kernel_size, stride, padding, ceil_mode, pad_value, reduce):
     sh, sw = (stride, stride) if isinstance(stride, int) else tuple(stride)
     ph, pw = (padding, padding) if isinstance(padding, int) else tuple(padding)
     pads = (_pool_padding(xs[2], kh, sh, ph, ceil_mode), _pool_padding(xs[3], kw, sw, pw, ceil_mode))
-    cols = im2col(x, (kh, kw), (sh, sw), pads, pad_value)  # (N, OH, OW, C, kh, kw)
-    return F.permute(reduce(cols, axis=(4, 5)), (0, 3, 1, 2))
+    return (kh, kw), (sh, sw), pads
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
-    return _pool(x, kernel_size, stride, padding, ceil_mode, -np.inf, F.max)
+    """Max pooling that keeps each window's arg-max for the backward (see :func:`minifw.ops.conv.max_pool`)."""
+    return max_pool(x, *_pool_geometry(x, kernel_size, stride, padding, ceil_mode))
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode: bool = False):
     """Average pooling; padded cells count as zeros (``count_include_pad``)."""
-    return _pool(x, kernel_size, stride, padding, ceil_mode, 0.0, F.mean)
+    kernel, stride, pads = _pool_geometry(x, kernel_size, stride, padding, ceil_mode)
+    cols = im2col(x, kernel, stride, pads, 0.0)  # (N, OH, OW, C, kh, kw)
+    return F.permute(F.mean(cols, axis=(4, 5)), (0, 3, 1, 2))
 
 
 def dropout(x, p: float = 0.5, training: bool = True):

@@ -32,6 +32,10 @@ from minifw.errors import MinifwError
 from .parameter import Parameter
 
 
+class CompileStepError(MinifwError, ValueError):
+    """``compile_step`` was given an optimizer it cannot compile into the step."""
+
+
 class StateDictError(MinifwError, KeyError, ValueError):
     """A state dict does not fit the module: keys missing or unexpected (a ``KeyError``, as before), or an
     entry's shape differs (a ``ValueError``, as before)."""
@@ -280,7 +284,7 @@ class Module:
         return {**{n: p.data for n, p in self.named_parameters()},
                 **{n: getattr(b, "data", b) for n, b in self.named_buffers()}}
 
-    def compile_step(self, loss_fn, **jit_options):
+    def compile_step(self, loss_fn, optimizer=None, **jit_options):
         """A compiled training step: ``step(*inputs) -> loss``, which also sets
         every parameter's ``.grad`` (ready for ``optimizer.step()``).
 
@@ -290,6 +294,13 @@ class Module:
         Buffers (BatchNorm's running statistics) are inputs of that graph, and
         the updates the forward makes to them are extra outputs written back
         after every call, as an eager step would write them.
+
+        With ``optimizer`` (an :class:`~minifw.optim.Optimizer` over this
+        module's parameters) its update rule is traced into the same graph:
+        one call is the whole step (``zero_grad``, forward, backward,
+        ``optimizer.step()``), with the optimizer's state as graph inputs and
+        outputs.  Hyper-parameters are part of the trace's key, so a changed
+        learning rate (a scheduler) traces the step again.
         """
         from minifw.autodiff.reverse import value_and_grad
 
@@ -300,36 +311,54 @@ class Module:
         buffers = [b for _, b in self.named_buffers()]
         modules = list(self.modules())
         written: dict = {}  # train/eval flag -> the buffers the traced step updates, in output order
+        updated = _optimized(optimizer, params)  # [(parameter index, group index)] the optimizer updates
+        n, b, k = len(names), len(bnames), len(updated)
+        state_names = optimizer.state_names if optimizer is not None else ()
 
         def loss_of(*args):
-            n, b = len(names), len(bnames)
             values = {**dict(zip(names, args[:n], strict=True)), **dict(zip(bnames, args[n:n + b], strict=True))}
             x, *targets = args[n + b:]
             return loss_fn(self.functional_call(values, x), *targets)
 
-        vg = value_and_grad(loss_of, argnums=tuple(range(len(names))))
+        vg = value_and_grad(loss_of, argnums=tuple(range(n)))
 
-        def traced(training, *args):
+        def traced(training, hypers, *args):
             for m in modules:
                 m.pending_updates.clear()
+            states, args = args[:k * (len(state_names) + 1)], args[k * (len(state_names) + 1):]
             loss, grads = vg(*args)
             updates = [u for m in modules for u in m.pending_updates]
             for m in modules:
                 m.pending_updates.clear()
             written[training] = [m._buffers[name] for m, name, _ in updates]
-            return loss, grads, [value for _, _, value in updates]
+            stepped = []
+            for j, (i, gi) in enumerate(updated):  # the optimizer's rule on symbols: the update inside the graph
+                st = dict(zip(("step",) + state_names, states[j * (len(state_names) + 1):], strict=False))
+                new_p, new_state = type(optimizer).rule(args[i], grads[i], st, **dict(hypers.value[gi]))
+                stepped.append((new_p, [new_state[s] for s in state_names]))
+            return loss, grads, [value for _, _, value in updates], stepped
 
-        # the train/eval flag is a static argument: each mode gets its own trace
+        # the train/eval flag and the hyper-parameters are static arguments: each value gets its own trace
         compiled = jit(traced, **jit_options)
 
         def step(*inputs):
             arrays = [getattr(a, "data", a) for a in inputs]
-            loss, grads, updates = compiled(self.training, *[p.data for p in params],
-                                            *[getattr(b, "data", b) for b in buffers], *arrays)
+            hypers, states = (), []
+            if optimizer is not None:
+                hypers = _Static(tuple(tuple(sorted(optimizer.hyper(g).items())) for g in optimizer.param_groups))
+                optimizer.step_count += 1
+                for i, _ in updated:
+                    st = optimizer.state_of(params[i])
+                    st["step"] += 1
+                    states += [np.asarray(float(st["step"]))] + [st[s] for s in state_names]
+            loss, grads, updates, stepped = compiled(self.training, hypers, *states, *[p.data for p in params],
+                                                     *[getattr(b, "data", b) for b in buffers], *arrays)
             for p, g in zip(params, grads, strict=False):
                 p.grad = g
             for buf, value in zip(written[self.training], updates, strict=True):
                 buf.data[...] = value.data
+            for (i, _), (new_p, new_state) in zip(updated, stepped, strict=True):
+                optimizer.write(params[i], new_p.data, dict(zip(state_names, (v.data for v in new_state))))
             return loss
 
         step.compiled = compiled
@@ -348,6 +377,37 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+class _Static:
+    """A hashable value jit keys its cache by as one leaf (a plain tuple would be walked item by item)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __eq__(self, other):
+        return type(other) is _Static and other.value == self.value
+
+
+def _optimized(optimizer, params) -> list[tuple[int, int]]:
+    """(index in ``params``, parameter group) of each parameter ``optimizer`` updates; it may update
+    only these (a compiled step cannot reach tensors outside the module)."""
+    if optimizer is None:
+        return []
+    where = {id(p): i for i, p in enumerate(params)}
+    out = []
+    for gi, group in enumerate(optimizer.param_groups):
+        for p in group["params"]:
+            if id(p) not in where:
+                raise CompileStepError(f"compile_step: the optimizer updates a tensor of shape {tuple(p.shape)} "
+                                       "that is not a parameter of this module; give it this module's parameters")
+            out.append((where[id(p)], gi))
+    return out
 
 
 def _jit():

@@ -19,7 +19,7 @@ from minifw import functional as F
 from minifw import static
 from minifw.errors import MinifwError
 from minifw.nn import functional as NF
-from minifw.ops.conv import im2col
+from minifw.ops.conv import im2col, max_pool
 
 
 class OnnxImportError(MinifwError, ValueError):
@@ -94,7 +94,7 @@ def _pool(c, x):
     if c.node.op_type == "MaxPool":
         if len(c.node.output) > 1:
             c.refuse("MaxPool's indices output")
-        return F.permute(F.max(im2col(x, k, s, pads, -np.inf), axis=(4, 5)), (0, 3, 1, 2))
+        return max_pool(x, k, s, pads)
     if padded and not c.attrs.get("count_include_pad", 0):
         c.refuse("AveragePool with padding and count_include_pad=0")
     return F.permute(F.mean(im2col(x, k, s, pads, 0.0), axis=(4, 5)), (0, 3, 1, 2))

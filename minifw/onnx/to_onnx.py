@@ -43,7 +43,10 @@ def _is(sym, op: str, **params) -> bool:
 
 
 def _match_conv(t):
-    """``transpose(reshape(matmul(reshape(im2col(x)), w) [+ b]), (0, 3, 1, 2))`` -> (x, im2col, w, b)."""
+    """``conv2d(x, w[, b])`` or
+    ``transpose(reshape(matmul(reshape(im2col(x)), w) [+ b]), (0, 3, 1, 2))`` -> (x, window node, w, b)."""
+    if _is(t, "conv2d"):
+        return t.inputs[0], t, t.inputs[1], t.inputs[2] if len(t.inputs) > 2 else None
     if not _is(t, "transpose", axes=(0, 3, 1, 2)) or not _is(t.inputs[0], "reshape"):
         return None
     a = t.inputs[0].inputs[0]
@@ -59,7 +62,10 @@ def _match_conv(t):
 
 
 def _match_pool(t):
-    """``transpose(max|mean(im2col(x), axis=(4, 5)), (0, 3, 1, 2))`` -> (x, im2col, reduction)."""
+    """``transpose(max|mean(im2col(x), axis=(4, 5)), (0, 3, 1, 2))`` or ``pool_gather(x, pool_argmax(x))``
+    -> (x, the node holding the window's params, reduction)."""
+    if _is(t, "pool_gather") and _is(t.inputs[1], "pool_argmax") and t.inputs[1].inputs[0] is t.inputs[0]:
+        return t.inputs[0], t.inputs[1], "max"
     if not _is(t, "transpose", axes=(0, 3, 1, 2)):
         return None
     return _match_pool_nhwc(t.inputs[0])
@@ -92,7 +98,8 @@ def _match_gemm(a):
 
 def _window_attrs(cols) -> dict:
     (pt, pb), (pl, pr) = cols.params["padding"]
-    return {"kernel_shape": list(cols.params["kernel"]), "strides": list(cols.params["stride"]),
+    kernel = cols.inputs[1].shape[2:] if cols.op == "conv2d" else cols.params["kernel"]
+    return {"kernel_shape": list(kernel), "strides": list(cols.params["stride"]),
             "pads": [pt, pl, pb, pr]}
 
 
@@ -150,10 +157,13 @@ def _translate(w: _Writer, s) -> str:
     conv = _match_conv(s)
     if conv is not None:
         x, cols, wt, b = conv
-        o, (kh, kw), c = s.shape[1], cols.params["kernel"], x.shape[1]
-        if _is(wt, "transpose") and _is(wt.inputs[0], "reshape") and len(wt.inputs[0].inputs[0].shape) == 4:
+        o, c = s.shape[1], x.shape[1]
+        if len(wt.shape) == 4:  # conv2d's filters are ONNX's (O, C, kh, kw) already
+            weight = w.names[id(wt)]
+        elif _is(wt, "transpose") and _is(wt.inputs[0], "reshape") and len(wt.inputs[0].inputs[0].shape) == 4:
             weight = w.names[id(wt.inputs[0].inputs[0])]
         else:  # filters given as a (C*kh*kw, O) matrix: back to ONNX's (O, C, kh, kw)
+            kh, kw = cols.params["kernel"]
             t = w.node("Transpose", [w.names[id(wt)]], f"{name}_wT", perm=[1, 0])
             weight = w.node("Reshape", [t, w.const(np.array([o, c, kh, kw], np.int64), f"{name}_wshape")],
                             f"{name}_w")

@@ -90,16 +90,27 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                st = self.state.get(id(p))
-                if st is None:
-                    st = {name: np.zeros_like(p.data) for name in self.state_names}
-                    st["step"] = 0
-                    self.state[id(p)] = st
+                st = self.state_of(p)
                 st["step"] += 1
                 new_p, new_state = type(self).rule(p.data, p.grad.data, st, **hyper)
-                p.data[...] = new_p
-                mark_modified(p, f"{type(self).__name__}.step()")  # a graph recorded before refuses backward now
-                st.update(new_state)
+                self.write(p, new_p, new_state)
+
+    def state_of(self, p) -> dict:
+        """``p``'s state (zeros and step 0 the first time)."""
+        st = self.state.get(id(p))
+        if st is None:
+            st = {name: np.zeros_like(p.data) for name in self.state_names}
+            st["step"] = 0
+            self.state[id(p)] = st
+        return st
+
+    def write(self, p, new_p, new_state: dict) -> None:
+        """Store an update the rule computed (eagerly here, or by a compiled step)."""
+        p.data[...] = new_p
+        mark_modified(p, f"{type(self).__name__}.step()")  # a graph recorded before refuses backward now
+        st = self.state[id(p)]
+        for k, v in new_state.items():
+            st[k][...] = v
 
     def state_dict(self) -> dict:
         """Hyper-parameters and per-parameter state, by parameter position."""

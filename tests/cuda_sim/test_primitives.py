@@ -20,6 +20,7 @@ def sym(*shape):
 
 
 CONV = dict(kernel=(2, 2), stride=(1, 2), padding=((1, 0), (0, 1)))
+CONV_STRIDE_PAD = {k: v for k, v in CONV.items() if k != "kernel"}
 # name -> list of (inputs, params); the inputs of elementwise binaries broadcast
 CASES = {
     **{n: [([pos(2, 3)], {})] for n in ("exp", "log", "sqrt", "reciprocal")},
@@ -47,6 +48,15 @@ CASES = {
     **{n: [([sym(2, 5)], {"axis": (1,), "keepdims": False})] for n in ("argmax", "argmin")},
     "im2col": [([sym(1, 2, 3, 4)], {**CONV, "pad_value": 0.0})],
     "col2im": [([sym(1, 3, 2, 2, 2, 2)], {"x_shape": (1, 2, 3, 4), **CONV})],
+    "conv2d": [([sym(1, 2, 3, 4), sym(3, 2, 2, 2)], CONV_STRIDE_PAD),
+               ([sym(1, 2, 3, 4), sym(3, 2, 2, 2), sym(3)], CONV_STRIDE_PAD)],
+    "conv2d_input_grad": [([sym(1, 3, 3, 2), sym(3, 2, 2, 2)], {"x_shape": (1, 2, 3, 4), **CONV_STRIDE_PAD})],
+    "conv2d_weight_grad": [([sym(1, 2, 3, 4), sym(1, 3, 3, 2)], {"w_shape": (3, 2, 2, 2), **CONV_STRIDE_PAD})],
+    "pool_argmax": [([sym(1, 2, 3, 4)], CONV)],
+    # the index of a 2x2 pool with overlapping windows (stride 1 down): the scatter must add repeats
+    "pool_gather": [([sym(1, 2, 3, 4), np.array([[[[0, 2], [4, 6]], [[1, 1], [11, 8]]]])], {})],
+    "pool_scatter": [([sym(1, 2, 2, 2), np.array([[[[0, 2], [4, 6]], [[1, 1], [11, 8]]]])],
+                      {"x_shape": (1, 2, 3, 4)})],
 }
 
 

@@ -16,6 +16,7 @@ Modules:
     reduce       tree reductions, argmax/argmin, softmax / log_softmax
     matmul       tiled, register-blocked matmul (batched)
     index        getitem / scatter_add / concatenate / im2col / col2im
+    pool         max pooling: the window arg-max, the gather and scatter-add through it
     dispatch     primitive -> device implementation; the CUDA backend
     fusion       running the static compiler's fused groups
 """

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from minifw.ops.conv import ConvArrays, conv2d_arrays, conv2d_input_grad_arrays, conv2d_weight_grad_arrays
 from minifw.registry import Primitive, all_primitives
 
 from . import elementwise as ew
 from . import fusion as cfusion
 from . import index as ix
 from . import matmul as mm
+from . import pool
 from . import reduce as rd
 from .array import CudaArray, DeviceError, empty, full, to_device
 
@@ -121,6 +123,16 @@ def _log_softmax(x, axis):
     return rd.softmax(x, axis, log=True)
 
 
+_CONV_ARRAYS = ConvArrays(ix.im2col, ix.col2im, _matmul, _transpose)
+
+
+def _conv(arrays_fn):
+    def run(*args, **params):
+        return arrays_fn(*args, **params, a=_CONV_ARRAYS)
+
+    return run
+
+
 TABLE = {
     "matmul": _matmul,
     "reshape": _reshape,
@@ -134,6 +146,12 @@ TABLE = {
     "log_softmax": _log_softmax,
     "im2col": ix.im2col,
     "col2im": ix.col2im,
+    "pool_argmax": pool.pool_argmax,
+    "pool_gather": pool.pool_gather,
+    "pool_scatter": pool.pool_scatter,
+    "conv2d": _conv(conv2d_arrays),
+    "conv2d_input_grad": _conv(conv2d_input_grad_arrays),
+    "conv2d_weight_grad": _conv(conv2d_weight_grad_arrays),
 }
 
 

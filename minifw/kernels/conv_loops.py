@@ -1,0 +1,197 @@
+"""numba loops for convolution and pooling on NCHW arrays (imported on first need: it loads numba).
+
+Each loop reads and writes contiguous NCHW (or im2col's ``(N, OH, OW, C, kh, kw)``) arrays in
+place, with the padding handled by bounds checks instead of a padded copy of the input.  They run
+on one thread: at the sizes of a LeNet step a loop takes tens of microseconds, less than starting
+a parallel region costs (see :mod:`minifw.kernels.threads`).
+
+Chosen by shape: the general loops take the window size as a run-time value, and numba cannot
+unroll their tiny inner loops (3 or 2 steps) -- measured 4-10x slower than loops written for one
+shape.  So the two shapes almost every CNN uses have their own loops: a 3x3 window, stride 1,
+padding 1 (``im2col_3x3``, ``col2im_3x3``) and a 2x2 max pool with stride 2 and no padding
+(``pool_argmax_2x2``).  :mod:`minifw.kernels.conv` picks them; results are identical.  Their
+comparisons are written with ``&``/``|`` and conditional expressions, not ``if ... or ...``: that
+compiles to selects instead of unpredictable branches (measured 5x on random data).
+
+Padding cells never win a max-pool window here (they are skipped); a window made only of padding
+cannot occur under PyTorch's rule ``padding <= kernel / 2`` (checked by ``max_pool``), and
+:func:`pool_argmax` would mark one with index ``-1``.
+"""
+
+from __future__ import annotations
+
+from minifw.kernels.threads import load_numba
+
+numba = load_numba()
+njit = numba.njit
+
+
+@njit(cache=True, nogil=True)
+def im2col(x, kh, kw, sh, sw, pt, pl, pad_value, out):
+    """``out[n, i, j, c, a, b] = x[n, c, i*sh + a - pt, j*sw + b - pl]`` (``pad_value`` outside)."""
+    n_, c_, h, w = x.shape
+    oh, ow = out.shape[1], out.shape[2]
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    for a in range(kh):
+                        r = i * sh + a - pt
+                        inside = 0 <= r < h
+                        for b in range(kw):
+                            q = j * sw + b - pl
+                            out[n, i, j, c, a, b] = x[n, c, r, q] if inside and 0 <= q < w else pad_value
+
+
+@njit(cache=True, nogil=True)
+def im2col_3x3(x, pad_value, out):
+    """:func:`im2col` for a 3x3 window, stride 1, padding 1 (the output has the input's H and W)."""
+    n_, c_, h, w = x.shape
+    for n in range(n_):
+        for c in range(c_):
+            plane = x[n, c]
+            for i in range(h):
+                for j in range(w):
+                    o = out[n, i, j, c]
+                    for a in range(3):
+                        r = i + a - 1
+                        if r < 0 or r >= h:
+                            o[a, 0] = pad_value
+                            o[a, 1] = pad_value
+                            o[a, 2] = pad_value
+                        else:
+                            o[a, 0] = plane[r, j - 1] if j >= 1 else pad_value
+                            o[a, 1] = plane[r, j]
+                            o[a, 2] = plane[r, j + 1] if j + 1 < w else pad_value
+
+
+@njit(cache=True, nogil=True)
+def col2im_3x3(cols, out):
+    """:func:`col2im` for a 3x3 window, stride 1, padding 1, as a gather: each cell of ``out`` is the sum of
+    the (up to 9) window entries that read it, written once (no scattered ``+=``)."""
+    n_, c_, h, w = out.shape
+    for n in range(n_):
+        for c in range(c_):
+            for r in range(h):
+                for q in range(w):
+                    acc = cols[n, r, q, c, 1, 1]  # the window centred on (r, q) has it in its middle
+                    if r >= 1:
+                        acc += cols[n, r - 1, q, c, 2, 1]
+                        if q >= 1:
+                            acc += cols[n, r - 1, q - 1, c, 2, 2]
+                        if q + 1 < w:
+                            acc += cols[n, r - 1, q + 1, c, 2, 0]
+                    if r + 1 < h:
+                        acc += cols[n, r + 1, q, c, 0, 1]
+                        if q >= 1:
+                            acc += cols[n, r + 1, q - 1, c, 0, 2]
+                        if q + 1 < w:
+                            acc += cols[n, r + 1, q + 1, c, 0, 0]
+                    if q >= 1:
+                        acc += cols[n, r, q - 1, c, 1, 2]
+                    if q + 1 < w:
+                        acc += cols[n, r, q + 1, c, 1, 0]
+                    out[n, c, r, q] = acc
+
+
+@njit(cache=True, nogil=True)
+def col2im(cols, kh, kw, sh, sw, pt, pl, out):
+    """The adjoint of :func:`im2col`: ``out`` (zeroed here) gets every window added back."""
+    n_, c_, h, w = out.shape
+    oh, ow = cols.shape[1], cols.shape[2]
+    out[...] = 0
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    for a in range(kh):
+                        r = i * sh + a - pt
+                        if r < 0 or r >= h:
+                            continue
+                        for b in range(kw):
+                            q = j * sw + b - pl
+                            if 0 <= q < w:
+                                out[n, c, r, q] += cols[n, i, j, c, a, b]
+
+
+@njit(cache=True, nogil=True)
+def pool_argmax(x, kh, kw, sh, sw, pt, pl, index):
+    """``index[n, c, i, j]``: the flat position ``r*W + q`` of the first maximum of each window."""
+    n_, c_, h, w = x.shape
+    oh, ow = index.shape[2], index.shape[3]
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(oh):
+                for j in range(ow):
+                    best = -1
+                    top = x[n, c, 0, 0]
+                    for a in range(kh):
+                        r = i * sh + a - pt
+                        if r < 0 or r >= h:
+                            continue
+                        for b in range(kw):
+                            q = j * sw + b - pl
+                            if q < 0 or q >= w:
+                                continue
+                            v = x[n, c, r, q]
+                            # '>' keeps the first maximum (PyTorch's choice); a NaN wins (the first one)
+                            better = (best < 0) | ((not v <= top) & (top == top))
+                            best = r * w + q if better else best
+                            top = v if better else top
+                    index[n, c, i, j] = best
+
+
+@njit(cache=True, nogil=True)
+def pool_argmax_2x2(x, index):
+    """:func:`pool_argmax` for 2x2 windows, stride 2, no padding (every window inside the image)."""
+    n_, c_, h, w = x.shape
+    oh, ow = index.shape[2], index.shape[3]
+    for n in range(n_):
+        for c in range(c_):
+            plane = x[n, c]
+            out = index[n, c]
+            for i in range(oh):
+                r = 2 * i
+                for j in range(ow):
+                    q = 2 * j
+                    # "not v <= top" is v > top or v is NaN; "top == top": a NaN already found stays
+                    best, top = r * w + q, plane[r, q]
+                    v = plane[r, q + 1]
+                    better = (not v <= top) & (top == top)
+                    best = r * w + q + 1 if better else best
+                    top = v if better else top
+                    v = plane[r + 1, q]
+                    better = (not v <= top) & (top == top)
+                    best = (r + 1) * w + q if better else best
+                    top = v if better else top
+                    v = plane[r + 1, q + 1]
+                    better = (not v <= top) & (top == top)
+                    best = (r + 1) * w + q + 1 if better else best
+                    out[i, j] = best
+
+
+@njit(cache=True, nogil=True)
+def pool_gather(x, index, out):
+    """``out[n, c, i, j] = x[n, c].flat[index[n, c, i, j]]``."""
+    n_, c_, h, w = x.shape
+    oh, ow = index.shape[2], index.shape[3]
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(oh):
+                for j in range(ow):
+                    k = index[n, c, i, j]
+                    out[n, c, i, j] = x[n, c, k // w, k % w]
+
+
+@njit(cache=True, nogil=True)
+def pool_scatter(g, index, out):
+    """The adjoint of :func:`pool_gather`: ``out`` (zeroed here) gets ``g`` added at ``index``."""
+    n_, c_, h, w = out.shape
+    oh, ow = index.shape[2], index.shape[3]
+    out[...] = 0
+    for n in range(n_):
+        for c in range(c_):
+            for i in range(oh):
+                for j in range(ow):
+                    k = index[n, c, i, j]
+                    out[n, c, k // w, k % w] += g[n, c, i, j]
