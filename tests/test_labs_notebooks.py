@@ -110,3 +110,22 @@ def test_executed_notebooks_show_tables_as_html_and_graphs_as_svg(executed):
     live = [s for s in _outputs(nb7, "image/svg+xml") if "digits, live" in s]
     assert len(live) == 1  # one chart, updated in place each epoch
     assert len(ET.fromstring(live[0]).findall(".//{http://www.w3.org/2000/svg}circle")) == 12  # 6 epochs x 2
+
+
+def test_every_executed_lab_becomes_a_page_and_chromium_draws_one(executed, tmp_path):
+    """The `minifw lab export --html` site from these same runs: a page per lab and language, the index, and
+    one page read back in headless Chromium for its rendered tables and graph pictures."""
+    from minifw.labs.export import probe_page, write_index, write_page
+    from minifw.tensorboard.board import find_chromium
+
+    pages = [write_page(tmp_path, lab, lang, executed[(lab.number, lang)][0], TIMES[(lab.number, lang)][0])
+             for lab, lang in LAB_LANGS]
+    index = write_index(tmp_path, pages).read_text(encoding="utf-8")
+    assert [p for p in pages if p.errors] == []
+    for p in pages:
+        assert p.path.stat().st_size > 10_000 and f'href="{p.path.relative_to(tmp_path).as_posix()}"' in index
+    if find_chromium() is None:
+        pytest.skip("no Chromium on PATH to read a page back (Debian: apt install chromium)")
+    seen = probe_page(tmp_path / "zh" / "02_reverse_mode.html")
+    assert seen["title"].startswith("2. ") and labs.get(2).title_zh in seen["title"]
+    assert seen["tables"] >= 1 and seen["images"] >= 2 and seen["images_drawn"] == seen["images"], seen

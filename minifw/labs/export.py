@@ -83,14 +83,18 @@ def export_html(directory: str | Path, numbers=None, langs=None, timeout: int = 
             src = notebooks.write(notebooks.read(lab.solution_path(lang)), work / lab.file(lang))
             t0 = time.perf_counter()
             nb, _ = run_notebook(src, timeout=timeout)
-            _, errors = read_results(nb, lab.exercises)
-            out = directory / lang / (Path(lab.file(lang)).name.split(".")[0] + ".html")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            title = f"{lab.number}. {lab.title_in(lang)}"
-            out.write_text(render_html(nb, title), encoding="utf-8")
-            pages.append(Page(lab.number, lang, lab.title_in(lang), out, time.perf_counter() - t0, errors))
+            pages.append(write_page(directory, lab, lang, nb, time.perf_counter() - t0))
     write_index(directory, pages)
     return pages
+
+
+def write_page(directory: Path, lab, lang: str, nb: dict, seconds: float) -> Page:
+    """Write one executed lab notebook as ``directory/<lang>/NN_slug.html``."""
+    _, errors = read_results(nb, lab.exercises)
+    out = Path(directory) / lang / (lab.file("en").split(".")[0] + ".html")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_html(nb, f"{lab.number}. {lab.title_in(lang)}"), encoding="utf-8")
+    return Page(lab.number, lang, lab.title_in(lang), out, seconds, errors)
 
 
 _INDEX_TITLE = {"en": "minifw labs", "zh": "minifw 实验"}
@@ -167,4 +171,4 @@ def probe_page(page: str | Path, timeout: float = 60.0) -> dict:
     if not m or m.group(1) == "pending":
         raise ExportError(f"Chromium did not load {page} (exit {r.returncode}): {r.stderr.strip()[-400:]}")
     return json.loads(html.unescape(m.group(1)))
-__all__ = ["ExportError", "Page", "export_html", "render_html", "write_index", "probe_page"]
+__all__ = ["ExportError", "Page", "export_html", "render_html", "write_page", "write_index", "probe_page"]
