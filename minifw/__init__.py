@@ -51,7 +51,7 @@ __all__ = [
     "float32", "float64", "int32", "int64", "bool_", "set_default_dtype", "get_default_dtype", "ShapeError",
     "MinifwError",
     # transforms
-    "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit",
+    "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit", "vmap",
     # functional ops (plus every registry row marked public: exp, sum, matmul, where, ...; see below)
     "broadcast_to", "cast", "cat", "concatenate", "expand_dims", "log_softmax", "permute", "reshape", "softmax",
     "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",
@@ -76,7 +76,7 @@ registry.subscribe(_expose, _hide)
 # Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
 _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",
                "jacrev": "minifw.autodiff.forward", "hessian": "minifw.autodiff.forward",
-               "Dual": "minifw.autodiff.dual"}
+               "Dual": "minifw.autodiff.dual", "vmap": "minifw.vmap"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
          "load": "minifw.checkpoint", "onnx": "minifw.onnx"}
