@@ -41,6 +41,7 @@ from minifw.functional import (  # the ops that do more than bind; the others fo
 from minifw.jit import jit  # eager: the submodule minifw.jit would otherwise shadow the function once imported
 from minifw.random import manual_seed, rand, randn
 from minifw.registry import ShapeError
+from minifw.vmap import vmap  # eager, like jit: the submodule minifw.vmap would otherwise shadow the function
 
 __all__ = [
     # modules
@@ -76,7 +77,7 @@ registry.subscribe(_expose, _hide)
 # Loaded on first use, so `import minifw` (and `minifw trace`) stays light.
 _LAZY_NAMES = {"jvp": "minifw.autodiff.forward", "jacfwd": "minifw.autodiff.forward",
                "jacrev": "minifw.autodiff.forward", "hessian": "minifw.autodiff.forward",
-               "Dual": "minifw.autodiff.dual", "vmap": "minifw.vmap"}
+               "Dual": "minifw.autodiff.dual"}
 _LAZY = {"static": "minifw.static", "nn": "minifw.nn", "optim": "minifw.optim", "data": "minifw.data",
          "keras": "minifw.keras", "checkpoint": "minifw.checkpoint", "save": "minifw.checkpoint",
          "load": "minifw.checkpoint", "onnx": "minifw.onnx"}

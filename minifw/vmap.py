@@ -128,7 +128,15 @@ def _elementwise(prim, values, batched, size, **params):
 
 
 def _reduce(prim, values, batched, size, axis, keepdims):
-    return F.bind(prim, values[0], axis=tuple(a + 1 for a in axis), keepdims=keepdims)
+    v = values[0]
+    if prim.name in ("argmax", "argmin") and len(axis) != 1:  # they take one axis or all: flatten each example
+        shape = _example_shape(v, True)
+        if not axis:  # a 0-d example: its only element
+            out = F.cast(F.reshape(v, (size,)) * 0.0, np.int64)
+        else:
+            out = F.bind(prim, F.reshape(v, (size, -1)), axis=(1,), keepdims=False)
+        return F.reshape(out, (size,) + (1,) * len(shape)) if keepdims and shape else out
+    return F.bind(prim, v, axis=tuple(a + 1 for a in axis), keepdims=keepdims)
 
 
 def _along_axis(prim, values, batched, size, axis):  # softmax, log_softmax

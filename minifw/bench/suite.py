@@ -251,9 +251,6 @@ def w2_prepared(fn: Callable, x: np.ndarray, info: dict | None = None) -> Prepar
 
 
 # --- W3: Jacobians of tanh(A @ x) --------------------------------------------------------------
-JIT_MAX_PASSES = 64  # minifw.jit unrolls one pass per basis vector into the graph: compile grows with them
-
-
 def w3_data(m: int, n: int):
     rng = np.random.default_rng(0)
     return (rng.standard_normal((n, m)) / np.sqrt(m)).astype(np.float32), rng.standard_normal(m).astype(np.float32)
