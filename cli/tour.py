@@ -72,10 +72,13 @@ def _stop_eager_vs_jit(quick: bool) -> None:
     x, w, b = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
     xt, wt, bt = mf.tensor(x), mf.tensor(w), mf.tensor(b)
     jitted = mf.jit(workload)
-    with console.status("tracing and compiling (numba compiles the fused kernel once; cached on disk after)"):
-        t0 = time.perf_counter()
-        jitted(x, w, b)
-        first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jitted(x, w, b)  # traced, and run unfused at once while the fused kernel compiles in the background
+    first = time.perf_counter() - t0
+    compiled = jitted.lower(x, w, b)
+    with console.status("numba compiles the fused kernel in the background (once; cached on disk after)"):
+        compiled.wait_fast()  # measure the fused kernel, not the unfused start
+    fast = time.perf_counter() - t0
     r = compare({"eager": lambda: workload(xt, wt, bt), "jit": lambda: jitted(x, w, b)}, reference="eager",
                 rounds=3 if quick else 7, target_s=0.02 if quick else 0.05)
     t = Table("mode", "median per call", "vs eager")
@@ -83,8 +86,9 @@ def _stop_eager_vs_jit(quick: bool) -> None:
         t.add_row(name, f"{m['median_s'] * 1e3:.2f} ms", f"{m['ratio_median']:.2f}x")
     console.print(t)
     speed = 1 / r["modes"]["jit"]["ratio_median"]
-    console.print(f"jit runs this {speed:.1f}x as fast as eager once compiled; its first call (trace + compile) "
-                  f"took {first * 1e3:.0f} ms. Where eager wins (run-once code, data-dependent loops): lab 4.",
+    console.print(f"jit runs this {speed:.1f}x as fast as eager once compiled. Its first call took "
+                  f"{first * 1e3:.0f} ms: traced, then run unfused while numba compiled the fused kernel, which was "
+                  f"in use {fast:.1f} s after the call. Where eager wins (run-once code, data-dependent loops): lab 4.",
                   highlight=False)
 
 
