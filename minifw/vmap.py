@@ -93,17 +93,25 @@ class Batched(OpsMixin):
         return f"Batched({self.bsize} x {self.shape}, {self.value!r})"
 
 
-_LEVELS: dict[int, type] = {0: Batched}
+_LEVEL_CLASSES: dict[tuple[type, int], type] = {}
+
+
+def level_class(base: type, level: int) -> type:
+    """The subclass of a transform's value class (:class:`Batched`, a dual number) for transform level ``level``
+    (cached): its ``_mf_priority`` is ``base._mf_priority + level``, so the inner transform is handled first."""
+    if level == 0:
+        return base
+    cls = _LEVEL_CLASSES.get((base, level))
+    if cls is None:
+        cls = type(f"{base.__name__}{level}", (base,), {"__slots__": (), "level": level,
+                                                         "_mf_priority": base._mf_priority + level})
+        _LEVEL_CLASSES[(base, level)] = cls
+    return cls
 
 
 def batched_class(level: int) -> type:
-    """The :class:`Batched` subclass for transform level ``level`` (cached)."""
-    cls = _LEVELS.get(level)
-    if cls is None:
-        cls = type(f"Batched{level}", (Batched,), {"__slots__": (), "_mf_priority": _BASE_PRIORITY + level,
-                                                    "level": level})
-        _LEVELS[level] = cls
-    return cls
+    """The :class:`Batched` subclass for transform level ``level``."""
+    return level_class(Batched, level)
 
 
 # --- batching rules: (prim, values, batched, size, **params) -> value with the batch first, or None ----------
