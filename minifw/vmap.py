@@ -158,6 +158,12 @@ def _matmul(prim, values, batched, size):
     (x, y), (bx, by) = values, batched
     sx, sy = _example_shape(x, bx), _example_shape(y, by)
     out_shape, _ = prim.shape_rule([sx, sy], [F.dtype_of(x), F.dtype_of(y)])
+    # one matrix product where the batch folds into rows (numpy's stacked matmul would loop over the examples)
+    if bx and not by and len(sx) <= 2 and len(sy) <= 2:  # batch of vectors or matrices times a shared matrix
+        rows = x if len(sx) == 1 else F.reshape(x, (size * sx[0], sx[1]))
+        return F.reshape(F.bind(prim, rows, y), (size,) + tuple(out_shape))
+    if by and not bx and len(sy) == 1 and len(sx) <= 2:  # a shared matrix times a batch of vectors: Y @ x.T
+        return F.bind(prim, y, F.transpose(x) if len(sx) == 2 else x)
     if len(sx) == 1:
         x = F.reshape(x, ((size,) if bx else ()) + (1,) + sx)
     if len(sy) == 1:

@@ -75,7 +75,7 @@ def test_reduction_rules(shape, batch, name, keepdims, data):
 @pytest.mark.parametrize("sx, sy, in_axes", [
     ((3,), (3,), (0, 0)), ((3,), (3, 2), (0, None)), ((2, 3), (3,), (None, 0)), ((2, 3), (3,), (0, 0)),
     ((2, 3), (3, 4), (0, 0)), ((2, 3), (3, 4), (None, 0)), ((5, 2, 3), (3, 4), (0, None)), ((3,), (2, 3, 4), (0, 0)),
-    ((2, 3), (5, 3, 4), (None, 0)),
+    ((2, 3), (5, 3, 4), (None, 0)), ((2, 3), (3, 4), (0, None)), ((3,), (3,), (None, 0)), ((2, 3), (3,), (0, None)),
 ])
 def test_matmul_rule(sx, sy, in_axes):
     b = 4

@@ -157,6 +157,9 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
             if not in_shape:  # one direction: no batch to make (a float stays a float)
                 j = push(_wrap(np.ones((), _float_dtype(x))) if isinstance(x, Tensor) else 1.0)
+            elif _size(x) == 1:  # one direction: one jvp, shaped out.shape + in.shape
+                t = push(_wrap(np.ones(in_shape, _float_dtype(x))))
+                j = F.reshape(t, F.shape_of(t) + tuple(in_shape))
             else:
                 n = _size(x)
                 cols = vmap(push)(_eye(n, in_shape, _float_dtype(x)))
@@ -182,8 +185,8 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         out_shape = F.shape_of(out)
         m = _size(out)
         dtype = _float_dtype(out)
-        if not out_shape:  # one row: the pullback of 1
-            rows = [(g, False) for g in pullback(np.ones((), dtype=dtype))]
+        if m == 1:  # one row: the pullback of 1, no batch to make
+            rows = [(g, bool(out_shape)) for g in pullback(np.ones(out_shape, dtype=dtype))]
         else:
             axes = tuple(0 if k in nums else None for k in range(len(args)))
             copies = [_repeat(a, m) if k in nums else a for k, a in enumerate(args)]
