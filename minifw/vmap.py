@@ -231,7 +231,8 @@ _BY_KIND = {"unary": _elementwise, "binary": _elementwise, "compare": _elementwi
             "unary_cast": _elementwise, "reduce": _reduce, "matmul": _matmul}
 _BY_NAME = {"reshape": _reshape, "transpose": _transpose, "broadcast_to": _broadcast_to,
             "concatenate": _concatenate, "getitem": _getitem, "scatter_add": _scatter_add,
-            "softmax": _along_axis, "log_softmax": _along_axis}
+            "softmax": _along_axis, "log_softmax": _along_axis,
+            "allreduce": _elementwise}  # minifw.distributed's row: an elementwise sum over ranks, one call per batch
 
 
 def _register(prim) -> None:
