@@ -298,23 +298,36 @@ class FusedKernel:
 def warm_in_child(kernels: Sequence[FusedKernel], timeout: float = 600.0) -> str | None:
     """Compile ``kernels`` in a child Python process, which writes them to numba's cache for this process to load.
 
-    numba holds the GIL for much of a compile, so compiling on a thread slows the caller's own work (the unfused
-    tier it runs meanwhile: about 2x here, with pauses of ~0.3 s); a child compiles on another core without it.
-    Returns None when done, else why not (the caller then compiles in this process)."""
+    numba holds the GIL for much of a compile, so compiling on a thread stalls the caller's own work (the unfused
+    tier it runs meanwhile); a child compiles on another core without it (figures in
+    :mod:`minifw.static.compiler`).  Returns None when done, else why not (the caller then compiles in this
+    process)."""
     if not kernels:
         return None
-    env = dict(os.environ, MINIFW_CACHE_DIR=str(kernels[0].directory.parent))
-    cmd = [sys.executable, "-c", "from minifw.kernels.fusion import _warm_child; _warm_child()"]
+    directory = kernels[0].directory
+    env = dict(os.environ, MINIFW_CACHE_DIR=str(directory.parent))
+    job = directory / f"warm.{os.getpid()}.{threading.get_ident()}.pickle"
+    job.write_bytes(pickle.dumps(list(kernels)))
+    cmd = [sys.executable, "-c", "from minifw.kernels.fusion import _warm_child; _warm_child()", str(job)]
     try:
-        p = subprocess.run(cmd, input=pickle.dumps(list(kernels)), capture_output=True, env=env, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired) as e:
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as p:
+            numba()  # this process loads the kernels after: import numba while the child compiles, not after
+            try:
+                err = p.communicate(timeout=timeout)[1]
+            except subprocess.TimeoutExpired:
+                p.kill()
+                return f"the child compile took more than {timeout:.0f} s"
+    except OSError as e:
         return f"{type(e).__name__}: {e}"
+    finally:
+        job.unlink(missing_ok=True)
     if p.returncode != 0:
-        return (p.stderr.decode(errors="replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1]
+        return (err.decode(errors="replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1]
     return None
 
 
 def _warm_child() -> None:
-    """The child of :func:`warm_in_child`: the kernels arrive pickled on stdin (from the parent, never a user)."""
-    for k in pickle.loads(sys.stdin.buffer.read()):  # noqa: S301
+    """The child of :func:`warm_in_child`: the kernels arrive pickled in the file named by argv[1], written by the
+    parent in its cache dir (never a user's file)."""
+    for k in pickle.loads(Path(sys.argv[1]).read_bytes()):  # noqa: S301
         k.warm()
