@@ -281,15 +281,14 @@ def vmap(fun: Callable, in_axes: int | None | Sequence[int | None] = 0,
         axes = _axes(in_axes, len(args), "in_axes")
         level = len(TRANSFORM_LEVELS) + 1
         cls = batched_class(level)
-        size, call, plain = None, [], True
+        size, call = None, []
+        plain = not any(hasattr(type(a), "_mf_priority") for a in args)  # no tensor, symbol or dual: arrays out
         for k, (a, ax) in enumerate(zip(args, axes)):
             if ax is None:
                 call.append(a)
                 continue
             if isinstance(a, (list, tuple)) or np.isscalar(a) or isinstance(a, np.ndarray):
                 a = np.asarray(a)
-            else:
-                plain = False
             shape = F.shape_of(a)
             if not -len(shape) <= ax < max(len(shape), 1) or not shape:
                 raise VmapError(f"vmap: in_axes {ax} is out of range for argument {k} of shape {shape}")

@@ -132,6 +132,14 @@ def test_in_axes_none_zero_one_and_out_axes():
     np.testing.assert_allclose(vmap(lambda a, b: b, in_axes=(0, None))(x, w), np.broadcast_to(w, (4, 3, 2)))
 
 
+def test_gradients_flow_through_vmap_to_a_shared_tensor():
+    x, w = RNG.standard_normal((4, 3)), mf.tensor(RNG.standard_normal(3), requires_grad=True)
+    out = vmap(lambda a, b: F.tanh(a * b).sum(), in_axes=(0, None))(x, w)
+    assert isinstance(out, mf.Tensor)
+    out.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), (x * (1 - np.tanh(x * w.numpy()) ** 2)).sum(0), rtol=1e-12)
+
+
 def test_nested_vmap_is_a_double_loop():
     x, y = RNG.standard_normal((3, 5)), RNG.standard_normal((4, 5))
     dots = vmap(vmap(lambda a, b: (a * b).sum(), in_axes=(None, 0)), in_axes=(0, None))(x, y)
