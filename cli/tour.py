@@ -76,10 +76,13 @@ def _stop_eager_vs_jit(quick: bool) -> None:
     x, w, b = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
     xt, wt, bt = mf.tensor(x), mf.tensor(w), mf.tensor(b)
     jitted = mf.jit(workload)
-    with console.status(_("tracing and compiling (numba compiles the fused kernel once; cached on disk after)")):
-        t0 = time.perf_counter()
-        jitted(x, w, b)
-        first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    jitted(x, w, b)  # traced, and run unfused at once while the fused kernel compiles in the background
+    first = time.perf_counter() - t0
+    compiled = jitted.lower(x, w, b)
+    with console.status(_("numba compiles the fused kernel in the background (once; cached on disk after)")):
+        compiled.wait_fast()  # measure the fused kernel, not the unfused start
+    fast = time.perf_counter() - t0
     r = compare({"eager": lambda: workload(xt, wt, bt), "jit": lambda: jitted(x, w, b)}, reference="eager",
                 rounds=3 if quick else 7, target_s=0.02 if quick else 0.05)
     t = Table(_("mode"), _("median per call"), _("vs eager"))
@@ -87,9 +90,10 @@ def _stop_eager_vs_jit(quick: bool) -> None:
         t.add_row(name, f"{m['median_s'] * 1e3:.2f} ms", f"{m['ratio_median']:.2f}x")
     console.print(t)
     speed = 1 / r["modes"]["jit"]["ratio_median"]
-    console.print(_("jit runs this {speed}x as fast as eager once compiled; its first call (trace + compile) "
-                    "took {first} ms. Where eager wins (run-once code, data-dependent loops): lab 4.").format(
-                        speed=f"{speed:.1f}", first=f"{first * 1e3:.0f}"), highlight=False)
+    console.print(_("jit runs this {speed}x as fast as eager once compiled. Its first call took {first} ms: traced, "
+                    "then run unfused while numba compiled the fused kernel, which was in use {fast} s after the "
+                    "call. Where eager wins (run-once code, data-dependent loops): lab 4.").format(
+                        speed=f"{speed:.1f}", first=f"{first * 1e3:.0f}", fast=f"{fast:.1f}"), highlight=False)
 
 
 class _ProgressReporter:

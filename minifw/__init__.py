@@ -41,6 +41,7 @@ from minifw.functional import (  # the ops that do more than bind; the others fo
 from minifw.jit import jit  # eager: the submodule minifw.jit would otherwise shadow the function once imported
 from minifw.random import manual_seed, rand, randn
 from minifw.registry import ShapeError
+from minifw.vmap import vmap  # eager, like jit: the submodule minifw.vmap would otherwise shadow the function
 
 __all__ = [
     # modules
@@ -51,7 +52,7 @@ __all__ = [
     "float32", "float64", "int32", "int64", "bool_", "set_default_dtype", "get_default_dtype", "ShapeError",
     "MinifwError",
     # transforms
-    "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit",
+    "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit", "vmap",
     # functional ops (plus every registry row marked public: exp, sum, matmul, where, ...; see below)
     "broadcast_to", "cast", "cat", "concatenate", "expand_dims", "log_softmax", "permute", "reshape", "softmax",
     "squeeze", "stack", "swapaxes", "transpose", "unsqueeze",

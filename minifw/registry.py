@@ -67,6 +67,12 @@ class Primitive:
             ``"others"`` (input i's rule reads only the other inputs: ``mul``,
             ``matmul``) or ``"none"`` (shapes and dtypes only: ``add``,
             ``reshape``, ``sum``...).
+        batch: the batching rule ``batch(prim, values, batched, size, **params)`` that
+            :func:`minifw.vmap.vmap` runs: ``values`` are the operands, each
+            batched one with its batch dimension first (``batched[i]``), and
+            the result has its batch dimension first.  ``None``: vmap runs
+            the primitive once per batch element (and says so once).  The
+            rules are registered by :mod:`minifw.vmap` (one per kind of row).
     """
 
     name: str
@@ -90,6 +96,7 @@ class Primitive:
     operator: str = ""
     public: bool = False
     saves: str = "all"
+    batch: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -13,6 +13,10 @@ import os
 
 from hypothesis import HealthCheck, settings
 
+# Compile fused kernels before a compile returns, so a test sees the fused tier it asks about; the tiered
+# start (run unfused while compiling) has its own tests, which turn it on.
+os.environ.setdefault("MINIFW_SYNC_COMPILE", "1")
+
 settings.register_profile(
     "dev",
     deadline=None,

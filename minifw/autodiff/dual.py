@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from minifw import functional as F
 from minifw._opsmixin import OpsMixin
+from minifw.vmap import level_class
 
 _BASE_PRIORITY = 10
 
@@ -99,17 +100,9 @@ def _close(x, y) -> bool:
 EPS = Dual(0.0, 1.0)
 """The infinitesimal: ``a + EPS * b`` is the dual number ``a + εb``."""
 
-_LEVELS: dict[int, type] = {0: Dual}
-
-
 def dual_class(level: int) -> type:
     """The :class:`Dual` subclass for nesting level ``level`` (cached)."""
-    cls = _LEVELS.get(level)
-    if cls is None:
-        cls = type(f"Dual{level}", (Dual,), {"__slots__": (), "_mf_priority": _BASE_PRIORITY + level,
-                                              "level": level})
-        _LEVELS[level] = cls
-    return cls
+    return level_class(Dual, level)
 
 
 __all__ = ["Dual", "EPS", "dual_class"]

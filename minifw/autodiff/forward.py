@@ -20,7 +20,6 @@ symbols (the primal ``bind`` stages a node, the jvp rule stages its tangent).
 
 from __future__ import annotations
 
-import itertools
 import warnings
 from typing import Any, Callable, Sequence
 
@@ -28,12 +27,10 @@ import numpy as np
 
 from minifw import functional as F
 from minifw.eager.tensor import Tensor, _wrap
+from minifw.vmap import TRANSFORM_LEVELS, vmap
 
 from .dual import Dual, dual_class
 from .reverse import _argnums, vjp
-
-_DEPTH = itertools.count(1)
-_active: list[int] = []
 
 
 def _lift(x):
@@ -69,7 +66,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
-    level = len(_active) + 1
+    level = len(TRANSFORM_LEVELS) + 1
     cls = dual_class(level)
     args, kinds = [], []
     for p, t in zip(primals, tangents):
@@ -77,17 +74,17 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
         t, _ = _lift(t)
         if F.shape_of(p) != F.shape_of(t):
             raise ValueError(f"jvp: a tangent has shape {F.shape_of(t)} but its primal has shape {F.shape_of(p)}")
-        if isinstance(p, Dual) and not isinstance(t, Dual):
+        if isinstance(p, Dual) and getattr(type(t), "_mf_priority", 0) < type(p)._mf_priority:
             # Nested forward mode: lift the tangent to the enclosing level (a
             # constant there) so ``tangent * partial`` dispatches on the dual.
             t = type(p)(t, F.zeros_like(t))
         args.append(cls(p, t))
         kinds.append(kind)
-    _active.append(level)
+    TRANSFORM_LEVELS.append(level)
     try:
         out = fun(*args)
     finally:
-        _active.pop()
+        TRANSFORM_LEVELS.pop()
     kind = "tensor" if "tensor" in kinds else ("array" if "array" in kinds else "float")
 
     def split(o):
@@ -101,37 +98,41 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     return split(out)
 
 
-def _basis(x, k: int):
-    """The k-th basis direction shaped like ``x``, as a constant."""
-    if not isinstance(x, Tensor) and F.shape_of(x) == ():
-        return 1.0  # a float, or a dual of a float (nested transforms)
-    e = np.zeros(x.shape, dtype=x.dtype if x.dtype.kind == "f" else np.float64)
-    e.reshape(-1)[k] = 1.0
-    return _wrap(e)
-
-
-def _size(x) -> int:
+def _numel(shape) -> int:
     n = 1
-    for s in F.shape_of(x):
+    for s in shape:
         n *= s
     return n
 
 
-def _assemble(cols, out_shape, in_shape, axis_last: bool):
-    """Stack flat columns/rows into a Jacobian of shape out_shape + in_shape."""
-    if len(cols) == 1 and not out_shape and not in_shape:
-        return cols[0]
-    if all(isinstance(c, (float, np.ndarray)) for c in cols):
-        flat = [np.asarray(c).reshape(-1) for c in cols]
-        return np.stack(flat, axis=-1 if axis_last else 0).reshape(tuple(out_shape) + tuple(in_shape))
-    flat = [F.reshape(c, (-1,)) if hasattr(type(c), "_mf_priority") else _wrap(np.asarray(c).reshape(-1))
-            for c in cols]
-    j = F.stack(flat, axis=-1 if axis_last else 0)
-    return F.reshape(j, tuple(out_shape) + tuple(in_shape))
+def _size(x) -> int:
+    return _numel(F.shape_of(x))
+
+
+def _float_dtype(x):
+    dt = F.dtype_of(x)
+    return dt if dt.kind == "f" else np.dtype(np.float64)
+
+
+def _eye(n: int, shape: tuple, dtype):
+    """The ``n`` basis directions of ``shape``, stacked: shape ``(n,) + shape``, as a constant."""
+    return _wrap(np.eye(n, dtype=dtype).reshape((n,) + tuple(shape)))
+
+
+def _kind(lifted) -> str:
+    kinds = [k for _, k in lifted]
+    return "tensor" if "tensor" in kinds else ("array" if "array" in kinds else "float")
+
+
+def _batch_last(j, n: int, out_shape: tuple, in_shape: tuple):
+    """``(n,) + out_shape`` (one row per input direction) -> ``out_shape + in_shape``."""
+    m = _numel(out_shape)
+    return F.reshape(F.transpose(F.reshape(j, (n, m))), tuple(out_shape) + tuple(in_shape))
 
 
 def jacfwd(fun: Callable, argnums=0) -> Callable:
-    """The Jacobian by forward mode: one jvp per input element.
+    """The Jacobian by forward mode: all the basis tangents pushed in one pass
+    (:func:`minifw.vmap.vmap` over :func:`jvp`).
 
     The result has shape ``out.shape + in.shape`` (a tuple of them when
     ``argnums`` is a tuple).
@@ -140,53 +141,78 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
     def wrapped(*args):
         single, nums = _argnums(argnums, len(args))
         lifted = [_lift(a) for a in args]
-        kind = "tensor" if any(k == "tensor" for _, k in lifted) else (
-            "array" if any(k == "array" for _, k in lifted) else "float")
+        kind = _kind(lifted)
         results = []
         for i in nums:
             x = lifted[i][0]
-            cols, out_shape = [], ()
-            for k in range(_size(x)):
-                def f_i(xi, i=i):
+            in_shape = F.shape_of(x)
+
+            def push(t, i=i, x=x):
+                def f_i(xi):
                     call = [a for a, _ in lifted]
                     call[i] = xi
                     return fun(*call)
 
-                out, t = jvp(f_i, (x,), (_basis(x, k),))
-                out_shape = F.shape_of(out)
-                cols.append(t)
-            j = _assemble(cols, out_shape, F.shape_of(x), axis_last=True)
-            results.append(_lower(j, kind) if kind != "float" or isinstance(j, (float, np.ndarray)) else j.data)
+                return jvp(f_i, (x,), (t,))[1]
+
+            if not in_shape:  # one direction: no batch to make (a float stays a float)
+                j = push(_wrap(np.ones((), _float_dtype(x))) if isinstance(x, Tensor) else 1.0)
+            elif _size(x) == 1:  # one direction: one jvp, shaped out.shape + in.shape
+                t = push(_wrap(np.ones(in_shape, _float_dtype(x))))
+                j = F.reshape(t, F.shape_of(t) + tuple(in_shape))
+            else:
+                n = _size(x)
+                cols = vmap(push)(_eye(n, in_shape, _float_dtype(x)))
+                j = _batch_last(cols, n, F.shape_of(cols)[1:], in_shape)
+            results.append(_lower(j, kind) if kind != "float" or not isinstance(j, Tensor) else j.data)
         return results[0] if single else tuple(results)
 
     return wrapped
 
 
 def jacrev(fun: Callable, argnums=0) -> Callable:
-    """The Jacobian by reverse mode: one vjp per output element."""
+    """The Jacobian by reverse mode: all the basis cotangents pulled back in one pass.
+
+    The inputs are repeated once per output element (``(m,) + in.shape``),
+    :func:`minifw.vmap.vmap` runs ``fun`` on that batch and one reverse sweep
+    takes the whole identity as the cotangent: row k of the batch's gradient
+    is ``e_k^T J``.  (One forward pass on the plain inputs first gives ``m``;
+    inside :func:`minifw.jit` the compiler drops it.)"""
 
     def wrapped(*args):
         single, nums = _argnums(argnums, len(args))
         out, pullback = vjp(fun, *args, argnums=nums)
         out_shape = F.shape_of(out)
         m = _size(out)
-        dtype = out.data.dtype if isinstance(out, Tensor) else np.float64
-        rows: list[list] = [[] for _ in nums]
-        for k in range(m):
-            ct = np.zeros(out_shape, dtype=dtype)
-            ct.reshape(-1)[k] = 1.0
-            for r, g in zip(rows, pullback(ct)):
-                r.append(g)
+        dtype = _float_dtype(out)
+        if m == 1:  # one row: the pullback of 1, no batch to make
+            rows = [(g, bool(out_shape)) for g in pullback(np.ones(out_shape, dtype=dtype))]
+        else:
+            axes = tuple(0 if k in nums else None for k in range(len(args)))
+            copies = [_repeat(a, m) if k in nums else a for k, a in enumerate(args)]
+            batched = vmap(fun, in_axes=axes)
+            _, pull = vjp(batched, *copies, argnums=nums)
+            rows = [(g, True) for g in pull(_eye(m, out_shape, np.dtype(dtype)))]
         results = []
-        for r, i in zip(rows, nums):
+        for (g, stacked), i in zip(rows, nums):
             in_shape = F.shape_of(args[i]) if not isinstance(args[i], (list, tuple)) else np.shape(args[i])
-            j = _assemble(r, out_shape, in_shape, axis_last=False)
+            j = F.reshape(g, tuple(out_shape) + tuple(in_shape)) if stacked else g
             if not isinstance(args[i], Tensor) and isinstance(j, Tensor):
                 j = j.data
             results.append(j)
         return results[0] if single else tuple(results)
 
     return wrapped
+
+
+def _repeat(a, m: int):
+    """``m`` copies of ``a`` along a new first axis (a broadcast: no copy of the data)."""
+    if isinstance(a, (list, tuple, float, int)) or isinstance(a, np.ndarray):
+        a = np.asarray(a)
+        if a.dtype.kind != "f":
+            a = a.astype(np.float32)
+        return np.broadcast_to(a, (m,) + a.shape)
+    return F.broadcast_to(a, (m,) + F.shape_of(a))
 
 
 def hessian(fun: Callable, argnums=0) -> Callable:

@@ -14,11 +14,13 @@ from typing import Callable
 
 import numpy as np
 
+from minifw import functional as F
 from minifw import pytree
 from minifw.eager.backward import grad as autograd_grad
 from minifw.eager.backward import leaves
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap
+from minifw.vmap import Batched
 
 
 # --- JAX-shaped transforms --------------------------------------------------------
@@ -131,19 +133,42 @@ def _frontend(primals):
     return (_Static if tracing else _Eager)(primals)
 
 
+def _unbatch(primals):
+    """Primals that are batches (vjp called inside :func:`minifw.vmap.vmap`): the innermost batch class among
+    the leaves, and the primals with those leaves' values (batch first) in their place.  The examples are
+    independent, so the vjp of the whole batch, seeded with the batch of cotangents, is the batch of vjps."""
+    leaves = pytree.leaves(list(primals), _is_leaf)
+    classes = {type(x) for x in leaves if isinstance(x, Batched)}
+    if not classes:
+        return None, primals
+    cls = max(classes, key=lambda c: c._mf_priority)
+    values = []
+    for p in primals:
+        found, rebuild = pytree.flatten(p, _is_leaf)
+        values.append(rebuild([x.value if type(x) is cls else x for x in found]))
+    return cls, tuple(values)
+
+
 def vjp(fun: Callable, *primals, argnums=None):
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` returns one
     cotangent per primal (or per ``argnums``), each shaped like its primal
     (a primal may be a list, tuple or dict of arrays)."""
-    fe = _frontend(primals)
+    bcls, values = _unbatch(primals)
+    fe = _frontend(values)
     nums = tuple(range(len(primals))) if argnums is None else _argnums(argnums, len(primals))[1]
     args = list(primals)
     trees = {}
     for i in nums:
         leaves, rebuild = pytree.flatten(primals[i], fe.is_leaf)
-        made = [fe.leaf(x) for x in leaves]
-        args[i] = rebuild([m[0] for m in made])
-        trees[i] = ([m[0] for m in made], [m[1] for m in made], leaves, rebuild)
+        made = []
+        for x in leaves:
+            if bcls is not None and type(x) is bcls:
+                leaf, _ = fe.leaf(x.value)
+                made.append((leaf, False, x.bsize))
+            else:
+                made.append((*fe.leaf(x), None))
+        args[i] = rebuild([m[0] if m[2] is None else bcls(m[0], m[2]) for m in made])
+        trees[i] = ([m[0] for m in made], [m[1] for m in made], leaves, rebuild, [m[2] for m in made])
     wrt = [x for i in nums for x in trees[i][0]]
     _ACTIVE.append({id(x) for x in wrt})
     try:
@@ -151,25 +176,38 @@ def vjp(fun: Callable, *primals, argnums=None):
             out = fun(*args)
     finally:
         _ACTIVE.pop()
+    size = next((b for i in nums for b in trees[i][4] if b is not None), None)
+    out_value = out.value if bcls is not None and type(out) is bcls else out
     # Nested inside another transform (grad(grad(f)), or grad(f, 0) inside
     # grad(f', 1)): the result depends on an input of an enclosing transform
     # that is still running, through an argument or a closure.  Then the
     # sweep is recorded (create_graph) and the gradients stay tensors.
-    nested = any(isinstance(x, Tensor) and x.requires_grad for x in pytree.leaves(list(primals), _is_leaf)) \
-        or _depends_on_enclosing(out)
+    nested = any(isinstance(x, Tensor) and x.requires_grad for x in pytree.leaves(list(values), _is_leaf)) \
+        or _depends_on_enclosing(out_value)
 
     def vjp_fn(cotangent):
-        gs = fe.gradients(out, wrt, cotangent, nested)
+        if bcls is not None:  # the batch of cotangents: batch first, one per example
+            if type(cotangent) is bcls:
+                cotangent = cotangent.value
+            elif type(out) is bcls:
+                shape = (size,) + tuple(np.shape(cotangent) if isinstance(cotangent, np.ndarray)
+                                        else F.shape_of(cotangent))
+                cotangent = np.broadcast_to(cotangent, shape) if isinstance(cotangent, (np.ndarray, float, int)) \
+                    else F.broadcast_to(cotangent, shape)
+        gs = fe.gradients(out_value, wrt, cotangent, nested)
         result, k = [], 0
         for i in nums:
-            made, plain, leaves, rebuild = trees[i]
+            made, plain, leaves, rebuild, sizes = trees[i]
             part = [_restore(g if g is not None else fe.zeros_like(x), p and not nested, like)
                     for g, x, p, like in zip(gs[k:k + len(made)], made, plain, leaves)]
+            part = [p if b is None else bcls(p, b) for p, b in zip(part, sizes)]
             result.append(rebuild(part))
             k += len(made)
         return tuple(result)
 
-    return (out.detach() if isinstance(out, Tensor) and not nested else out), vjp_fn
+    if isinstance(out, Tensor) and not nested:
+        out = out.detach()
+    return out, vjp_fn
 
 
 def value_and_grad(fun: Callable, argnums=0) -> Callable:

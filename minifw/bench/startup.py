@@ -6,6 +6,9 @@
   W1 MLP as a static graph and runs one training step, with numba's cache already warm;
 - ``kernel cold`` / ``kernel cached``: compiling (or loading) the fused W2 kernels and running them
   once, inside the child (imports excluded), with an empty or a warm kernel cache.
+- ``jit first call`` / ``jit time to fast`` (cold and warm cache): the tour's jit example in a fresh
+  process with tiered execution on: the first call (trace, compile, run unfused) and the time from that
+  call's start until the fused kernel is in use (compiled in a child process, or loaded from the cache).
 
 Children run with Python's bytecode cache on (``PYTHONDONTWRITEBYTECODE`` removed from their
 environment), as for a user: ``pip install`` precompiles ``.pyc`` files, and the first run,
@@ -58,8 +61,26 @@ print(time.perf_counter() - t)
 """
 
 
-def _commands(cache_dir: str) -> dict[str, tuple[list[str], dict | None, bool]]:
-    """name -> (argv, extra env, time reported by the child?)."""
+JIT_FIRST = """\
+import time
+import numpy as np, minifw as mf
+def workload(x, w, b):
+    return mf.sum(mf.tanh(x * w + b) * mf.sigmoid(x) + mf.exp(-x * x))
+x, w, b = (np.random.default_rng(k).standard_normal(1 << 18).astype(np.float32) for k in range(3))
+f = mf.jit(workload)
+t = time.perf_counter()
+f(x, w, b)
+first = time.perf_counter() - t
+assert f.lower(x, w, b).wait_fast(600)
+print(first, time.perf_counter() - t)
+"""
+
+
+TIERED = {"MINIFW_SYNC_COMPILE": "0"}
+
+
+def _commands(cache_dir: str) -> dict[str, tuple[list[str], dict | None, bool | int]]:
+    """name -> (argv, extra env, time reported by the child? True: its last line; an int: that column of it)."""
     py = sys.executable
     minifw_cmd = shutil.which("minifw", path=os.path.dirname(py)) or shutil.which("minifw")
     trace = ([minifw_cmd] if minifw_cmd else [py, "-m", "minifw_cli"]) + [
@@ -74,10 +95,16 @@ def _commands(cache_dir: str) -> dict[str, tuple[list[str], dict | None, bool]]:
         "train step (warm cache)": ([py, "-c", TRAIN_STEP], None, False),
         "kernel cold": ([py, "-c", KERNEL], {"MINIFW_CACHE_DIR": "<fresh>"}, True),
         "kernel cached": ([py, "-c", KERNEL], {"MINIFW_CACHE_DIR": cache_dir}, True),
+        # the tour's jit example, tiered (MINIFW_SYNC_COMPILE=0): which number the child prints is the column
+        "jit first call (cold cache)": ([py, "-c", JIT_FIRST], {"MINIFW_CACHE_DIR": "<fresh>", **TIERED}, 0),
+        "jit time to fast (cold cache)": ([py, "-c", JIT_FIRST], {"MINIFW_CACHE_DIR": "<fresh>", **TIERED}, 1),
+        "jit first call (warm cache)": ([py, "-c", JIT_FIRST], {"MINIFW_CACHE_DIR": cache_dir, **TIERED}, 0),
+        "jit time to fast (warm cache)": ([py, "-c", JIT_FIRST], {"MINIFW_CACHE_DIR": cache_dir, **TIERED}, 1),
     }
 
 
-def _once(argv, env_extra, reported: bool) -> float:
+
+def _once(argv, env_extra, reported: bool | int) -> float:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # see the module docstring
     fresh = None
@@ -95,7 +122,10 @@ def _once(argv, env_extra, reported: bool) -> float:
             shutil.rmtree(fresh, ignore_errors=True)
     if p.returncode != 0:
         raise RuntimeError((p.stderr.strip().splitlines() or ["failed"])[-1][:300])
-    return float(p.stdout.strip().splitlines()[-1]) if reported else wall
+    if reported is False:
+        return wall
+    last = p.stdout.strip().splitlines()[-1]
+    return float(last if reported is True else last.split()[reported])
 
 
 def run_w6(case, workers, log) -> dict:
@@ -115,7 +145,7 @@ def run_w6(case, workers, log) -> dict:
             log(f"W6: first run of {name}")
             try:  # the first run warms the OS file cache and numba's kernel cache: reported apart
                 modes[name] = {"first_call_s": _once(*cmds[name]),
-                               "measures": "wall time of the process" if not cmds[name][2] else "time inside"}
+                               "measures": "wall time of the process" if cmds[name][2] is False else "time inside"}
                 ready[name] = cmds[name]
             except Exception as e:  # noqa: BLE001
                 modes[name] = {"error": str(e)}

@@ -34,6 +34,8 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
+import pickle
+import subprocess
 import sys
 import threading
 import warnings
@@ -198,14 +200,14 @@ def vectorisation_report(source: str, signature, fname: str = "kernel_ser") -> d
 _MODULES: dict[str, object] = {}
 
 
-def load_module(source: str):
-    """Import generated ``source`` (written once to the cache dir, keyed by its hash)."""
+def load_module(source: str, directory: Path | None = None):
+    """Import generated ``source`` (written once to ``directory``, default the cache dir, keyed by its hash)."""
     key = hashlib.sha1(source.encode()).hexdigest()[:20]
     with _lock:
         if key in _MODULES:
             return _MODULES[key]
         numba()
-        path = cache_dir() / f"fused_{key}.py"
+        path = (directory or cache_dir()) / f"fused_{key}.py"
         if not path.exists() or path.read_text() != source:
             # write-then-rename: a process racing us sees the whole file or none (and the same text anyway)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -249,13 +251,24 @@ class FusedKernel:
         self.size = int(np.prod(self.collapsed, dtype=np.int64))
         # serial or parallel when the caller does not say: the fusion pass's cost model sets it; else by size
         self.parallel_default: bool | None = None
+        self.directory = cache_dir()  # where it was made: a later change of MINIFW_CACHE_DIR does not move it
 
     def summary(self) -> str:
         return f"{self.spec.summary()}; key {self.key[:8]}"
 
+    def compiled(self) -> bool:
+        """Whether this process has compiled (or loaded) this kernel already: running it costs no compile."""
+        mod = _MODULES.get(self.key)
+        return mod is not None and bool((mod.kernel_par if self.size >= PARALLEL_MIN else mod.kernel_ser).signatures)
+
+    def on_disk(self) -> bool:
+        """Whether numba's cache holds this kernel (loading it takes milliseconds, after numba's import)."""
+        variant = "par" if self.size >= PARALLEL_MIN else "ser"
+        return any((self.directory / "__pycache__").glob(f"fused_{self.key}.kernel_{variant}-*.nbi"))
+
     def compile(self, parallel: bool | None = None) -> Callable:
         """The numba function (compiled on first call; cached on disk)."""
-        mod = load_module(self.source)
+        mod = load_module(self.source, self.directory)
         if parallel is None:
             parallel = self.parallel_default if self.parallel_default is not None else self.size >= PARALLEL_MIN
         return mod.kernel_par if parallel else mod.kernel_ser
@@ -316,3 +329,41 @@ class FusedKernel:
             # numba's pedantic SSA check complains about the scalar functions' inlined branches; harmless
             warnings.filterwarnings("ignore", message=".*is not in scope.*")
             fn(*dims, *ins, *outs, *parts)
+
+
+def warm_in_child(kernels: Sequence[FusedKernel], timeout: float = 600.0) -> str | None:
+    """Compile ``kernels`` in a child Python process, which writes them to numba's cache for this process to load.
+
+    numba holds the GIL for much of a compile, so compiling on a thread stalls the caller's own work (the unfused
+    tier it runs meanwhile); a child compiles on another core without it (figures in
+    :mod:`minifw.static.compiler`).  Returns None when done, else why not (the caller then compiles in this
+    process)."""
+    if not kernels:
+        return None
+    directory = kernels[0].directory
+    env = dict(os.environ, MINIFW_CACHE_DIR=str(directory.parent))
+    job = directory / f"warm.{os.getpid()}.{threading.get_ident()}.pickle"
+    job.write_bytes(pickle.dumps(list(kernels)))
+    cmd = [sys.executable, "-c", "from minifw.kernels.fusion import _warm_child; _warm_child()", str(job)]
+    try:
+        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as p:
+            numba()  # this process loads the kernels after: import numba while the child compiles, not after
+            try:
+                err = p.communicate(timeout=timeout)[1]
+            except subprocess.TimeoutExpired:
+                p.kill()
+                return f"the child compile took more than {timeout:.0f} s"
+    except OSError as e:
+        return f"{type(e).__name__}: {e}"
+    finally:
+        job.unlink(missing_ok=True)
+    if p.returncode != 0:
+        return (err.decode(errors="replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1]
+    return None
+
+
+def _warm_child() -> None:
+    """The child of :func:`warm_in_child`: the kernels arrive pickled in the file named by argv[1], written by the
+    parent in its cache dir (never a user's file)."""
+    for k in pickle.loads(Path(sys.argv[1]).read_bytes()):  # noqa: S301
+        k.warm()
