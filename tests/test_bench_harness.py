@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from minifw.bench.harness import compare
 
 
@@ -25,6 +27,7 @@ def test_compare_reports_medians_and_ratios():
     assert calls["a"] > 3 and calls["b"] > 3
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_bench_module_is_the_bench_command(tmp_path):
     """`python -m minifw.bench` is `minifw bench` (one implementation): same workloads, same JSON."""
     out = tmp_path / "b.json"

@@ -75,6 +75,7 @@ def test_lab_new_on_an_existing_copy_names_force(tmp_path):
         labs.get(99)
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_lab_check_prints_no_kernel_transport_warning(tmp_path):
     labs.new(1, tmp_path)
     r = _run("lab", "check", "1", str(tmp_path), timeout=300)

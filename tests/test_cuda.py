@@ -38,6 +38,7 @@ def _check(r: subprocess.CompletedProcess) -> None:
     assert " passed" in r.stdout
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_cuda_smoke_under_the_simulator():
     _check(_suite("sim", "tests/cuda_sim/test_smoke.py"))
 

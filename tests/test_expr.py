@@ -183,6 +183,7 @@ def test_hessian_agrees_with_reverse_over_forward(text, point):
     np.testing.assert_allclose(ex.hessian(point), np.array(expect, dtype=float), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_hessian_of_120_variables_matches_central_differences():
     import numpy as np
 

@@ -263,6 +263,7 @@ def _cli(*args, cwd=None):
                           timeout=300, cwd=cwd)
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_cli_lab_list_new_and_bad_numbers(tmp_path):
     r = _cli("lab", "list")
     assert r.returncode == 0, r.stderr
@@ -340,6 +341,7 @@ def test_class_accuracy_check_reads_the_event_files_and_catches_wrong_curves():
 
 
 # --- lab 9's check talks HTTP to a real `minifw serve` ------------------------------------------
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_predict_request_check_against_a_running_server(tmp_path):
     import socket
     import time

@@ -27,6 +27,7 @@ needs_mpi = pytest.mark.skipif(not dist.is_available(),
 NAMES = ("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias")
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 @needs_mpi
 def test_allreduce_nodes_make_the_same_updates_as_ddp_on_two_ranks(tmp_path):
     cmd = [dist.find_mpiexec(), "-n", "2", sys.executable, str(SCRIPTS / "replicated.py"), str(tmp_path)]

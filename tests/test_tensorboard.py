@@ -199,6 +199,7 @@ def test_train_reporter_logs_what_each_style_can_show(tmp_path, style):
     assert tags["images"] == ["misclassified"] and tags["graph"]
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_board_command_prints_the_address_of_a_live_tensorboard(tmp_path):
     with SummaryWriter(str(tmp_path)) as w:
         w.add_scalar("x", 1.0, 0)

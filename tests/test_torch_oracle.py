@@ -14,6 +14,7 @@ import minifw as mf
 from minifw import functional as F
 
 torch = pytest.importorskip("torch", reason="PyTorch is the oracle here; install minifw[peers] to run these")
+pytestmark = pytest.mark.slow  # importing torch alone takes ~1.5 s: the optional oracle runs in the full tier
 
 SEEDS = [0, 1, 2]
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import minifw as mf
 from minifw.compat.caffe import examples
 
@@ -34,12 +36,14 @@ def test_json_run_saves_a_checkpoint(tmp_path):
     assert meta["style"] == "keras" and "dense.linear.weight" in sd
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_tables_progress_and_confusion_matrix():
     r = _run("--epochs", "1", "--model", "cnn")
     assert r.returncode == 0, r.stderr
     assert "Epoch 1/1" in r.stdout and "confusion matrix" in r.stdout and "test accuracy" in r.stdout
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_caffe_files_and_tensorboard(tmp_path):
     (tmp_path / "net.prototxt").write_text(examples.MLP)
     (tmp_path / "solver.prototxt").write_text(examples.MLP_SOLVER.replace("max_iter: 1350", "max_iter: 90"))
@@ -51,6 +55,7 @@ def test_caffe_files_and_tensorboard(tmp_path):
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "tb"))
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_bad_input_prints_one_line_and_exits_non_zero(tmp_path):
     bad = tmp_path / "bad.prototxt"
     bad.write_text('name: "x"\nlayer {\n  name: "a"\n  type: "Data" top: "d"\n  data_param { batch_size 4 }\n}\n')
@@ -67,6 +72,7 @@ def test_bad_input_prints_one_line_and_exits_non_zero(tmp_path):
     _one_line_error(_run("--device", "cuda"), "--device cuda")
 
 
+@pytest.mark.slow  # a few seconds (subprocesses, servers, kernels): the full tier (CI) runs it
 def test_tf1_style_trains_the_mlp_and_refuses_the_cnn():
     r = _run("--style", "tf1", "--epochs", "1")
     assert r.returncode == 0, r.stderr
