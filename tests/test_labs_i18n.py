@@ -107,6 +107,9 @@ def test_trace_tables_have_chinese_titles_and_headings(zh):
     assert tangent.startswith("前向切线轨迹（种子 ") and tangent.endswith(" = 0）") and t_head == ["行", "切线", "值"]
     assert (adjoint, a_head) == ("反向伴随轨迹（扫描顺序）", ["伴随", "更新", "值"])
     assert "### 反向伴随轨迹（扫描顺序）" in render.to_markdown(t)
+    assert render.to_text(t).startswith("x1*x2 + exp(x1*x2)，在 x1 = 1, x2 = 2 处\n")
+    assert "<p><b>x1*x2 + exp(x1*x2)</b>，在 x1 = 1, x2 = 2 处</p>" in render.to_html(t)
+    assert render.to_rich(t).renderables[0].plain == "x1*x2 + exp(x1*x2)，在 x1 = 1, x2 = 2 处"
     i18n.set_lang("en")  # the same trace, rendered again: the language is read at render time, not at import
     assert [title for title, _h, _r in render.sections(t)][0] == "Forward primal trace"
 

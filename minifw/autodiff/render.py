@@ -132,8 +132,15 @@ def sections(t: EvaluationTrace, style: Style = TEXT) -> list[tuple[str, list[st
     return out
 
 
+def _heading(t: EvaluationTrace, expression: str, name=str) -> str:
+    """The line above the tables, ``x*y at x = 1, y = 2``, in the language spoken now; ``expression`` as the
+    renderer marks it up, ``name`` escapes a variable's name."""
+    point = ", ".join(f"{name(k)} = {format_number(v)}" for k, v in t.point.items())
+    return _("{expression} at {point}").format(expression=expression, point=point)
+
+
 def to_text(t: EvaluationTrace) -> str:
-    lines = [f"{t.expression} at " + ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items())]
+    lines = [_heading(t, t.expression)]
     for title, _header, rows in sections(t):
         lines.append("")
         lines.append(title)
@@ -146,7 +153,7 @@ def to_markdown(t: EvaluationTrace) -> str:
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
 
-    out = [f"**{esc(t.expression)}** at " + ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items())]
+    out = [_heading(t, f"**{esc(t.expression)}**")]
     for title, header, rows in sections(t):
         out += ["", f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
@@ -155,8 +162,7 @@ def to_markdown(t: EvaluationTrace) -> str:
 
 def to_html(t: EvaluationTrace) -> str:
     e = html.escape
-    parts = [f"<div class='minifw-trace'><p><b>{e(t.expression)}</b> at "
-             + ", ".join(f"{e(k)} = {format_number(v)}" for k, v in t.point.items()) + "</p>"]
+    parts = [f"<div class='minifw-trace'><p>{_heading(t, f'<b>{e(t.expression)}</b>', e)}</p>"]
     for title, header, rows in sections(t):
         parts.append(f"<table><caption style='text-align:left'><b>{e(title)}</b></caption><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>")
@@ -232,8 +238,8 @@ def to_rich(t: EvaluationTrace):
     from rich.table import Table
     from rich.text import Text
 
-    items = [Text.assemble((t.expression, "bold"), " at ",
-                           ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items()))]
+    before, _mark, after = _heading(t, "\0").partition("\0")  # the expression in bold, wherever the language puts it
+    items = [Text.assemble(before, (t.expression, "bold"), after)]
     for title, header, rows in sections(t):
         table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
         table.add_column(header[0], style="cyan", no_wrap=True)
