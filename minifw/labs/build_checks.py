@@ -319,8 +319,8 @@ def check_topo_order(topo_order, Tensor) -> bool:
             order = topo_order(root)
         except RecursionError:
             ex.fail(_("{name}: RecursionError -- walk the graph with an explicit stack, not recursion (Python "
-                      "stops at {getrecursionlimit} nested calls)").format(
-                          name=name, getrecursionlimit=sys.getrecursionlimit()))
+                      "stops at {limit} nested calls)").format(
+                          name=name, limit=sys.getrecursionlimit()))
         except NotImplementedError:
             ex.call(topo_order, root)
             raise
@@ -1056,8 +1056,8 @@ def check_capstone(train, predict, bias_relu, pieces, epochs: int = 20) -> bool:
                   "average_gradients over the replicas, and predict with your Session").format(
                       unused=', '.join(unused)))
     if pred.shape != yt.shape:
-        ex.fail(_("predict(params, test pixels) should give {n_yt} classes, got shape {shape}").format(
-            n_yt=len(yt), shape=pred.shape))
+        ex.fail(_("predict(params, test pixels) should give {n} classes, got shape {shape}").format(
+            n=len(yt), shape=pred.shape))
     acc = float(np.mean(pred == yt))
     if acc < 0.95:
         ex.fail(_("test accuracy {acc:.1%} after {epochs} epochs; expected >= 95% (the learning rate? "

@@ -5,6 +5,10 @@ exercise is right, and raises :class:`CheckFailed` with a specific hint when
 it is not (or when the stub still raises ``NotImplementedError``).  In
 Jupyter only the hint is shown, not a traceback.  ``minifw lab check``
 reads the same records from the executed notebook.
+
+Hints and titles are in the language spoken when the check runs (:mod:`minifw.i18n`; a Chinese notebook's kernel
+has ``MINIFW_LANG=zh``): every text goes through ``_()`` with ``str.format`` fields, the exercise titles come from
+``minifw.labs.LABS``.
 """
 
 from __future__ import annotations
@@ -362,8 +366,8 @@ def check_toy_graph(build: Callable) -> bool:
         ex.fail(_("the first item should be the static.Graph, got {type}").format(type=type(g).__name__))
     for s, nm in ((a, "a"), (b, "b")):
         if getattr(s, "op", None) != "placeholder":
-            ex.fail(_("{nm} should be a static.placeholder (fed at run time), got {s}").format(
-                nm=nm, s=getattr(s, 'op', type(s).__name__)))
+            ex.fail(_("{nm} should be a static.placeholder (fed at run time), got {got}").format(
+                nm=nm, got=getattr(s, 'op', type(s).__name__)))
     with static.Session(g) as sess:
         for av, bv in ((15.0, 5.0), (2.0, 2.0), (1.0, 3.0)):
             out = ex.call(lambda av=av, bv=bv: sess.run(result, {a: av, b: bv}),
