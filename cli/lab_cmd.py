@@ -45,7 +45,7 @@ def list_labs(lang: Optional[str] = LANG_OPTION) -> None:
     t.add_column(_("languages"))
     for lab in LABS:
         t.add_row(str(lab.number), escape(lab.title_in(lang)), lab.minutes,
-                  escape("; ".join(f"{i} {title}" for i, title in lab.exercises)), " ".join(lab.langs))
+                  escape("; ".join(f"{i} {title}" for i, title in lab.exercises_in(lang))), " ".join(lab.langs))
     console.print(t)
     console.print(_("Start one with [cyan]minifw lab open N[/] (JupyterLab) or [cyan]minifw lab new N DIR[/]; "
                     "check your answers with [cyan]minifw lab check N[/]."), highlight=False)

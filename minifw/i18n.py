@@ -67,12 +67,18 @@ def _catalog(lang: str):
     return _catalogs[lang]
 
 
-def gettext(message: str) -> str:
-    """``message`` in the current language (itself where no translation exists)."""
-    lang = current()
+def gettext(message: str, lang: str | None = None) -> str:
+    """``message`` in ``lang`` (default: the current language); itself where no translation exists."""
+    lang = current() if lang is None else normalize(lang)
     return message if lang == "en" else _catalog(lang).gettext(message)
 
 
 _ = gettext
 
-__all__ = ["LANGS", "LangError", "normalize", "set_lang", "current", "gettext", "_"]
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalog without translating it (gettext's ``gettext_noop``): for tables built at
+    import time, whose texts are translated with :func:`gettext` when they are shown, in the language of then."""
+    return message
+
+__all__ = ["LANGS", "LangError", "normalize", "set_lang", "current", "gettext", "_", "N_"]

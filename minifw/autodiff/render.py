@@ -44,6 +44,7 @@ import json
 import math
 import re
 
+from minifw.i18n import _
 from minifw.registry import latex_words
 
 from .trace import TEXT, EvaluationTrace, Style, format_number
@@ -111,27 +112,36 @@ def to_json(t: EvaluationTrace, indent: int | None = 2) -> str:
 
 # --- the sections every tabular renderer shows -----------------------------------------
 def sections(t: EvaluationTrace, style: Style = TEXT) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows of cells) for the primal, tangent and adjoint traces."""
+    """(title, header, rows of cells) for the primal, tangent and adjoint traces; the titles and headers in the
+    language spoken now (:mod:`minifw.i18n`)."""
     out = []
     primal = [[style.primal(r.name), r.expression(style), _fmt(r.value)] for r in t.rows]
     primal.append([f"y = {style.primal(t.output)}", "", _fmt(t.value)])
-    out.append(("Forward primal trace", ["row", "operation", "value"], primal))
+    out.append((_("Forward primal trace"), [_("row"), _("operation"), _("value")], primal))
     if _forward(t):
         seed = ", ".join(f"{style.dot_var(k)} = {format_number(v)}" for k, v in (t.seed or {}).items())
         tang = [[style.dot(r.name), r.tangent_expression(style), _fmt(r.tangent)] for r in t.rows]
         tang.append([f"ẏ = {style.dot(t.output)}", "", _fmt(t.tangent)])
-        out.append((f"Forward tangent trace (seed {seed})", ["row", "tangent", "value"], tang))
+        out.append((_("Forward tangent trace (seed {seed})").format(seed=seed), [_("row"), _("tangent"), _("value")],
+                    tang))
     if _reverse(t):
         rev = [[style.bar(t.output), "ȳ", "1"]]
         rev += [[style.bar(s.target), s.expression(style), _fmt(s.value)] for s in t.reverse_steps]
         rev += [[style.bar_var(r.variable), style.bar(r.name), _fmt(r.adjoint)] for r in t.inputs]
-        out.append(("Reverse adjoint trace (sweep order)", ["adjoint", "update", "value"], rev))
+        out.append((_("Reverse adjoint trace (sweep order)"), [_("adjoint"), _("update"), _("value")], rev))
     return out
 
 
+def _heading(t: EvaluationTrace, expression: str, name=str) -> str:
+    """The line above the tables, ``x*y at x = 1, y = 2``, in the language spoken now; ``expression`` as the
+    renderer marks it up, ``name`` escapes a variable's name."""
+    point = ", ".join(f"{name(k)} = {format_number(v)}" for k, v in t.point.items())
+    return _("{expression} at {point}").format(expression=expression, point=point)
+
+
 def to_text(t: EvaluationTrace) -> str:
-    lines = [f"{t.expression} at " + ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items())]
-    for title, _, rows in sections(t):
+    lines = [_heading(t, t.expression)]
+    for title, _header, rows in sections(t):
         lines.append("")
         lines.append(title)
         for c in rows:
@@ -143,7 +153,7 @@ def to_markdown(t: EvaluationTrace) -> str:
     def esc(s: str) -> str:
         return s.replace("|", "\\|")
 
-    out = [f"**{esc(t.expression)}** at " + ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items())]
+    out = [_heading(t, f"**{esc(t.expression)}**")]
     for title, header, rows in sections(t):
         out += ["", f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
@@ -152,8 +162,7 @@ def to_markdown(t: EvaluationTrace) -> str:
 
 def to_html(t: EvaluationTrace) -> str:
     e = html.escape
-    parts = [f"<div class='minifw-trace'><p><b>{e(t.expression)}</b> at "
-             + ", ".join(f"{e(k)} = {format_number(v)}" for k, v in t.point.items()) + "</p>"]
+    parts = [f"<div class='minifw-trace'><p>{_heading(t, f'<b>{e(t.expression)}</b>', e)}</p>"]
     for title, header, rows in sections(t):
         parts.append(f"<table><caption style='text-align:left'><b>{e(title)}</b></caption><thead><tr>"
                      + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr></thead><tbody>")
@@ -229,8 +238,8 @@ def to_rich(t: EvaluationTrace):
     from rich.table import Table
     from rich.text import Text
 
-    items = [Text.assemble((t.expression, "bold"), " at ",
-                           ", ".join(f"{k} = {format_number(v)}" for k, v in t.point.items()))]
+    before, _mark, after = _heading(t, "\0").partition("\0")  # the expression in bold, wherever the language puts it
+    items = [Text.assemble(before, (t.expression, "bold"), after)]
     for title, header, rows in sections(t):
         table = Table(title=title, title_justify="left", show_lines=False, header_style="bold")
         table.add_column(header[0], style="cyan", no_wrap=True)

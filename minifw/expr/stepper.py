@@ -24,10 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from minifw.errors import MinifwError
+from minifw.i18n import N_, _
 
 MODES = ("primal", "tangent", "adjoint")
-_TITLES = {"primal": "Forward primal trace", "tangent": "Forward tangent trace",
-           "adjoint": "Reverse adjoint trace"}
+# how each table's title begins (minifw.autodiff.render.sections), translated when a Stepper is made
+_TITLES = {"primal": N_("Forward primal trace"), "tangent": N_("Forward tangent trace"),
+           "adjoint": N_("Reverse adjoint trace")}
+_MODE_NAMES = {"primal": N_("primal"), "tangent": N_("tangent"), "adjoint": N_("adjoint")}
 
 
 class StepperError(MinifwError, ValueError):
@@ -93,7 +96,7 @@ class Stepper:
         self.sections = sections(t)
         self.steps: list[Highlight] = []
         for m in modes:
-            where = next((i for i, s in enumerate(self.sections) if s[0].startswith(_TITLES[m])), None)
+            where = next((i for i, s in enumerate(self.sections) if s[0].startswith(_(_TITLES[m]))), None)
             if where is None:
                 raise StepperError(f"the trace was built with mode={t.mode!r}: it has no {m} table")
             self.steps += list(self._steps(m, where))
@@ -144,13 +147,15 @@ class Stepper:
         return self.goto(self.index - 1)
 
     def describe(self, h: Highlight | None = None) -> str:
-        """One line about a step: ``step 4/9 · adjoint · node v_1 · edge v_2 → v_1 · adds a second path``."""
+        """One line about a step: ``step 4/9 · adjoint · node v_1 · edge v_2 → v_1 · adds a second path``
+        (in the language spoken now)."""
         h = self.current if h is None else h
-        parts = [f"step {h.index + 1}/{len(self)}", h.mode, f"node {h.node}"]
+        parts = [_("step {k}/{n}").format(k=h.index + 1, n=len(self)), _(_MODE_NAMES[h.mode]),
+                 _("node {node}").format(node=h.node)]
         if h.edge:
-            parts.append(f"edge {h.edge[0]} → {h.edge[1]}")
+            parts.append(_("edge {source} → {target}").format(source=h.edge[0], target=h.edge[1]))
         if h.accumulate:
-            parts.append("adds a second path")
+            parts.append(_("adds a second path"))
         return " · ".join(parts)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from minifw.errors import MinifwError
+from minifw.i18n import N_, gettext
 
 from . import notebooks
 from .checks import CheckFailed
@@ -46,7 +47,7 @@ class Lab:
     slug: str
     title: str
     minutes: str
-    exercises: tuple  # ((id, title), ...)
+    exercises: tuple  # ((id, English title), ...); exercises_in(lang) gives them translated
     title_zh: str = ""
     langs: tuple = ("en",)  # the languages its source is complete in (labs/build.py --check holds it to that)
 
@@ -69,63 +70,69 @@ class Lab:
     def title_in(self, lang: str) -> str:
         return self.title_zh if lang == "zh" and self.title_zh else self.title
 
+    def exercises_in(self, lang: str | None = None) -> tuple:
+        """``((id, title), ...)`` with the titles in ``lang`` (default: the current language)."""
+        return tuple((ex_id, gettext(title, lang)) for ex_id, title in self.exercises)
+
 
 LABS: tuple[Lab, ...] = (
     Lab(1, "dual_numbers", "Derivatives by hand and by dual numbers", "20-30",
-        (("1.1", "the tangent column, predicted"), ("1.2", "the dual rule for softplus")), "手算导数与对偶数",
+        (("1.1", N_("the tangent column, predicted")), ("1.2", N_("the dual rule for softplus"))), "手算导数与对偶数",
         langs=("en", "zh")),
     Lab(2, "reverse_mode", "Reverse mode and adjoints", "25-35",
-        (("2.1", "the adjoint column, by hand"), ("2.2", "a vjp rule for swish, checked by gradcheck")),
+        (("2.1", N_("the adjoint column, by hand")), ("2.2", N_("a vjp rule for swish, checked by gradcheck"))),
         "反向模式与伴随",
         langs=("en", "zh")),
     Lab(3, "forward_vs_reverse", "Forward vs reverse cost: Jacobians and the crossover", "20-30",
-        (("3.1", "a Jacobian from one jvp per input"),), "前向与反向的代价：雅可比矩阵与交叉点",
+        (("3.1", N_("a Jacobian from one jvp per input")),), "前向与反向的代价：雅可比矩阵与交叉点",
         langs=("en", "zh")),
     Lab(4, "eager_vs_static", "Eager vs static: a tape, a graph, the passes, the benchmark", "30-40",
-        (("4.1", "the toy graph in TensorFlow-1 style"),), "动态图与静态图：记录带、计算图、编译遍与基准测试",
+        (("4.1", N_("the toy graph in TensorFlow-1 style")),), "动态图与静态图：记录带、计算图、编译遍与基准测试",
         langs=("en", "zh")),
     Lab(5, "five_frameworks", "Five frameworks, one network", "25-35",
-        (("5.1", "a Keras-style 64-32-10 network"),), "五个框架，同一个网络",
+        (("5.1", N_("a Keras-style 64-32-10 network")),), "五个框架，同一个网络",
         langs=("en", "zh")),
     Lab(6, "kernels", "Kernels: a Python loop, a numba CPU kernel, a CUDA kernel", "30-40",
-        (("6.1", "a fused kernel for (x*y + 1)*x - y"),), "内核：Python 循环、numba CPU 内核、CUDA 内核",
+        (("6.1", N_("a fused kernel for (x*y + 1)*x - y")),), "内核：Python 循环、numba CPU 内核、CUDA 内核",
         langs=("en", "zh")),
     Lab(7, "training_digits", "Training on handwritten digits, with pictures", "25-35",
-        (("7.1", "a confusion matrix"),), "在手写数字上训练，配图",
+        (("7.1", N_("a confusion matrix")),), "在手写数字上训练，配图",
         langs=("en", "zh")),
     Lab(8, "jit_pitfalls", "jit and its pitfalls: tracing, caching by shape, what gets frozen", "20-30",
-        (("8.1", "a branch that survives jit"),), "jit 及其陷阱：追踪、按形状缓存、被冻结的东西",
+        (("8.1", N_("a branch that survives jit")),), "jit 及其陷阱：追踪、按形状缓存、被冻结的东西",
         langs=("en", "zh")),
     Lab(9, "deploy", "Deploy: ONNX and TensorFlow Serving's REST API", "25-35",
-        (("9.1", "a predict request and its labels"),), "部署：ONNX 与 TensorFlow Serving 的 REST API",
+        (("9.1", N_("a predict request and its labels")),), "部署：ONNX 与 TensorFlow Serving 的 REST API",
         langs=("en", "zh")),
     Lab(10, "distributed", "Distributed training: PyTorch's DDP vs TF's manual placement", "30-40",
-        (("10.1", "averaging gradients by hand"),), "分布式训练：PyTorch 的 DDP 与 TF 的手动放置",
+        (("10.1", N_("averaging gradients by hand")),), "分布式训练：PyTorch 的 DDP 与 TF 的手动放置",
         langs=("en", "zh")),
     Lab(11, "tensorboard", "Seeing training: TensorBoard vs Visdom", "25-35",
-        (("11.1", "per-class test accuracy as scalars"),), "看见训练：TensorBoard 与 Visdom",
+        (("11.1", N_("per-class test accuracy as scalars")),), "看见训练：TensorBoard 与 Visdom",
         langs=("en", "zh")),
     # the build-it-yourself track: the learner writes the pieces, lab 17 trains the digits with them
     Lab(12, "build_dual", "Build it yourself: dual numbers", "30-40",
-        (("12.1", "dual arithmetic: + - * with the product rule"), ("12.2", "sin, exp and log of a dual number"),
-         ("12.3", "derivatives and gradients by seeding tangents")), "自己动手：对偶数", ("en", "zh")),
+        (("12.1", N_("dual arithmetic: + - * with the product rule")),
+         ("12.2", N_("sin, exp and log of a dual number")),
+         ("12.3", N_("derivatives and gradients by seeding tangents"))), "自己动手：对偶数", ("en", "zh")),
     Lab(13, "build_tape", "Build it yourself: a tape and a reverse sweep", "35-45",
-        (("13.1", "add and mul on the tape, with broadcasting"), ("13.2", "matmul, relu and sum on the tape"),
-         ("13.3", "a topological order of the tape"), ("13.4", "the reverse sweep")),
+        (("13.1", N_("add and mul on the tape, with broadcasting")), ("13.2", N_("matmul, relu and sum on the tape")),
+         ("13.3", N_("a topological order of the tape")), ("13.4", N_("the reverse sweep"))),
         "自己动手：记录带与反向扫描", ("en", "zh")),
     Lab(14, "build_session", "Build it yourself: a Graph and a Session", "35-45",
-        (("14.1", "the execution order: inputs first, only what is needed"),
-         ("14.2", "Session.run: feed, execute in order, fetch"), ("14.3", "constant folding")),
+        (("14.1", N_("the execution order: inputs first, only what is needed")),
+         ("14.2", N_("Session.run: feed, execute in order, fetch")), ("14.3", N_("constant folding"))),
         "自己动手：计算图与会话", ("en", "zh")),
     Lab(15, "build_fusion", "Build it yourself: kernel fusion", "30-40",
-        (("15.1", "the fusion pass's schedule: inputs and steps"), ("15.2", "the text of one fused kernel"),
-         ("15.3", "fuse: one numba kernel per chain")), "自己动手：算子融合", ("en", "zh")),
+        (("15.1", N_("the fusion pass's schedule: inputs and steps")), ("15.2", N_("the text of one fused kernel")),
+         ("15.3", N_("fuse: one numba kernel per chain"))), "自己动手：算子融合", ("en", "zh")),
     Lab(16, "build_allreduce", "Build it yourself: all-reduce and data parallelism", "30-40",
-        (("16.1", "ring all-reduce"), ("16.2", "average the replicas' gradients"),
-         ("16.3", "a data-parallel SGD step")), "自己动手：全归约与数据并行", ("en", "zh")),
+        (("16.1", N_("ring all-reduce")), ("16.2", N_("average the replicas' gradients")),
+         ("16.3", N_("a data-parallel SGD step"))), "自己动手：全归约与数据并行", ("en", "zh")),
     Lab(17, "build_capstone", "Build it yourself: your pieces train the digits network", "30-40",
-        (("17.1", "bias + ReLU: a tape op run by your fused kernel"), ("17.2", "predict through your Session"),
-         ("17.3", "your pieces train the digits MLP to >= 95%")), "自己动手：用你的部件训练手写数字网络", ("en", "zh")),
+        (("17.1", N_("bias + ReLU: a tape op run by your fused kernel")),
+         ("17.2", N_("predict through your Session")), ("17.3", N_("your pieces train the digits MLP to >= 95%"))),
+        "自己动手：用你的部件训练手写数字网络", ("en", "zh")),
 )
 
 

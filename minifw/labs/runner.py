@@ -18,7 +18,9 @@ from minifw.errors import MinifwError
 
 from .checks import MIME
 
-_FAILED = re.compile(r"^exercise (\S+) \((.*?)\): (.*)$", re.S)
+# a failed check's message (CheckFailed), in English or in Chinese: "exercise 1.2 (title): hint",
+# "练习 1.2（title）：hint"
+_FAILED = re.compile(r"^(?:exercise|练习) (\S+) ?[(（](.*?)[)）][:：] ?(.*)$", re.S)
 
 
 @dataclass
@@ -131,7 +133,7 @@ def check(number: int | str, path: str | Path | None = None, timeout: int = 300,
     lab = get(number)
     path = find_copy(lab.number, path if path is not None else ".", lang)
     nb, seconds = run_notebook(path, timeout=timeout)
-    results, errors = read_results(nb, lab.exercises)
+    results, errors = read_results(nb, lab.exercises_in(nb.get("metadata", {}).get("minifw", {}).get("lang", "en")))
     # a stub's NotImplementedError in an exercise cell is expected while a check reports it
     failed = any(not r.ok for r in results)
     errors = [e for e in errors if not (failed and e[1].startswith("NotImplementedError: exercise"))]
