@@ -48,6 +48,16 @@ def _notebook(path, data_dir) -> None:
     nbformat.write(nb, str(path))
 
 
+
+def _stop(proc) -> None:
+    """Terminate a child we started; kill it if it has not gone in 20 s."""
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
 class _Lab:
     """``jupyter lab`` on 127.0.0.1 over ``root``, its settings, workspaces and runtime files in ``root`` too."""
 
@@ -79,12 +89,7 @@ class _Lab:
         return f"http://127.0.0.1:{self.port}/lab/tree/{path}?reset&token={self.token}"
 
     def close(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
         self.log.close()
 
 
@@ -143,12 +148,7 @@ class _Chromium:
     def close(self) -> None:
         if getattr(self, "ws", None) is not None:
             self.ws.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        _stop(self.proc)
 
 
 RECT = """(() => { const e = document.querySelector(%r); if (!e) return null;
