@@ -157,7 +157,7 @@ class CompiledGraph:
             self.warm()
             cpu_run = build(self.graph, self.levels, CPU, self.memory_plan, self.concurrent, checked=self.checked,
                             timed=self.timed)
-        except BaseException as e:
+        except Exception as e:  # noqa: BLE001  re-raised when synchronous; tiered: warned and kept, runs unfused
             if not hasattr(self, "run"):  # synchronous: the caller sees the error
                 raise
             self.compile_error = e  # tiered: keep running unfused, and say why
