@@ -213,6 +213,35 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _is_peer(mode: str) -> bool:
+    return mode.startswith(("torch", "jax", "baseline", "fastapi"))
+
+
+def summary_table(report: dict) -> str:
+    """One Markdown row per case: minifw's modes, the peers (median, ratio to the case's reference) and the
+    targets: the README's Performance table, regenerated with ``python -m minifw.bench.report bench.json``."""
+    def cell(r, names):
+        out = []
+        for n in names:
+            m = r["modes"][n]
+            rr = m.get("ratio_to_reference")
+            out.append(f"{n} {_fmt_time(m, r['unit'])}" + ("" if rr is None else f" ({rr:.2f}x)"))
+        return "; ".join(out)
+
+    lines = ["| case | minifw (median, ratio to the reference) | peers | targets |", "|---|---|---|---|"]
+    for r in report["results"]:
+        timed = [n for n, m in r["modes"].items() if "median_s" in m]
+        targets = "; ".join(f"{tg['text']}: " + ("—" if tg["value"] is None else f"{tg['value']:.3g}") + " "
+                            + {True: "✓", False: "✗ missed", None: "n/a"}[tg["met"]] for tg in r.get("targets", []))
+        lines.append(f"| {r['workload']} {r['case']} (reference: {r['reference']}) | "
+                     f"{cell(r, [n for n in timed if not _is_peer(n)])} | {cell(r, [n for n in timed if _is_peer(n)])} "
+                     f"| {targets} |")
+    load = report["load_average"]
+    return "\n".join(lines) + (f"\n\nOne `{report.get('command', 'minifw bench')}` run, {report['date']}, "
+                                f"{report['machine']['cpu']}, load average {load['start'][0]:.2f} at start and "
+                                f"{load['end'][0]:.2f} at end, {report['wall_s']:.0f} s.\n")
+
+
 def plot(report: dict, path: str) -> None:
     """One panel per case: each mode's time relative to the reference (log scale), targets marked."""
     try:
@@ -245,3 +274,11 @@ def plot(report: dict, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+if __name__ == "__main__":  # python -m minifw.bench.report bench.json: the README's table from one run
+    import json
+    import sys
+
+    with open(sys.argv[1], encoding="utf-8") as f:
+        print(summary_table(json.load(f)))
