@@ -132,3 +132,20 @@ def test_a_chinese_learner_copy_is_checked_in_chinese(tmp_path):
     assert [(r.exercise, r.title, r.status) for r in report.exercises] == [
         ("1.1", "预测切线列", "failed"), ("1.2", "softplus 的对偶数规则", "failed")]
     assert all(r.message.startswith("还没做完") and "NotImplementedError" in r.message for r in report.exercises)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_runner_reads_back_every_exercise_id_and_title_in_both_languages(lang):
+    """Lab 6's title holds parentheses, (x*y + 1)*x - y: the id must still end at the title's bracket."""
+    from minifw import i18n
+    from minifw.labs import LABS, runner
+    from minifw.labs.checks import CheckFailed
+
+    i18n.set_lang(lang)
+    try:
+        for lab in LABS:
+            for ex, title in lab.exercises_in(lang):
+                m = runner._FAILED.match(str(CheckFailed(ex, title, "hint (a): b")))
+                assert m is not None and (m.group(1), m.group(2), m.group(3)) == (ex, title, "hint (a): b")
+    finally:
+        i18n.set_lang(None)

@@ -20,7 +20,7 @@ from .checks import MIME
 
 # a failed check's message (CheckFailed), in English or in Chinese: "exercise 1.2 (title): hint",
 # "练习 1.2（title）：hint"
-_FAILED = re.compile(r"^(?:exercise|练习) (\S+) ?[(（](.*?)[)）][:：] ?(.*)$", re.S)
+_FAILED = re.compile(r"^(?:exercise|练习) ([^\s(（]+) ?[(（](.*?)[)）][:：] ?(.*)$", re.S)  # a title may hold ( )
 
 
 @dataclass
