@@ -8,6 +8,7 @@ vsigmoidf <= 3 ulp.  The ulp of a subnormal result is 2**-149, so those are held
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -159,7 +160,7 @@ def test_the_w2_kernel_vectorises_on_this_cpu():
 
 
 # --- the cost model -----------------------------------------------------------------------------
-C = cost.Constants(ufunc_s=0.5e-6, launch_s=1.7e-6, wake_s=10e-6, byte_s=8e-12, threads=2)
+C = cost.Constants(ufunc_s=0.5e-6, launch_s=1.7e-6, wake_s=10e-6, byte_s=8e-12, threads=2, par_speedup=2.0)
 
 
 def test_cost_model_leaves_small_groups_to_numpy_and_fuses_big_ones(monkeypatch):
@@ -176,6 +177,51 @@ def test_cost_model_leaves_small_groups_to_numpy_and_fuses_big_ones(monkeypatch)
     assert cost.decide(["mul", "sub"], [12, 12], 12, C).fuse
     monkeypatch.setenv("MINIFW_FUSION", "never")
     assert not cost.decide(["mul", "add"], [2 * 4 << 24, 3 * 4 << 24], 3 * 4 << 24, C).fuse
+
+
+def test_a_measured_parallel_speedup_below_the_margin_keeps_kernels_serial(monkeypatch):
+    monkeypatch.delenv("MINIFW_FUSION", raising=False)
+    args = (["mul", "add"], [2 * 4 << 24, 3 * 4 << 24], 3 * 4 << 24)
+    assert cost.decide(*args, C).parallel  # both threads stream twice as fast: worth waking them
+    slow = cost.decide(*args, dataclasses.replace(C, par_speedup=1.4))  # as measured on a shared 2-core machine
+    assert slow.fuse and not slow.parallel and slow.parallel_s > 0.67 * slow.serial_s
+
+
+def test_a_kernel_that_would_write_over_its_input_pays_for_its_scalar_loop(monkeypatch):
+    monkeypatch.delenv("MINIFW_FUSION", raising=False)
+    n = 784 * 256  # W1's first weight: w <- w - lr * g, updated in place
+    args = (["mul", "sub"], [2 * 4 * n, 3 * 4 * n], 3 * 4 * n, dataclasses.replace(C, par_speedup=1.5))
+    free, over = cost.decide(*args, size=n), cost.decide(*args, size=n, over_input="w")
+    assert free.fuse and not over.fuse and over.numpy_s == free.numpy_s
+    assert over.serial_s - C.launch_s == pytest.approx(C.alias_factor * (free.serial_s - C.launch_s))
+    assert "write over its input w in place" in over.line("g") and "left to numpy" in over.line("g")
+
+
+def test_sgd_updates_stay_on_numpy_and_fused_kernels_never_write_over_their_inputs(monkeypatch):
+    monkeypatch.delenv("MINIFW_FUSION", raising=False)
+    monkeypatch.setattr(cost, "_CURRENT", [C])
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((256, 128)).astype(np.float32)
+    with static.Graph() as g:
+        x = static.placeholder((64, 256), name="x")
+        w = static.Variable(w0.copy(), name="w")
+        loss = mf.sum(mf.relu(x @ w + 1.0) * 3.0)
+        train = static.train.GradientDescentOptimizer(0.01).minimize(loss)
+    sess = static.Session(g, memory_plan=True)
+    xv = rng.standard_normal((64, 256)).astype(np.float32)
+    c = sess.compiled(train, {x: xv})
+    text = c.explain(print_fn=None)
+    assert "[mul sub] shape (256, 128): numpy" in text and "write over its input w in place" in text
+    fused = [n for n in c.graph.order if n.op == "fused"]
+    assert fused  # the forward's add-relu-mul and the backward's mask still fuse
+    for n in fused:  # each output in its own buffer, never over an input (that would run the scalar loop)
+        outs = [c.buffers[o.id] for o in c.graph.order
+                if o.op == "fused_out" and o.inputs[0] is n and o.id in c.buffers]
+        ins = [c.buffers[i.id] for i in n.inputs if i.id in c.buffers]
+        assert outs and not any(np.shares_memory(a, b) for a in outs for b in ins), n.name
+    sess.run(train, {x: xv})
+    mask = ((xv @ w0 + 1) > 0).astype(np.float32)
+    np.testing.assert_allclose(sess.run(w), w0 - 0.01 * (xv.T @ (3.0 * mask)), rtol=1e-4, atol=1e-4)
 
 
 def test_fusion_pass_applies_the_cost_model_and_explains_it(monkeypatch):

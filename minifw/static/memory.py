@@ -6,7 +6,11 @@ is given a slice of a buffer, allocated by the backend, that lives as long
 as the compiled graph.  Walking the steps in order, a buffer returns to the free
 pool after the last step that reads its value (or anything viewing it:
 ``reshape``/``transpose``/``broadcast_to`` results alias their input).  An
-elementwise step may write straight into an input that dies there.  Fetched
+elementwise ufunc step may write straight into an input that dies there; a
+fused kernel never does: LLVM guards its vectorised loop with a check that
+the output overlaps no input, so writing over an input sends it down the
+scalar loop (1.3-3.2x slower, measured; :mod:`minifw.kernels.cost` says how
+the fusion pass prices the one case it cannot avoid, a variable update).  Fetched
 outputs get fresh arrays each run (the caller keeps them), so only the
 internals are pooled.
 
@@ -74,8 +78,8 @@ def out_capable(v: Node, backend) -> bool:
 
 
 def inplace_ok(step: Node, backend) -> bool:
-    """May the step write into a same-shaped input that dies there?"""
-    return step.op == "fused" or (step.prim is not None and backend.in_place(step.prim))
+    """May the step write into a same-shaped input that dies there?  Not a fused kernel (see the module docstring)."""
+    return step.prim is not None and backend.in_place(step.prim)
 
 
 def plan(g: IRGraph, steps: list[Node], backend, enabled: bool = True,

@@ -219,7 +219,7 @@ def _nbytes(n: Node) -> int:
     return int(n.size) * n.dtype.itemsize if n.dtype is not None and n.shape is not None else 0
 
 
-def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[Node]):
+def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[Node], over_input: str = ""):
     """The cost model's verdict on one group (see :func:`minifw.kernels.cost.decide`)."""
     from minifw.kernels.cost import decide
 
@@ -227,7 +227,14 @@ def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[N
     op_bytes = [sum(0 if (s := _source(i)).weak else _nbytes(s) for i in m.inputs) + _nbytes(m) for m in members]
     op_bytes += [_nbytes(r.inputs[0]) for r in reds]
     group_bytes = sum(_nbytes(e) for e in ext) + sum(_nbytes(o) for o in outs)
-    return decide(names, op_bytes, group_bytes, size=int(members[0].size))
+    return decide(names, op_bytes, group_bytes, size=int(members[0].size), over_input=over_input)
+
+
+def updated_over_input(g: IRGraph, outs: list[Node], ext: list[Node]) -> str:
+    """The variable a group would write over in place: one it reads whose update is one of its outputs
+    (the memory plan then lets the kernel store into the variable's own array), or ""."""
+    out_ids, ext_ids = {o.id for o in outs}, {e.id for e in ext}
+    return next((v.name for v, x in g.updates if x.id in out_ids and v.id in ext_ids), "")
 
 
 def fusion(g: IRGraph) -> IRGraph:
@@ -244,7 +251,8 @@ def fusion(g: IRGraph) -> IRGraph:
                 if m.id in roots or any(c.id not in ids and c.id not in reduction for c in consumers.get(m.id, ()))
                 or any(c.id in reduction and G.find(group_of[c.id]) != gid for c in consumers.get(m.id, ()))]
         info = {"members": members, "reds": G.reds[gid], "outs": outs}
-        verdict = _decide(members, G.reds[gid], outs, external_sources(info))
+        ext = external_sources(info)
+        verdict = _decide(members, G.reds[gid], outs, ext, updated_over_input(g, outs, ext))
         ops = " ".join(m.op for m in members) + "".join(f" {r.op}(all)" for r in G.reds[gid])
         report.append(verdict.line(f"group {gid} [{ops}] shape {members[0].shape}"))
         if verdict.fuse:
