@@ -231,10 +231,12 @@ def _decide(members: list[Node], reds: list[Node], outs: list[Node], ext: list[N
 
 
 def updated_over_input(g: IRGraph, outs: list[Node], ext: list[Node]) -> str:
-    """The variable a group would write over in place: one it reads whose update is one of its outputs
-    (the memory plan then lets the kernel store into the variable's own array), or ""."""
-    out_ids, ext_ids = {o.id for o in outs}, {e.id for e in ext}
-    return next((v.name for v, x in g.updates if x.id in out_ids and v.id in ext_ids), "")
+    """The variable a group would write over in place: one it reads whose update is one of its outputs, neither
+    of them fetched (then :func:`~minifw.static.memory.update_in_place` lets the kernel store into the variable's
+    own array), or ""."""
+    out_ids, ext_ids, fetched = {o.id for o in outs}, {e.id for e in ext}, {o.id for o in g.outputs}
+    return next((v.name for v, x in g.updates
+                 if x.id in out_ids and v.id in ext_ids and not {v.id, x.id} & fetched), "")
 
 
 def fusion(g: IRGraph) -> IRGraph:
