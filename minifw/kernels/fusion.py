@@ -259,19 +259,23 @@ class FusedKernel:
     def compiled(self) -> bool:
         """Whether this process has compiled (or loaded) this kernel already: running it costs no compile."""
         mod = _MODULES.get(self.key)
-        return mod is not None and bool((mod.kernel_par if self.size >= PARALLEL_MIN else mod.kernel_ser).signatures)
+        return mod is not None and bool((mod.kernel_par if self.parallel() else mod.kernel_ser).signatures)
 
     def on_disk(self) -> bool:
         """Whether numba's cache holds this kernel (loading it takes milliseconds, after numba's import)."""
-        variant = "par" if self.size >= PARALLEL_MIN else "ser"
+        variant = "par" if self.parallel() else "ser"
         return any((self.directory / "__pycache__").glob(f"fused_{self.key}.kernel_{variant}-*.nbi"))
 
     def compile(self, parallel: bool | None = None) -> Callable:
         """The numba function (compiled on first call; cached on disk)."""
         mod = load_module(self.source, self.directory)
+        return mod.kernel_par if self.parallel(parallel) else mod.kernel_ser
+
+    def parallel(self, parallel: bool | None = None) -> bool:
+        """Which variant runs: ``parallel`` if given, else the cost model's choice, else by size."""
         if parallel is None:
             parallel = self.parallel_default if self.parallel_default is not None else self.size >= PARALLEL_MIN
-        return mod.kernel_par if parallel else mod.kernel_ser
+        return parallel
 
     def runner(self, out_buffers: Sequence[np.ndarray | None] | None = None, parallel: bool | None = None):
         """A Python callable ``f(*inputs) -> tuple`` with as little work per call as possible."""
