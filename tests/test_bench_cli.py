@@ -11,7 +11,7 @@ import pytest
 from minifw.bench import catalog
 from minifw.bench.runner import _compare_checks
 
-MODE_KEYS = {"first_call_s", "check", "median_s", "min_s", "samples_s", "number", "ratio_to_reference"}
+MODE_KEYS = {"first_call_s", "check", "median_s", "min_s", "samples_s", "number", "ratio_to_reference", "cores_used"}
 
 
 def _validate(rep: dict) -> None:
@@ -32,6 +32,7 @@ def _validate(rep: dict) -> None:
             assert MODE_KEYS <= set(mode), name
             assert mode["check"] == "ok", (name, mode["check"])
             assert len(mode["samples_s"]) == r["rounds"] and all(s > 0 for s in mode["samples_s"])
+            assert 0 <= mode["cores_used"] <= m["cores"] + 0.5, (name, mode["cores_used"])
         for t in r["targets"]:
             assert set(t) == {"text", "value", "met"} and t["met"] in (True, False, None)
 

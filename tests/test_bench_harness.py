@@ -46,3 +46,34 @@ def test_bench_module_names_every_workload():
     p = subprocess.run([sys.executable, "-m", "minifw.bench", "W42"], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "W42" in p.stderr and "W9" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_cpu_seconds_tell_waiting_from_working():
+    """cores_used is CPU over wall time: a mode that sleeps keeps no core busy, one that spins keeps some."""
+    import time
+
+    from minifw.bench.harness import _time_calls_cpu
+
+    wall, cpu = _time_calls_cpu(lambda: time.sleep(0.01), 3)
+    assert wall >= 0.01 and cpu < 0.5 * wall
+
+    def spin():
+        end = time.perf_counter() + 0.01
+        while time.perf_counter() < end:
+            pass
+
+    wall, cpu = _time_calls_cpu(spin, 3)
+    assert wall >= 0.01 and cpu > 0.0
+
+
+def test_blas_pin_note_names_the_pinned_core(monkeypatch):
+    from minifw.bench import harness
+
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert harness.blas_pin_note() is None
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setattr(harness, "_simd_flags", lambda: ["avx2", "avx512f", "fma"])
+    note = harness.blas_pin_note()
+    assert "OPENBLAS_CORETYPE=Haswell" in note and "AVX-512" in note
+    monkeypatch.setattr(harness, "_simd_flags", lambda: ["avx2", "fma"])
+    assert "AVX-512" not in harness.blas_pin_note()

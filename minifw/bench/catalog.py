@@ -36,7 +36,7 @@ def _w0(quick: bool) -> list[Case]:
 
 
 def _w1(quick: bool) -> list[Case]:
-    modes = ["numpy", *MINIFW_MODES, "torch"] + ([] if quick else ["torch_compile"]) + ["jax"]
+    modes = ["numpy", "gemm_floor", *MINIFW_MODES, "torch"] + ([] if quick else ["torch_compile"]) + ["jax"]
     targets = {
         128: [{"text": "static/jit <= 0.8x numpy", "ratio": [["static_all_passes", "jit"], "numpy"], "max": 0.8},
               {"text": "eager <= 1.2x numpy", "ratio": ["eager", "numpy"], "max": 1.2}],
@@ -105,8 +105,8 @@ def _w5(quick: bool) -> list[Case]:
     n_live = 200_000 if quick else 1_000_000
     return [
         Case("W5", f"eager {n_eager} ops", {"n_ops": n_eager, "mix": "add_mul"},
-             ["numpy", "eager", "eager_grad", "torch", "torch_grad", "jax"], unit="us/op", per_call=n_eager,
-             rtol=1e-4, targets=[
+             ["numpy", "python_floor", "eager", "eager_grad", "torch", "torch_grad", "jax"], unit="us/op",
+             per_call=n_eager, rtol=1e-4, targets=[
                  {"text": "eager <= 1.0 µs/op", "metric": ["eager", "us_per_op"], "max": 1.0},
                  {"text": "eager with grad <= 2.0 µs/op", "metric": ["eager_grad", "us_per_op"], "max": 2.0},
                  W5_NUMPY, W5G_GRAD]),

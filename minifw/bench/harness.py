@@ -21,10 +21,17 @@ from typing import Callable
 
 
 def _time_calls(fn: Callable[[], object], number: int) -> float:
-    t0 = time.perf_counter()
+    return _time_calls_cpu(fn, number)[0]
+
+
+def _time_calls_cpu(fn: Callable[[], object], number: int) -> tuple[float, float]:
+    """Wall seconds per call, and this process's CPU seconds (all its threads) per call: their ratio is how many
+    cores the mode kept busy, which tells a fast mode from one that quietly used every core."""
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(number):
         fn()
-    return (time.perf_counter() - t0) / number
+    t1, c1 = time.perf_counter(), time.process_time()
+    return (t1 - t0) / number, (c1 - c0) / number
 
 
 def calibrate(fn: Callable[[], object], target_s: float = 0.05, max_number: int = 100_000) -> int:
@@ -112,6 +119,26 @@ def _blas() -> dict:
     except ImportError:
         info["threads_env"] = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     return info
+
+
+AVX2_CORES = ("haswell", "zen", "sandybridge", "nehalem", "prescott", "core2")
+
+
+def blas_pin_note() -> str | None:
+    """A line for the report when the environment pins OpenBLAS to an older core's kernels than this CPU runs.
+
+    OpenBLAS reads ``OPENBLAS_CORETYPE`` when numpy loads it: every GEMM of numpy and of minifw (which calls
+    numpy's BLAS) then runs those kernels, while PyTorch and JAX bring their own.  A machine image may set it for
+    reproducible rounding across hosts; on a CPU with AVX-512 the AVX2 kernels run sgemm about 1.7x slower."""
+    core = os.environ.get("OPENBLAS_CORETYPE")
+    if not core:
+        return None
+    avx512 = "avx512f" in _simd_flags()
+    if avx512 and core.lower() in AVX2_CORES:
+        return (f"OPENBLAS_CORETYPE={core} is set: numpy's OpenBLAS (numpy's and minifw's GEMMs) runs {core} "
+                "kernels on this CPU, which has AVX-512 (OpenBLAS's own choice would be SkylakeX); PyTorch and JAX "
+                "use their own GEMMs. Ratios to numpy are unaffected; ratios to peers are not.")
+    return f"OPENBLAS_CORETYPE={core} is set: numpy's OpenBLAS runs {core} kernels."
 
 
 def machine() -> dict:

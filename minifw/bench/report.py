@@ -12,6 +12,7 @@ JSON schema (``schema`` = 1)::
                   "versions": {python, numpy, numba, minifw, torch?, jax?}, "env": {...},
                   "threading_policy": {...}},
       "wall_s": 312.5,                                # the whole run
+      "notes": ["OPENBLAS_CORETYPE=Haswell is set: ..."],   # only when there is something to say
       "fusion_cost_model": {ufunc_s, launch_s, wake_s, byte_s, threads, source},   # minifw.kernels.cost
       "results": [                                    # one per case
         {"workload": "W1", "case": "b=128", "params": {"batch": 128},
@@ -23,6 +24,8 @@ JSON schema (``schema`` = 1)::
                   "median_s": s, "min_s": s, "samples_s": [...], "number": calls per sample,
                   "ratio_to_reference": r,            # median of per-round ratios
                   "ratio_to_best_peer": r,            # when a peer ran
+                  "cores_used": c,                    # median of CPU seconds / wall seconds: how many cores
+                                                      #   the mode's process kept busy (JAX may use 2 with 1 asked)
                   "us_per_op" | "GB_per_s" | "GFLOP_per_s": x,   # per the case's unit (W2: GB/s and GFLOP/s)
                   "fraction_of_triad", "fraction_of_sgemm": x,   # W2: against "machine_peak" (W0's numbers)
                   "info": {...}}                      # fused_kernels, grad_rel_err, compile_s_cold_cache, ...
@@ -57,6 +60,8 @@ def _keep(mode: str, allowed: set[str] | None) -> bool:
         family = "jit" if mode.endswith("jit") else "eager"
     if family in ("hand", "minifw"):
         family = "static" if family == "hand" else "eager"
+    if family in ("python", "gemm"):  # python_floor, gemm_floor: parts of numpy's work, numpy's family
+        family = "numpy"
     if mode.startswith(("import", "minifw ", "train", "kernel", "minifw_serve", "fastapi")):
         return True
     return family in allowed
@@ -80,6 +85,12 @@ def run_bench(workloads: Iterable[str], quick: bool = False, modes: Iterable[str
     report = {"schema": SCHEMA_VERSION,
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": command, "quick": quick, "load_average": {"start": list(os.getloadavg())}, "results": []}
+    from .harness import blas_pin_note
+
+    note = blas_pin_note()
+    if note:
+        report["notes"] = [note]
+        log(note)
     workers: dict[str, Worker] = {}
     peer_versions: dict = {}
     peak: dict | None = None
@@ -155,30 +166,35 @@ def _fmt_time(m: dict, unit: str) -> str:
     return f"{s * 1e3:.3f} ms" if s < 1 else f"{s:.3f} s"
 
 
+def _fmt_cores(m: dict) -> str:
+    c = m.get("cores_used")
+    return "" if c is None else f"{c:.1f}"
+
+
 def table(result: dict):
     """A rich table for one case: time, ratio to the reference and to the best peer, first call, check."""
     from rich.markup import escape  # skip reasons carry install hints like minifw[peers]: text, not markup
     from rich.table import Table
 
     t = Table(title=f"{result['workload']} {result['case']}", title_justify="left")
-    for col in ("mode", "median", f"vs {result['reference']}", "vs best peer", "first call", "check"):
+    for col in ("mode", "median", f"vs {result['reference']}", "vs best peer", "cores", "first call", "check"):
         t.add_column(col, justify="left" if col in ("mode", "check") else "right")
     best = result.get("best_peer")
     for name, m in result["modes"].items():
         if "median_s" not in m:
             why = m.get("skipped") or m.get("error") or m.get("check")
-            t.add_row(name, "—", "", "", "", f"[yellow]{escape(str(why))}[/]")
+            t.add_row(name, "—", "", "", "", "", f"[yellow]{escape(str(why))}[/]")
             continue
         r_ref = m.get("ratio_to_reference")
         r_peer = m.get("ratio_to_best_peer")
         first = m.get("first_call_s")
         t.add_row(name + (" (best peer)" if name == best else ""), _fmt_time(m, result["unit"]),
                   f"{r_ref:.2f}x" if r_ref is not None else "", f"{r_peer:.2f}x" if r_peer is not None else "",
-                  f"{first:.3f} s" if first is not None else "", escape(str(m.get("check", ""))))
+                  _fmt_cores(m), f"{first:.3f} s" if first is not None else "", escape(str(m.get("check", ""))))
     for tg in result.get("targets", []):
         met = {True: "[green]met[/]", False: "[red]MISSED[/]", None: "[yellow]n/a[/]"}[tg["met"]]
         v = tg["value"]
-        t.add_row(f"[bold]target[/] {escape(tg['text'])}", f"{v:.3g}" if v is not None else "—", "", "", "", met)
+        t.add_row(f"[bold]target[/] {escape(tg['text'])}", f"{v:.3g}" if v is not None else "—", "", "", "", "", met)
     return t
 
 
@@ -198,23 +214,28 @@ def markdown(report: dict) -> str:
     lines = []
     for r in report["results"]:
         lines += [f"**{r['workload']} {r['case']}**", "",
-                  f"| mode | median | vs {r['reference']} | vs best peer | first call |", "|---|---:|---:|---:|---:|"]
+                  f"| mode | median | vs {r['reference']} | vs best peer | cores | first call |",
+                  "|---|---:|---:|---:|---:|---:|"]
         for name, m in r["modes"].items():
             if "median_s" not in m:
                 continue
             rr, rp, fc = m.get("ratio_to_reference"), m.get("ratio_to_best_peer"), m.get("first_call_s")
             lines.append(f"| {name} | {_fmt_time(m, r['unit'])} | {'' if rr is None else f'{rr:.2f}x'} | "
-                         f"{'' if rp is None else f'{rp:.2f}x'} | {'' if fc is None else f'{fc:.2f} s'} |")
+                         f"{'' if rp is None else f'{rp:.2f}x'} | {_fmt_cores(m)} | "
+                         f"{'' if fc is None else f'{fc:.2f} s'} |")
         for tg in r.get("targets", []):
             v = "—" if tg["value"] is None else f"{tg['value']:.3g}"
             state = {True: "met", False: "**missed**", None: "n/a"}[tg["met"]]
-            lines.append(f"| target: {tg['text']} | {v} | {state} | | |")
+            lines.append(f"| target: {tg['text']} | {v} | {state} | | | |")
         lines.append("")
     return "\n".join(lines)
 
 
+MANY_CORES = 1.3  # cores_used from which the README's summary notes it: above the noise of one busy thread
+
+
 def _is_peer(mode: str) -> bool:
-    return mode.startswith(("torch", "jax", "baseline", "fastapi"))
+    return mode.startswith(("torch", "jax", "baseline", "fastapi", "python_floor", "gemm_floor"))
 
 
 def summary_table(report: dict) -> str:
@@ -225,10 +246,12 @@ def summary_table(report: dict) -> str:
         for n in names:
             m = r["modes"][n]
             rr = m.get("ratio_to_reference")
-            out.append(f"{n} {_fmt_time(m, r['unit'])}" + ("" if rr is None else f" ({rr:.2f}x)"))
+            many = m.get("cores_used", 1.0) >= MANY_CORES  # say so when a mode kept more than one core busy
+            out.append(f"{n} {_fmt_time(m, r['unit'])}" + ("" if rr is None else f" ({rr:.2f}x)")
+                       + (f" on {m['cores_used']:.1f} cores" if many else ""))
         return "; ".join(out)
 
-    lines = ["| case | minifw (median, ratio to the reference) | peers | targets |", "|---|---|---|---|"]
+    lines = ["| case | minifw (median, ratio to the reference) | peers and floors | targets |", "|---|---|---|---|"]
     for r in report["results"]:
         timed = [n for n, m in r["modes"].items() if "median_s" in m]
         targets = "; ".join(f"{tg['text']}: " + ("—" if tg["value"] is None else f"{tg['value']:.3g}") + " "
@@ -239,7 +262,8 @@ def summary_table(report: dict) -> str:
     load = report["load_average"]
     return "\n".join(lines) + (f"\n\nOne `{report.get('command', 'minifw bench')}` run, {report['date']}, "
                                 f"{report['machine']['cpu']}, load average {load['start'][0]:.2f} at start and "
-                                f"{load['end'][0]:.2f} at end, {report['wall_s']:.0f} s.\n")
+                                f"{load['end'][0]:.2f} at end, {report['wall_s']:.0f} s.\n"
+                                + "".join(f"\n{n}\n" for n in report.get("notes", [])))
 
 
 def plot(report: dict, path: str) -> None:

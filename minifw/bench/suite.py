@@ -109,6 +109,8 @@ def _w1(case: Case, mode: str) -> Prepared:
         loss = _np_loss(params, x, y)
         fn()
         return Prepared(fn, {"loss": loss, "w1_after": params[0][:8, :8].copy()})
+    if mode == "gemm_floor":
+        return Prepared(_w1_gemms(x, init), {}, {"note": "the step's eight GEMMs alone, through numpy's BLAS"})
     if mode == "eager":
         params = [mf.tensor(p.copy(), requires_grad=True) for p in init]
         xt, yt = mf.tensor(x), mf.tensor(y)
@@ -157,6 +159,24 @@ def _w1(case: Case, mode: str) -> Prepared:
         loss = fn()
         return Prepared(fn, {"loss": np.float64(loss.data), "w1_after": params[0][:8, :8].copy()})
     raise KeyError(mode)
+
+
+def _w1_gemms(x, init) -> Callable[[], object]:
+    """W1's floor: only the matrix products of one step (three forward, five backward; no bias, activation,
+    softmax or update), on arrays of the step's shapes.  Every mode must do these, so a target below this
+    floor's ratio to numpy asks for a faster GEMM than numpy's BLAS, not for a better framework."""
+    w1, _, w2, _, w3, _ = init
+    h1, h2 = np.ones((x.shape[0], w1.shape[1]), np.float32), np.ones((x.shape[0], w2.shape[1]), np.float32)
+    dz = np.ones((x.shape[0], w3.shape[1]), np.float32)
+
+    def fn():
+        x @ w1, h1 @ w2, h2 @ w3
+        dh2 = dz @ w3.T
+        h2.T @ dz, h1.T @ dh2
+        dh1 = dh2 @ w2.T
+        return x.T @ dh1
+
+    return fn
 
 
 def w1_data(batch: int):
@@ -394,6 +414,24 @@ def busy_objects(n: int) -> list:
     return held
 
 
+class ThinnestTensor:
+    """W5's floor: the least any Python-level tensor type can do per operation -- a slotted object around an
+    ndarray whose ``+`` and ``*`` call numpy and wrap the result.  No dtype or shape rules, no tape, no device,
+    no grad mode.  Its time over numpy's is what one Python method call and one object cost; a target below it
+    cannot be met by a tensor written in Python."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+    def __add__(self, other):
+        return ThinnestTensor(self.data + other.data)
+
+    def __mul__(self, other):
+        return ThinnestTensor(self.data * other.data)
+
+
 def add_mul_chain(a, b, n_ops: int):
     """The dispatch workload: ``x + b``, ``x * b`` alternately (the same code runs numpy, minifw, torch, jax)."""
     x = a
@@ -414,6 +452,9 @@ def _w5(case: Case, mode: str) -> Prepared:
     held = busy_objects(case.params["busy"]) if case.params.get("busy") else None
     if mode == "numpy":
         fn = (lambda: w5_numpy_chain(x, y, n)) if case.params["mix"] == "graph" else (lambda: add_mul_chain(x, y, n))
+    elif mode == "python_floor":  # the same chain through the thinnest possible Python tensor type
+        xw, yw = ThinnestTensor(x), ThinnestTensor(y)
+        fn = lambda: add_mul_chain(xw, yw, n).data  # noqa: E731
     elif mode in ("eager", "eager_grad"):
         xt, yt = mf.tensor(x, requires_grad=mode == "eager_grad"), mf.tensor(y)
         chain = w5_chain if case.params["mix"] == "graph" else add_mul_chain

@@ -8,7 +8,7 @@ line, so the peer's import and start-up are paid once, and minifw's threads
     {"op": "setup", "case": {...}, "mode": "torch", "check_path": "/tmp/x.npz"}
         -> {"ok": true, "first_call_s": 0.12, "info": {...}}   (numbers saved to check_path)
     {"op": "calibrate", "mode": "torch", "target_s": 0.05}  -> {"ok": true, "number": 40}
-    {"op": "time", "mode": "torch", "number": 40}           -> {"ok": true, "seconds": 0.0012}
+    {"op": "time", "mode": "torch", "number": 40}           -> {"ok": true, "seconds": 0.0012, "cpu_seconds": 0.0013}
     {"op": "versions"}                                      -> {"ok": true, "versions": {...}}
     {"op": "quit"}
 
@@ -30,7 +30,7 @@ def serve(peer: str) -> None:
     proto = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
     sys.stdout = sys.stderr  # anything a library prints must not corrupt the protocol
     from . import peers
-    from .harness import _time_calls, calibrate
+    from .harness import _time_calls_cpu, calibrate
     from .suite import Case
 
     prepared: dict = {}
@@ -52,7 +52,8 @@ def serve(peer: str) -> None:
             elif op == "calibrate":
                 reply = {"ok": True, "number": calibrate(prepared[msg["mode"]].fn, msg["target_s"])}
             elif op == "time":
-                reply = {"ok": True, "seconds": _time_calls(prepared[msg["mode"]].fn, msg["number"])}
+                wall, cpu = _time_calls_cpu(prepared[msg["mode"]].fn, msg["number"])
+                reply = {"ok": True, "seconds": wall, "cpu_seconds": cpu}
             elif op == "drop":
                 prepared.clear()
                 reply = {"ok": True}
