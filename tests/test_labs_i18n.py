@@ -149,3 +149,14 @@ def test_the_runner_reads_back_every_exercise_id_and_title_in_both_languages(lan
                 assert m is not None and (m.group(1), m.group(2), m.group(3)) == (ex, title, "hint (a): b")
     finally:
         i18n.set_lang(None)
+
+
+def test_the_chinese_labs_use_one_word_for_tangent():
+    """docs/glossary.md's term for tangent is 切线; a learner meeting 切向量 in one lab and 切线 in another
+    would think they are two things (余切向量, cotangent, is a different term and stays)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "labs"
+    bad = [f"{p.name}:{i}" for p in sorted(root.glob("[0-9][0-9]_*.py"))
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if re.search(r"(?<!余)切向量", line)]
+    assert not bad, f"切向量 where the glossary says 切线: {bad}"
