@@ -49,8 +49,8 @@ import warnings
 from typing import Iterable, Sequence
 
 from minifw import anomaly, profiler
+from minifw.kernels.compile_worker import warm_in_child
 from minifw.kernels.devices import CPU, route
-from minifw.kernels.fusion import warm_in_child
 
 from . import schedule as _schedule
 from .executor import build
