@@ -63,7 +63,10 @@ def prepare_to_load(kernels: Sequence[FusedKernel]) -> None:
     modules executed, and numba's CPU target initialised (its first use in a process registers numba's own
     typing and lowering tables, ~0.25 s; after it a cached kernel loads in milliseconds)."""
     dispatchers = [k.compile() for k in kernels]
-    dispatchers[0].targetctx.refresh()  # what numba's cache does before a load; a no-op once done
+    from numba.core.compiler_lock import global_compiler_lock
+
+    with global_compiler_lock:  # as numba's cache does before a load (under the lock: other threads may compile)
+        dispatchers[0].targetctx.refresh()  # a no-op once done
 
 
 @contextlib.contextmanager
@@ -76,11 +79,13 @@ def typing_memo() -> Iterator[dict]:
     pairs hundreds of times: W5's 1000-op kernel compiles about a third faster, to the same machine code.
     The answer depends only on the function type (which holds its templates: registering another overload
     makes a new one) and the argument types, both in the key; calls with keywords are not kept.  Yields the
-    memo (key -> signature).  Used by the compile child, which compiles nothing but generated kernels.
+    memo (key -> signature).  Used by the compile child, which compiles nothing but generated kernels; holds
+    numba's compiler lock throughout, so no other thread compiles while the memo is in place.
     """
     from minifw.kernels.fusion import numba
 
     numba()
+    from numba.core.compiler_lock import global_compiler_lock
     from numba.core.types.functions import BaseFunction
 
     original = BaseFunction.get_call_type
@@ -95,11 +100,12 @@ def typing_memo() -> Iterator[dict]:
             sig = memo[key] = original(self, context, args, kws)
         return sig
 
-    BaseFunction.get_call_type = get_call_type
-    try:
-        yield memo
-    finally:
-        BaseFunction.get_call_type = original
+    with global_compiler_lock:
+        BaseFunction.get_call_type = get_call_type
+        try:
+            yield memo
+        finally:
+            BaseFunction.get_call_type = original
 
 
 def _warm_child() -> None:
