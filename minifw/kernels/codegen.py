@@ -143,7 +143,7 @@ class _Subst(ast.NodeTransformer):
         return ast.Name(self.literal_of(node.value), ast.Load()) if isinstance(node.value, float) else node
 
 
-_FORMS: dict[int, tuple[str, list[float]]] = {}
+_FORMS: dict[int, tuple[str, list[float]]] = {}  # by id of a template, which _TEMPLATES keeps: ids are not reused
 _SLOT = re.compile(r"__minifw_(arg|lit)(\d+)__")
 
 

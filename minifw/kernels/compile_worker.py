@@ -116,5 +116,6 @@ def _warm_child() -> None:
             k.warm()
     # numba writes each cache entry before its compile returns, so the work is done: skip the interpreter's
     # teardown (~0.2 s of numba's exit handlers and freeing its objects), for which the parent would wait
+    sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)

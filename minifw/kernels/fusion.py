@@ -201,13 +201,14 @@ _MODULES: dict[str, object] = {}
 def source_file(source: str, directory: Path | None = None) -> Path:
     """The file holding generated ``source`` in ``directory`` (default the cache dir), named by its hash; written
     only when missing or different.  numba's cache entry for a kernel records its file's modification time, so a
-    file rewritten after a kernel was cached would make that entry stale: :func:`warm_in_child` writes the files
-    before its child starts, and neither process writes them again."""
+    file rewritten after a kernel was cached would make that entry stale:
+    :func:`minifw.kernels.compile_worker.warm_in_child` writes the files before its child starts, and neither
+    process writes them again."""
     key = hashlib.sha1(source.encode()).hexdigest()[:20]
     path = (directory or cache_dir()) / f"fused_{key}.py"
     if not path.exists() or path.read_text() != source:
-        # write-then-rename: a process racing us sees the whole file or none (and the same text anyway)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        # write-then-rename: a process or thread racing us sees the whole file or none (and the same text anyway)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(source)
         os.replace(tmp, path)
     return path
