@@ -5,18 +5,20 @@ caller's own work (the unfused tier it runs meanwhile); a child Python compiles
 on another core without it and writes the kernels to numba's disk cache, and
 this process then loads them from there (figures in :mod:`minifw.static.compiler`).
 
-Where the time goes, for the W5 benchmark's 1000-op kernel on a cold cache (2
-loaded cores): the child's start (Python, ``import minifw``, numba) ~0.3 s;
-numba's first use in a process (its typing and lowering tables) ~0.25 s; the
-compile itself ~1.3 s, about a third of it typing the same few calls over and
-over (see :func:`typing_memo`); the child's exit ~0.2 s (skipped: the cache is
-written by then); the same first use of numba in this process ~0.25 s (done
-while the child compiles, by :func:`prepare_to_load`).
+Where the time went, for the W5 benchmark's 1000-op kernel on a cold cache (2
+loaded cores), and what is done about it: the child's start (Python, ``import
+minifw``, numba) ~0.3 s; numba's first use in a process (its typing and lowering
+tables) ~0.25 s; the compile itself ~1.3 s, about a third of it typing the same
+few calls over and over (typed once each now: :func:`typing_memo`) and ~15% the
+garbage collector's passes over numba's objects (off in the child); the child's
+exit ~0.2 s (skipped: the cache is written by then); the same first use of numba
+in this process ~0.25 s (done while the child compiles: :func:`prepare_to_load`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import subprocess
@@ -110,7 +112,13 @@ def typing_memo() -> Iterator[dict]:
 
 def _warm_child() -> None:
     """The child of :func:`warm_in_child`: the kernels arrive pickled in the file named by argv[1], written by the
-    parent in its cache dir (never a user's file)."""
+    parent in its cache dir (never a user's file).
+
+    It runs without Python's cyclic garbage collector: numba makes objects by the hundred thousand while it
+    imports, initialises and compiles, and the collector's passes over them took ~15% of this process's time
+    (W5's kernel: 1.5 -> 1.3 s).  The garbage left is small beside what numba keeps anyway (peak 238 MB vs
+    224 MB for 40 kernels of 105 ops), and it all goes when the process ends."""
+    gc.disable()
     with typing_memo():
         for k in pickle.loads(Path(sys.argv[1]).read_bytes()):  # noqa: S301
             k.warm()
