@@ -39,8 +39,9 @@ loaded cores, a caller looping on the tour's jit example while its kernel
 compiled: 93-112 calls/s with the child vs 56-72 on a thread, pauses of
 56-116 ms vs ~185 ms; the price then was the child's start-up, the fused tier
 arriving later (12-15 s vs 8-13 s there).  Since the child types each
-repeated call once, it is the sooner for an idle caller too: W5's 1000-op
-graph on a cold cache, fused after 1.6-1.9 s vs 1.9-2.2 s on a thread.
+repeated call once and runs without the garbage collector, it is the sooner
+for an idle caller too: W5's 1000-op graph on a cold cache, fused after
+1.70-1.78 s vs 1.93-1.99 s on a thread (side by side, load average ~3.8).
 """
 
 from __future__ import annotations
