@@ -9,6 +9,7 @@ Modules:
     jitable      registers the registry's scalar functions with numba
     codegen      the lowering of an elementwise group's scalar body (shared with CUDA)
     fusion       the CPU loop generator: a group -> a cached numba module
+    compile_worker  compiles fused kernels in a child process (the tiered compile's background)
     cpu          ``map``, ``zip`` (groups of one), ``reduce``, ``matmul`` on numpy arrays
     reductions   sum / max / min loops;  matmul: the blocked matmul loop
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import copy
 import inspect
+import re
 import sys
 import textwrap
 from dataclasses import dataclass, field
@@ -142,10 +143,33 @@ class _Subst(ast.NodeTransformer):
         return ast.Name(self.literal_of(node.value), ast.Load()) if isinstance(node.value, float) else node
 
 
+_FORMS: dict[int, tuple[str, list[float]]] = {}  # by id of a template, which _TEMPLATES keeps: ids are not reused
+_SLOT = re.compile(r"__minifw_(arg|lit)(\d+)__")
+
+
+def _form(t) -> tuple[str, list[float]]:
+    """``t``'s inlined text with slots for its operands and float literals (``__minifw_arg0__``,
+    ``__minifw_lit0__``), and the literals' values in the order the text reads them: made once per scalar
+    function, as a 1000-op group would otherwise copy and print the same expression tree 1000 times."""
+    if id(t) not in _FORMS:
+        args, expr = t
+        values: list[float] = []
+
+        def slot(v: float) -> str:
+            values.append(v)
+            return f"__minifw_lit{len(values) - 1}__"
+
+        slots = {a: f"__minifw_arg{i}__" for i, a in enumerate(args)}
+        e = _Branchless().visit(_Subst(slots, slot).visit(copy.deepcopy(expr)))
+        _FORMS[id(t)] = ("(" + ast.unparse(ast.fix_missing_locations(e)) + ")", values)
+    return _FORMS[id(t)]
+
+
 def _inline(t, operands: Sequence[str], literal_of) -> str:
-    args, expr = t
-    e = _Branchless().visit(_Subst(dict(zip(args, operands)), literal_of).visit(copy.deepcopy(expr)))
-    return "(" + ast.unparse(ast.fix_missing_locations(e)) + ")"
+    """``t``'s expression on ``operands`` (source text), each float literal named by ``literal_of(value)``."""
+    text, values = _form(t)
+    names = [literal_of(v) for v in values]  # in reading order, as the literals are numbered c0, c1, ...
+    return _SLOT.sub(lambda m: operands[int(m[2])] if m[1] == "arg" else names[int(m[2])], text)
 
 
 # --- the lowering ------------------------------------------------------------------------

@@ -34,8 +34,6 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import os
-import pickle
-import subprocess
 import sys
 import threading
 import warnings
@@ -200,6 +198,22 @@ def vectorisation_report(source: str, signature, fname: str = "kernel_ser") -> d
 _MODULES: dict[str, object] = {}
 
 
+def source_file(source: str, directory: Path | None = None) -> Path:
+    """The file holding generated ``source`` in ``directory`` (default the cache dir), named by its hash; written
+    only when missing or different.  numba's cache entry for a kernel records its file's modification time, so a
+    file rewritten after a kernel was cached would make that entry stale:
+    :func:`minifw.kernels.compile_worker.warm_in_child` writes the files before its child starts, and neither
+    process writes them again."""
+    key = hashlib.sha1(source.encode()).hexdigest()[:20]
+    path = (directory or cache_dir()) / f"fused_{key}.py"
+    if not path.exists() or path.read_text() != source:
+        # write-then-rename: a process or thread racing us sees the whole file or none (and the same text anyway)
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    return path
+
+
 def load_module(source: str, directory: Path | None = None):
     """Import generated ``source`` (written once to ``directory``, default the cache dir, keyed by its hash)."""
     key = hashlib.sha1(source.encode()).hexdigest()[:20]
@@ -207,12 +221,7 @@ def load_module(source: str, directory: Path | None = None):
         if key in _MODULES:
             return _MODULES[key]
         numba()
-        path = (directory or cache_dir()) / f"fused_{key}.py"
-        if not path.exists() or path.read_text() != source:
-            # write-then-rename: a process racing us sees the whole file or none (and the same text anyway)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(source)
-            os.replace(tmp, path)
+        path = source_file(source, directory)
         name = f"minifw_fused_{key}"
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
@@ -333,41 +342,3 @@ class FusedKernel:
             # numba's pedantic SSA check complains about the scalar functions' inlined branches; harmless
             warnings.filterwarnings("ignore", message=".*is not in scope.*")
             fn(*dims, *ins, *outs, *parts)
-
-
-def warm_in_child(kernels: Sequence[FusedKernel], timeout: float = 600.0) -> str | None:
-    """Compile ``kernels`` in a child Python process, which writes them to numba's cache for this process to load.
-
-    numba holds the GIL for much of a compile, so compiling on a thread stalls the caller's own work (the unfused
-    tier it runs meanwhile); a child compiles on another core without it (figures in
-    :mod:`minifw.static.compiler`).  Returns None when done, else why not (the caller then compiles in this
-    process)."""
-    if not kernels:
-        return None
-    directory = kernels[0].directory
-    env = dict(os.environ, MINIFW_CACHE_DIR=str(directory.parent))
-    job = directory / f"warm.{os.getpid()}.{threading.get_ident()}.pickle"
-    job.write_bytes(pickle.dumps(list(kernels)))
-    cmd = [sys.executable, "-c", "from minifw.kernels.fusion import _warm_child; _warm_child()", str(job)]
-    try:
-        with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as p:
-            numba()  # this process loads the kernels after: import numba while the child compiles, not after
-            try:
-                err = p.communicate(timeout=timeout)[1]
-            except subprocess.TimeoutExpired:
-                p.kill()
-                return f"the child compile took more than {timeout:.0f} s"
-    except OSError as e:
-        return f"{type(e).__name__}: {e}"
-    finally:
-        job.unlink(missing_ok=True)
-    if p.returncode != 0:
-        return (err.decode(errors="replace").strip().splitlines() or [f"exit status {p.returncode}"])[-1]
-    return None
-
-
-def _warm_child() -> None:
-    """The child of :func:`warm_in_child`: the kernels arrive pickled in the file named by argv[1], written by the
-    parent in its cache dir (never a user's file)."""
-    for k in pickle.loads(Path(sys.argv[1]).read_bytes()):  # noqa: S301
-        k.warm()

@@ -32,12 +32,16 @@ returning, as benchmarks of the fused path and most tests do.
 Where the background compile runs: numba holds the GIL for much of a
 compile, so on a thread it stalls the caller's unfused calls.  By default
 (``MINIFW_COMPILE_WORKER=process``) a child Python compiles the kernels into
-numba's disk cache while the thread here imports numba, then loads them;
+numba's disk cache while the thread here gets numba ready to load them, then
+loads them (:mod:`minifw.kernels.compile_worker`);
 ``MINIFW_COMPILE_WORKER=thread`` compiles on the thread.  Measured on 2
 loaded cores, a caller looping on the tour's jit example while its kernel
 compiled: 93-112 calls/s with the child vs 56-72 on a thread, pauses of
-56-116 ms vs ~185 ms; the price is the child's start-up, the fused tier
-arriving later (12-15 s vs 8-13 s there; ~1 s later for an idle caller).
+56-116 ms vs ~185 ms; the price then was the child's start-up, the fused tier
+arriving later (12-15 s vs 8-13 s there).  Since the child types each
+repeated call once and runs without the garbage collector, it is the sooner
+for an idle caller too: W5's 1000-op graph on a cold cache, fused after
+1.70-1.78 s vs 1.93-1.99 s on a thread (side by side, load average ~3.8).
 """
 
 from __future__ import annotations
@@ -49,8 +53,8 @@ import warnings
 from typing import Iterable, Sequence
 
 from minifw import anomaly, profiler
+from minifw.kernels.compile_worker import warm_in_child
 from minifw.kernels.devices import CPU, route
-from minifw.kernels.fusion import warm_in_child
 
 from . import schedule as _schedule
 from .executor import build
