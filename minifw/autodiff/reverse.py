@@ -48,7 +48,7 @@ def _as_input(x):
 
 
 def _restore(g: Tensor, was_plain: bool, like):
-    if not was_plain:
+    if not was_plain or F.is_transform_value(g):  # a batch of cotangents: vmap unwraps it
         return g
     if isinstance(like, float):
         return float(g.data)
