@@ -233,6 +233,24 @@ def test_jacobians_of_batched_functions_nest():
                                    atol=1e-14)
 
 
+@pytest.mark.slow  # compiles fused kernels (seconds on a cold cache)
+def test_jit_jacrev_traces_one_unbatched_forward_pass():
+    """Under jit the traced graph holds f once, on the unbatched input: one matrix-vector product forward and one
+    matrix product for the whole batch of cotangents (the repeated-inputs path staged a second, batched forward)."""
+    A = RNG.standard_normal((5, 3))
+    seen = []
+
+    def f(v):
+        seen.append(F.shape_of(v))
+        return F.tanh(mf.tensor(A) @ v)
+
+    x = RNG.standard_normal(3)
+    jac = mf.jit(mf.jacrev(f))
+    np.testing.assert_allclose(jac(x).numpy(), (1 - np.tanh(A @ x) ** 2)[:, None] * A, rtol=1e-12, atol=1e-14)
+    assert seen == [(3,)]
+    assert [n.shape for n in jac.lower(x).nodes() if n.op == "matmul"] == [(5,), (3, 5)]
+
+
 def test_convolution_and_pooling_fold_the_batch_into_the_images_n():
     """conv2d, max pooling and the input gradient run once on N·batch images, equal to the loop, no warning."""
     import warnings
