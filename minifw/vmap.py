@@ -289,7 +289,8 @@ def _axes(spec, n: int, what: str) -> list:
     return spec
 
 
-def _move(v, src: int, dst: int):
+def move_axis(v, src: int, dst: int):
+    """``v`` with its axis ``src`` moved to ``dst`` (numpy's ``moveaxis``, on any value ``F`` ops take)."""
     nd = len(F.shape_of(v))
     src, dst = src % nd, dst % nd
     if src == dst:
@@ -328,7 +329,7 @@ def vmap(fun: Callable, in_axes: int | None | Sequence[int | None] = 0,
                 raise VmapError(f"vmap: argument {k} has size {n} along axis {ax} (shape {shape}), but an earlier "
                                 f"argument has batch size {size}")
             size = n
-            call.append(cls(_move(a, ax, 0), n))
+            call.append(cls(move_axis(a, ax, 0), n))
         if size is None:
             raise VmapError("vmap: in_axes names no axis to map over (every entry is None)")
         TRANSFORM_LEVELS.append(level)
@@ -345,7 +346,7 @@ def vmap(fun: Callable, in_axes: int | None | Sequence[int | None] = 0,
                 v = o.value
             else:  # does not depend on a mapped argument: the same for every example
                 v = F.broadcast_to(o, (size,) + F.shape_of(o))
-            v = _move(v, 0, ax)
+            v = move_axis(v, 0, ax)
             result.append(v.data if plain and isinstance(v, Tensor) else v)
         return type(out)(result) if many else result[0]
 

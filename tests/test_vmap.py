@@ -227,6 +227,12 @@ def test_jacobians_of_batched_functions_nest():
     f = lambda v: F.tanh(v) * v.sum()  # noqa: E731
     per_example = vmap(mf.jacrev(f))(x)
     np.testing.assert_allclose(per_example, np.stack([mf.jacfwd(f)(r) for r in x]), rtol=1e-12)
+    g = lambda a, b: F.sin(a) * b  # noqa: E731
+    ja, jb = vmap(mf.jacrev(g, (0, 1)))(x, x[::-1])
+    np.testing.assert_allclose(ja, np.stack([np.diag(np.cos(a) * b) for a, b in zip(x, x[::-1])]), rtol=1e-12)
+    np.testing.assert_allclose(jb, np.stack([np.diag(np.sin(a)) for a in x]), rtol=1e-12)
+    shared = vmap(mf.jacrev(g, 1), in_axes=(None, 0))(x[0], x)  # the rows' batch and the examples' meet
+    np.testing.assert_allclose(shared, np.broadcast_to(np.diag(np.sin(x[0])), (4, 3, 3)), rtol=1e-12)
     h = lambda v: (F.sin(v) * v).sum()  # noqa: E731
     for hess in (mf.jacrev(mf.jacfwd(h)), mf.jacrev(mf.jacrev(h)), mf.jacfwd(mf.jacfwd(h))):
         np.testing.assert_allclose(hess(x[0]), np.diag(2 * np.cos(x[0]) - x[0] * np.sin(x[0])), rtol=1e-12,

@@ -178,10 +178,7 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
     :func:`minifw.vmap.vmap` maps its pullback over the rows of the identity (``(m,) + out.shape``,
     one per output element).  The values the forward pass saved are shared by every row; only the
     cotangent is batched, so each vjp rule runs once on the whole batch (row k is ``e_k^T J``).
-
-    Inside an enclosing :func:`minifw.vmap.vmap` or :func:`jvp` (arguments that are a transform's
-    values) the inputs are repeated once per output element instead and ``vmap(fun)`` runs on that
-    batch with one reverse sweep: ``m`` forward passes, the path before the pullback was batched."""
+    Under an enclosing ``vmap`` (per-example Jacobians) the rows' batch stays the inner one."""
 
     def wrapped(*args):
         single, nums = _argnums(argnums, len(args))
@@ -191,14 +188,8 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         dtype = _float_dtype(out)
         if m == 1:  # one row: the pullback of 1, no batch to make
             rows = [(g, bool(out_shape)) for g in pullback(np.ones(out_shape, dtype=dtype))]
-        elif not any(F.is_transform_value(a) for a in args):
-            rows = [(g, True) for g in vmap(pullback)(_eye(m, out_shape, np.dtype(dtype)))]
         else:
-            axes = tuple(0 if k in nums else None for k in range(len(args)))
-            copies = [_repeat(a, m) if k in nums else a for k, a in enumerate(args)]
-            batched = vmap(fun, in_axes=axes)
-            _, pull = vjp(batched, *copies, argnums=nums)
-            rows = [(g, True) for g in pull(_eye(m, out_shape, np.dtype(dtype)))]
+            rows = [(g, True) for g in vmap(pullback)(_eye(m, out_shape, np.dtype(dtype)))]
         results = []
         for (g, stacked), i in zip(rows, nums):
             in_shape = F.shape_of(args[i]) if not isinstance(args[i], (list, tuple)) else np.shape(args[i])
@@ -209,16 +200,6 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         return results[0] if single else tuple(results)
 
     return wrapped
-
-
-def _repeat(a, m: int):
-    """``m`` copies of ``a`` along a new first axis (a broadcast: no copy of the data)."""
-    if isinstance(a, (list, tuple, float, int)) or isinstance(a, np.ndarray):
-        a = np.asarray(a)
-        if a.dtype.kind != "f":
-            a = a.astype(np.float32)
-        return np.broadcast_to(a, (m,) + a.shape)
-    return F.broadcast_to(a, (m,) + F.shape_of(a))
 
 
 def hessian(fun: Callable, argnums=0) -> Callable:
