@@ -32,6 +32,17 @@ from minifw.shapes import normalize_axes
 _Number = (int, float, numbers.Number)
 _ndarray = np.ndarray
 
+TRANSFORM_PRIORITY = 10
+"""The lowest ``_mf_priority`` of a transform's values (a vmap batch, a dual number): above every frontend's."""
+
+
+def is_transform_value(x) -> bool:
+    """Whether ``x`` is a value of a transform (a vmap batch, a dual number) rather than a frontend's value.
+
+    The reverse sweeps carry such a value through as a cotangent: ``vmap`` over a pullback seeds the sweep with
+    a batch of cotangents, and each vjp rule's ops then run on the batch (``jacrev``'s one backward pass)."""
+    return getattr(type(x), "_mf_priority", 0) >= TRANSFORM_PRIORITY
+
 
 def bind(prim, *args, **params):
     """Apply primitive ``prim`` to ``args`` with the interpreter they call for."""

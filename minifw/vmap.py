@@ -42,7 +42,7 @@ from minifw.registry import subscribe
 
 __all__ = ["vmap", "Batched", "VmapError", "VmapLoopWarning", "TRANSFORM_LEVELS"]
 
-_BASE_PRIORITY = 10  # the same base as dual numbers: levels decide who is inner
+_BASE_PRIORITY = F.TRANSFORM_PRIORITY  # the same base as dual numbers: levels decide who is inner
 
 TRANSFORM_LEVELS: list[int] = []
 """The levels of the vmap/jvp transforms now running, innermost last (forward mode uses this list too)."""
@@ -164,6 +164,11 @@ def _matmul(prim, values, batched, size):
         return F.reshape(F.bind(prim, rows, y), (size,) + tuple(out_shape))
     if by and not bx and len(sy) == 1 and len(sx) <= 2:  # a shared matrix times a batch of vectors: Y @ x.T
         return F.bind(prim, y, F.transpose(x) if len(sx) == 2 else x)
+    if by and not bx and len(sy) == 2 and len(sx) == 2:  # a shared matrix times a batch of matrices (matmul's
+        # vjp under a batch of cotangents, jacrev): x @ [y_1 ... y_b] side by side, one product
+        (k, p), n = sy, sx[0]
+        wide = F.reshape(F.permute(y, (1, 0, 2)), (k, size * p))
+        return F.permute(F.reshape(F.bind(prim, x, wide), (n, size, p)), (1, 0, 2))
     if len(sx) == 1:
         x = F.reshape(x, ((size,) if bx else ()) + (1,) + sx)
     if len(sy) == 1:
@@ -215,13 +220,17 @@ def _scatter_add(prim, values, batched, size, index, shape):
 
 def _fold_into_n(lead: tuple, shape_param: str | None = None):
     """A rule for an NCHW row whose operands at ``lead`` carry the examples' N: a batch of such calls is one call
-    on N·batch images (each image is computed on its own), reshaped back.  Other patterns (batched filters, a
-    shared index) return None: the loop."""
+    on N·batch images (each image is computed on its own), reshaped back.  The first of ``lead`` must be batched;
+    another operand at ``lead`` that is shared (max pooling's index, saved by the forward pass, under a batch of
+    cotangents: ``jacrev``) is repeated for every example.  Other patterns (batched filters) return None: the
+    loop."""
     def rule(prim, values, batched, size, **params):
-        if tuple(k for k, b in enumerate(batched) if b) != lead:
+        if not batched[lead[0]] or any(b and k not in lead for k, b in enumerate(batched)):
             return None
-        args = [F.reshape(v, (size * F.shape_of(v)[1],) + tuple(F.shape_of(v)[2:])) if b else v
-                for v, b in zip(values, batched)]
+        values = [F.broadcast_to(v, (size,) + F.shape_of(v)) if k in lead and not b else v
+                  for k, (v, b) in enumerate(zip(values, batched))]
+        args = [F.reshape(v, (size * F.shape_of(v)[1],) + tuple(F.shape_of(v)[2:])) if k in lead else v
+                for k, v in enumerate(values)]
         if shape_param is not None:
             s = tuple(params[shape_param])
             params = {**params, shape_param: (size * s[0],) + s[1:]}
@@ -280,7 +289,8 @@ def _axes(spec, n: int, what: str) -> list:
     return spec
 
 
-def _move(v, src: int, dst: int):
+def move_axis(v, src: int, dst: int):
+    """``v`` with its axis ``src`` moved to ``dst`` (numpy's ``moveaxis``, on any value ``F`` ops take)."""
     nd = len(F.shape_of(v))
     src, dst = src % nd, dst % nd
     if src == dst:
@@ -319,7 +329,7 @@ def vmap(fun: Callable, in_axes: int | None | Sequence[int | None] = 0,
                 raise VmapError(f"vmap: argument {k} has size {n} along axis {ax} (shape {shape}), but an earlier "
                                 f"argument has batch size {size}")
             size = n
-            call.append(cls(_move(a, ax, 0), n))
+            call.append(cls(move_axis(a, ax, 0), n))
         if size is None:
             raise VmapError("vmap: in_axes names no axis to map over (every entry is None)")
         TRANSFORM_LEVELS.append(level)
@@ -336,7 +346,7 @@ def vmap(fun: Callable, in_axes: int | None | Sequence[int | None] = 0,
                 v = o.value
             else:  # does not depend on a mapped argument: the same for every example
                 v = F.broadcast_to(o, (size,) + F.shape_of(o))
-            v = _move(v, 0, ax)
+            v = move_axis(v, 0, ax)
             result.append(v.data if plain and isinstance(v, Tensor) else v)
         return type(out)(result) if many else result[0]
 

@@ -24,7 +24,7 @@ from minifw import functional as F
 from minifw._opsmixin import OpsMixin
 from minifw.vmap import level_class
 
-_BASE_PRIORITY = 10
+_BASE_PRIORITY = F.TRANSFORM_PRIORITY
 
 
 class Dual(OpsMixin):

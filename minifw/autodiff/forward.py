@@ -3,8 +3,9 @@
 ``jvp`` runs a function once on dual numbers (:mod:`minifw.autodiff.dual`):
 every primitive's ``jvp`` rule carries the tangent along with the value.
 ``jacfwd`` pushes one basis tangent per input element (cheap when inputs are
-few); ``jacrev`` pulls one basis cotangent per output element through
-:func:`minifw.autodiff.reverse.vjp` (cheap when outputs are few);
+few); ``jacrev`` pulls one basis cotangent per output element back through
+the pullback of one :func:`minifw.autodiff.reverse.vjp` (cheap when outputs
+are few);
 ``hessian`` is reverse over forward.
 
 All of them work on eager functions: plain Python floats stay floats (the
@@ -171,13 +172,13 @@ def jacfwd(fun: Callable, argnums=0) -> Callable:
 
 
 def jacrev(fun: Callable, argnums=0) -> Callable:
-    """The Jacobian by reverse mode: all the basis cotangents pulled back in one pass.
+    """The Jacobian by reverse mode: one forward pass, then all the basis cotangents pulled back at once.
 
-    The inputs are repeated once per output element (``(m,) + in.shape``),
-    :func:`minifw.vmap.vmap` runs ``fun`` on that batch and one reverse sweep
-    takes the whole identity as the cotangent: row k of the batch's gradient
-    is ``e_k^T J``.  (One forward pass on the plain inputs first gives ``m``;
-    inside :func:`minifw.jit` the compiler drops it.)"""
+    As in JAX and ``torch.func``: :func:`minifw.autodiff.reverse.vjp` runs ``fun`` once and
+    :func:`minifw.vmap.vmap` maps its pullback over the rows of the identity (``(m,) + out.shape``,
+    one per output element).  The values the forward pass saved are shared by every row; only the
+    cotangent is batched, so each vjp rule runs once on the whole batch (row k is ``e_k^T J``).
+    Under an enclosing ``vmap`` (per-example Jacobians) the rows' batch stays the inner one."""
 
     def wrapped(*args):
         single, nums = _argnums(argnums, len(args))
@@ -188,11 +189,7 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         if m == 1:  # one row: the pullback of 1, no batch to make
             rows = [(g, bool(out_shape)) for g in pullback(np.ones(out_shape, dtype=dtype))]
         else:
-            axes = tuple(0 if k in nums else None for k in range(len(args)))
-            copies = [_repeat(a, m) if k in nums else a for k, a in enumerate(args)]
-            batched = vmap(fun, in_axes=axes)
-            _, pull = vjp(batched, *copies, argnums=nums)
-            rows = [(g, True) for g in pull(_eye(m, out_shape, np.dtype(dtype)))]
+            rows = [(g, True) for g in vmap(pullback)(_eye(m, out_shape, np.dtype(dtype)))]
         results = []
         for (g, stacked), i in zip(rows, nums):
             in_shape = F.shape_of(args[i]) if not isinstance(args[i], (list, tuple)) else np.shape(args[i])
@@ -203,16 +200,6 @@ def jacrev(fun: Callable, argnums=0) -> Callable:
         return results[0] if single else tuple(results)
 
     return wrapped
-
-
-def _repeat(a, m: int):
-    """``m`` copies of ``a`` along a new first axis (a broadcast: no copy of the data)."""
-    if isinstance(a, (list, tuple, float, int)) or isinstance(a, np.ndarray):
-        a = np.asarray(a)
-        if a.dtype.kind != "f":
-            a = a.astype(np.float32)
-        return np.broadcast_to(a, (m,) + a.shape)
-    return F.broadcast_to(a, (m,) + F.shape_of(a))
 
 
 def hessian(fun: Callable, argnums=0) -> Callable:

@@ -20,7 +20,7 @@ from minifw.eager.backward import grad as autograd_grad
 from minifw.eager.backward import leaves
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap
-from minifw.vmap import Batched
+from minifw.vmap import Batched, move_axis
 
 
 # --- JAX-shaped transforms --------------------------------------------------------
@@ -48,7 +48,7 @@ def _as_input(x):
 
 
 def _restore(g: Tensor, was_plain: bool, like):
-    if not was_plain:
+    if not was_plain or F.is_transform_value(g):  # a batch of cotangents: vmap unwraps it
         return g
     if isinstance(like, float):
         return float(g.data)
@@ -88,7 +88,7 @@ class _Eager:
     def gradients(out, wrt, cotangent, nested):
         if not isinstance(out, Tensor) or not out.requires_grad:  # the output does not depend on the inputs
             return [None] * len(wrt)
-        # vjp_fn may be called again (jacrev calls it once per output row): keep the tape
+        # vjp_fn may be called again (as in JAX: one pullback, any number of cotangents): keep the tape
         return autograd_grad([out], wrt, [cotangent], retain_graph=True, create_graph=nested, allow_unused=True)
 
     @staticmethod
@@ -149,6 +149,14 @@ def _unbatch(primals):
     return cls, tuple(values)
 
 
+def _batch(bcls, g, size: int):
+    """``g`` as a batch of ``bcls``.  A batch of an inner vmap (``vmap(pullback)`` inside ``vmap``: ``jacrev``
+    per example) stays outermost, as the inner transform's values are: its examples become batches of ``bcls``."""
+    if isinstance(g, Batched) and type(g)._mf_priority > bcls._mf_priority:
+        return type(g)(bcls(move_axis(g.value, 0, 1), size), g.bsize)
+    return bcls(g, size)
+
+
 def vjp(fun: Callable, *primals, argnums=None):
     """``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(cotangent)`` returns one
     cotangent per primal (or per ``argnums``), each shaped like its primal
@@ -200,7 +208,7 @@ def vjp(fun: Callable, *primals, argnums=None):
             made, plain, leaves, rebuild, sizes = trees[i]
             part = [_restore(g if g is not None else fe.zeros_like(x), p and not nested, like)
                     for g, x, p, like in zip(gs[k:k + len(made)], made, plain, leaves)]
-            part = [p if b is None else bcls(p, b) for p, b in zip(part, sizes)]
+            part = [p if b is None else _batch(bcls, p, b) for p, b in zip(part, sizes)]
             result.append(rebuild(part))
             k += len(made)
         return tuple(result)

@@ -24,8 +24,9 @@ import weakref
 import numpy as np
 
 from minifw import anomaly
-from minifw.functional import broadcast_to, interpreter
+from minifw.functional import broadcast_to, cast, interpreter, is_transform_value
 from minifw.kernels.dispatch import run as run_array
+from minifw.registry import ShapeError
 from minifw.sweep import reverse_sweep, toposort
 
 from .grad_mode import STATE, set_grad_enabled
@@ -204,6 +205,8 @@ def _fit_array(ct, a):
         return ct
     if type(ct) is np.ndarray and ct.shape == like.shape and ct.dtype == like.dtype:  # the common case
         return ct
+    if is_transform_value(ct):
+        return _fit_transform_value(ct, like)
     if type(ct) is not np.ndarray and getattr(ct, "_mf_device", None):  # a cuda array: broadcast on the device
         if ct.shape != like.shape:
             ct = broadcast_to(ct, like.shape)
@@ -218,7 +221,17 @@ def _fit_tensor(ct, a):
     if isinstance(ct, Tensor):
         return ct
     like = _value(a)
+    if is_transform_value(ct):
+        return ct if like is None else _fit_transform_value(ct, like)
     return _wrap(np.asarray(ct) if like is None else np.broadcast_to(np.asarray(ct, dtype=like.dtype), like.shape))
+
+
+def _fit_transform_value(ct, like):
+    """A cotangent that is a transform's value (a batch of cotangents: ``vmap`` over a pullback) fitted to one
+    example's shape and dtype by the transform's own rules."""
+    if tuple(ct.shape) != like.shape:
+        ct = broadcast_to(ct, like.shape)
+    return ct if ct.dtype == like.dtype else cast(ct, like.dtype)
 
 
 def _saved(node: tuple) -> list:
@@ -302,7 +315,7 @@ def _sweep_order(order, live, roots, seeds, create_graph, wanted):
 def _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, hooks, fit):
     cot: dict = {}
     for r, s in zip(roots, seeds):
-        s = s if create_graph else s.data
+        s = s.data if not create_graph and isinstance(s, Tensor) else s  # a batch of seeds (vmap) stays one
         k = id(node_of(r))
         cot[k] = s if k not in cot else cot[k] + s
     if create_graph:
@@ -312,7 +325,8 @@ def _sweep_cotangents(order, live, roots, seeds, create_graph, wanted, hooks, fi
     with set_grad_enabled(False), interpreter(run_array):
         found = reverse_sweep(order, cot, wanted, unpack=_arrays, fit=fit, on_cotangent=hooks, live=live,
                               ctx=_record)
-    return {k: (n, _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
+    return {k: (n, g if is_transform_value(g) else
+                _wrap(g if type(g) is np.ndarray or getattr(g, "_mf_device", None) else np.asarray(g)))
             for k, (n, g) in found.items()}
 
 
@@ -322,6 +336,11 @@ def _seed(t: Tensor, gradient) -> Tensor:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this output has shape "
                                f"{t.data.shape}: pass gradient=")
         return _wrap(np.ones_like(t.data))  # a cuda array makes its ones on the device (__array_function__)
+    if is_transform_value(gradient):  # a batch of cotangents (vmap over a pullback): each example is one seed
+        if tuple(gradient.shape) != t.shape:
+            raise ShapeError(f"backward: gradient has shape {tuple(gradient.shape)} per example but the output has "
+                             f"shape {t.shape}")
+        return gradient
     g = gradient if isinstance(gradient, Tensor) else tensor(np.asarray(gradient, dtype=t.data.dtype))
     if g.shape != t.shape:
         raise ValueError(f"backward: gradient has shape {g.shape} but the output has shape {t.shape}")
@@ -331,7 +350,7 @@ def _seed(t: Tensor, gradient) -> Tensor:
 def _owned(g: Tensor, create_graph: bool) -> Tensor:
     """A gradient the user may modify in place: contiguous, writeable, and
     detached unless the graph is wanted."""
-    if create_graph:
+    if create_graph or is_transform_value(g):
         return g
     d = g.data
     if type(d) is np.ndarray and (not d.flags.writeable or not d.flags.c_contiguous):

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from minifw.functional import is_transform_value
 from minifw.sweep import reverse_sweep
 
 from .graph import Symbol, _target, ancestors, as_symbol, constant
@@ -52,16 +53,19 @@ def gradients(ys, xs, grad_ys=None):
 def _seed(y: Symbol, g):
     if g is None:
         return constant(np.ones(y.shape, dtype=y.dtype))
-    s = as_symbol(g, y.graph)
+    # a batch of seeds (vmap over a pullback: jacrev) stays one; each vjp rule then stages the batched op
+    s = g if is_transform_value(g) else as_symbol(g, y.graph)
     if s.shape != y.shape:
         from minifw.registry import ShapeError
 
-        raise ShapeError(f"gradients: grad_ys has shape {s.shape} but {y.name!r} has shape {y.shape}")
+        raise ShapeError(f"gradients: grad_ys has shape {tuple(s.shape)} but {y.name!r} has shape {y.shape}")
     return s
 
 
 def _fit(ct, a: Symbol) -> Symbol:
-    return ct if isinstance(ct, Symbol) else constant(np.broadcast_to(np.asarray(ct, dtype=a.dtype), a.shape))
+    if isinstance(ct, Symbol) or is_transform_value(ct):  # a batch of cotangents: its rules staged the nodes
+        return ct
+    return constant(np.broadcast_to(np.asarray(ct, dtype=a.dtype), a.shape))
 
 
 def _sweep(ys: Sequence[Symbol], xs: Sequence[Symbol], grad_ys, nodes: Sequence[Symbol]):
