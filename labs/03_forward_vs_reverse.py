@@ -113,8 +113,10 @@ plt.show()
 # Read the plots: with `n = 4` fixed, forward's time grows with `m` and reverse's stays flat; with `m = 4`
 # fixed it is the other way round. They cross where `m ≈ n` — shifted a little because a reverse pass
 # costs more than a forward pass (it records a tape and then sweeps it). JAX's advice follows:
-# `jacfwd` for "tall" Jacobians, `jacrev` for "wide" ones, and `hessian = jacfwd(jacrev(f))`-style
-# mixtures for second derivatives.
+# `jacfwd` for "tall" Jacobians, `jacrev` for "wide" ones, and mixtures for second derivatives. JAX's
+# `hessian` is `jacfwd(jacrev(f))`, forward over reverse; minifw's `mf.hessian` nests them the other way
+# round, `jacrev(jacfwd(f))` (reverse over forward, the same matrix), because minifw's reverse mode does not
+# take dual numbers: `mf.jacfwd(mf.jacrev(f))` stops with a `TransformError` that says so.
 #
 # ## Exercise 3.1 — a Jacobian from jvps
 #
@@ -125,7 +127,10 @@ plt.show()
 # %% [markdown] zh
 # 读图：固定 `n = 4` 时，前向的时间随 `m` 增长，反向的保持平坦；固定 `m = 4` 时则正好相反。两者在 `m ≈ n`
 # 附近相交——略有偏移，因为反向的一遍比前向的一遍更贵（它要先记录记录带，再扫描一遍）。JAX 的建议由此而来：
-# “高”的雅可比矩阵用 `jacfwd`，“宽”的用 `jacrev`，二阶导数则用 `hessian = jacfwd(jacrev(f))` 这样的组合。
+# “高”的雅可比矩阵用 `jacfwd`，“宽”的用 `jacrev`，二阶导数则用两者的组合。JAX 的 `hessian` 是
+# `jacfwd(jacrev(f))`，即前向套反向；minifw 的 `mf.hessian` 反过来嵌套，是 `jacrev(jacfwd(f))`（反向套前向，
+# 得到同一个矩阵），因为 minifw 的反向模式不接受对偶数：`mf.jacfwd(mf.jacrev(f))` 会以 `TransformError`
+# 停下并说明原因。
 #
 # ## 练习 3.1 — 用 jvp 构造雅可比矩阵
 #

@@ -21,7 +21,7 @@ from minifw.creation import arange, eye, full, ones, ones_like, zeros, zeros_lik
 from minifw.dtypes import bool_, float32, float64, get_default_dtype, int32, int64, set_default_dtype
 from minifw.eager.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from minifw.eager.tensor import Tensor, as_tensor, tensor
-from minifw.errors import MinifwError
+from minifw.errors import MinifwError, TransformError
 from minifw.functional import (  # the ops that do more than bind; the others follow the registry (below)
     broadcast_to,
     cast,
@@ -50,7 +50,7 @@ __all__ = [
     "Tensor", "tensor", "as_tensor", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
     "zeros", "ones", "zeros_like", "ones_like", "full", "arange", "eye", "manual_seed", "rand", "randn",
     "float32", "float64", "int32", "int64", "bool_", "set_default_dtype", "get_default_dtype", "ShapeError",
-    "MinifwError",
+    "MinifwError", "TransformError",
     # transforms
     "grad", "value_and_grad", "vjp", "jvp", "jacfwd", "jacrev", "hessian", "Dual", "jit", "vmap",
     # functional ops (plus every registry row marked public: exp, sum, matmul, where, ...; see below)

@@ -12,4 +12,10 @@ class MinifwError(Exception):
     """A refusal by minifw with a message naming the problem (a shape, a column, a feed, a field)."""
 
 
-__all__ = ["MinifwError"]
+class TransformError(MinifwError, ValueError, TypeError):
+    """A function transform (``grad``, ``vjp``, ``jvp``, ``jacfwd``, ``jacrev``, ``hessian``, the trace tables)
+    refused its arguments: an ``argnums`` out of range, a non-scalar output for ``grad``, tangents that do not
+    match their primals, or a composition minifw does not run."""
+
+
+__all__ = ["MinifwError", "TransformError"]

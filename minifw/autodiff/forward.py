@@ -28,6 +28,7 @@ import numpy as np
 
 from minifw import functional as F
 from minifw.eager.tensor import Tensor, _wrap
+from minifw.errors import TransformError
 from minifw.vmap import TRANSFORM_LEVELS, vmap
 
 from .dual import Dual, dual_class
@@ -66,7 +67,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
     """
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
-        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+        raise TransformError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
     level = len(TRANSFORM_LEVELS) + 1
     cls = dual_class(level)
     args, kinds = [], []
@@ -74,7 +75,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any]):
         p, kind = _lift(p)
         t, _ = _lift(t)
         if F.shape_of(p) != F.shape_of(t):
-            raise ValueError(f"jvp: a tangent has shape {F.shape_of(t)} but its primal has shape {F.shape_of(p)}")
+            raise TransformError(f"jvp: a tangent has shape {F.shape_of(t)} but its primal has shape "
+                                 f"{F.shape_of(p)}")
         if isinstance(p, Dual) and getattr(type(t), "_mf_priority", 0) < type(p)._mf_priority:
             # Nested forward mode: lift the tangent to the enclosing level (a
             # constant there) so ``tangent * partial`` dispatches on the dual.

@@ -20,6 +20,7 @@ from minifw.eager.backward import grad as autograd_grad
 from minifw.eager.backward import leaves
 from minifw.eager.grad_mode import set_grad_enabled
 from minifw.eager.tensor import Tensor, _wrap
+from minifw.errors import TransformError
 from minifw.vmap import Batched, move_axis
 
 
@@ -29,7 +30,7 @@ def _argnums(argnums, n):
     nums = (argnums,) if single else tuple(argnums)
     for a in nums:
         if not -n <= a < n:
-            raise ValueError(f"argnums {a} is out of range for a function called with {n} arguments")
+            raise TransformError(f"argnums {a} is out of range for a function called with {n} arguments")
     return single, tuple(a % n for a in nums)
 
 
@@ -41,6 +42,11 @@ def _as_input(x):
         if x.requires_grad:
             return x, False
         return _wrap(x.data).requires_grad_(True), False
+    if F.is_transform_value(x) and not isinstance(x, Batched):  # a dual number from jvp/jacfwd: forward over reverse
+        raise TransformError(
+            "reverse mode (grad, vjp, jacrev) was given a dual number from an enclosing forward-mode "
+            "transform (jvp, jacfwd): forward over reverse, e.g. jacfwd(jacrev(f)), is not supported. Nest them "
+            "the other way round, reverse over forward: jacrev(jacfwd(f)), which is what mf.hessian(f) computes")
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
         arr = arr.astype(np.float32)
@@ -228,7 +234,7 @@ def value_and_grad(fun: Callable, argnums=0) -> Callable:
         shape = tuple(getattr(out, "shape", np.shape(out)))
         dtype = out.dtype if hasattr(out, "dtype") else np.result_type(out)
         if None in shape or int(np.prod(shape)) != 1 or np.dtype(dtype).kind not in "fiub":
-            raise TypeError(f"grad needs a function with a scalar output, this one returned {shape}")
+            raise TransformError(f"grad needs a function with a scalar output, this one returned {shape}")
         # (an output that is a plain number does not depend on the inputs: its gradient is zero)
         grads = fn(_frontend(args).ones_like(out))
         return out, (grads[0] if single else grads)
