@@ -228,3 +228,40 @@ def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all(monkeypatch):
         assert all(lib.num_threads == full for lib in blas.libs)
     finally:
         blas.use(full)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_last_loops_equal_the_numpy_reference(dtype):
+    """The loops' convolution hands its GEMM rows on as a channels-last view (no copy to NCHW); im2col and the
+    max-pool trio read and write that layout and give the NCHW reference's numbers, ties and NaNs included."""
+    from minifw.kernels import conv as kconv
+    from minifw.ops import conv
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    w, b = rng.standard_normal((5, 3, 3, 3)).astype(dtype), rng.standard_normal(5).astype(dtype)
+    same, loops = ((1, 1), ((1, 1), (1, 1))), kconv.LOOP_ARRAYS
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    y = conv.conv2d_arrays(x, w, b, *same, loops)
+    assert kconv._nhwc(y) is not None  # channels-last memory, NCHW shape
+    np.testing.assert_allclose(y, conv.conv2d_arrays(x, w, b, *same), **tol)
+    y = np.ascontiguousarray(y)
+    y[0, 1, 2, 2:4] = y[0, 1, 3, 2] = 7.0  # a tie: the first maximum wins
+    y[1, 4, 0, 1] = np.nan  # the NaN wins its window
+    last = np.ascontiguousarray(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(kconv.IMPLS["im2col"](None)(last, (3, 3), *same), conv._im2col_impl(y, (3, 3), *same))
+    pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    index = kconv.IMPLS["pool_argmax"](None)(last, *pool)
+    assert kconv._nhwc(index) is not None
+    np.testing.assert_array_equal(index, conv._pool_argmax_impl(y, *pool))
+    picked = kconv.IMPLS["pool_gather"](None)(last, index)
+    assert kconv._nhwc(picked) is not None
+    np.testing.assert_array_equal(picked, conv._pool_gather_impl(y, index))
+    g = rng.standard_normal(picked.shape).astype(dtype)  # NCHW, as a Linear layer's gradient arrives
+    back = kconv.IMPLS["pool_scatter"](None)(g, index, y.shape)
+    assert kconv._nhwc(back) is not None
+    np.testing.assert_array_equal(back, conv._pool_scatter_impl(g, np.ascontiguousarray(index), y.shape))
+    np.testing.assert_allclose(conv.conv2d_input_grad_arrays(back, w, x.shape, *same, loops),
+                               conv.conv2d_input_grad_arrays(np.ascontiguousarray(back), w, x.shape, *same), **tol)
+    np.testing.assert_allclose(conv.conv2d_weight_grad_arrays(x, back, w.shape, *same, loops),
+                               conv.conv2d_weight_grad_arrays(x, np.ascontiguousarray(back), w.shape, *same), **tol)

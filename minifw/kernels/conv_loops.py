@@ -195,3 +195,92 @@ def pool_scatter(g, index, out):
                 for j in range(ow):
                     k = index[n, c, i, j]
                     out[n, c, k // w, k % w] += g[n, c, i, j]
+
+
+# --- channels-last: the same loops over (N, H, W, C) arrays --------------------------------------------------------
+# A convolution's GEMM writes (N*OH*OW, O) rows: read as (N, OH, OW, O) that is channels-last, and
+# :mod:`minifw.kernels.conv` hands it on as an NCHW-shaped view instead of copying it to NCHW.  These loops
+# take such arrays transposed back to their memory order (C-contiguous (N, H, W, C)): the innermost loop runs
+# along the channels, contiguous, so it vectorises.  Same results as the NCHW loops (same flat index r*W + q).
+@njit(cache=True, nogil=True)
+def im2col_3x3_nhwc(x, pad_value, out):
+    """:func:`im2col_3x3` of a channels-last input ``x`` (N, H, W, C): each output row (C, 3, 3) is written
+    in order, from the (up to 9) pixels of its window, each a contiguous run of C values."""
+    n_, h, w, c_ = x.shape
+    for n in range(n_):
+        for i in range(h):
+            for j in range(w):
+                o = out[n, i, j]
+                # a cell outside the image reads pixel (i, j) and is then masked: no branch in the channel loop
+                r0, r2 = max(i - 1, 0), min(i + 1, h - 1)
+                q0, q2 = max(j - 1, 0), min(j + 1, w - 1)
+                top, bottom, left, right = i >= 1, i + 1 < h, j >= 1, j + 1 < w
+                p00, p01, p02 = x[n, r0, q0], x[n, r0, j], x[n, r0, q2]
+                p10, p11, p12 = x[n, i, q0], x[n, i, j], x[n, i, q2]
+                p20, p21, p22 = x[n, r2, q0], x[n, r2, j], x[n, r2, q2]
+                for c in range(c_):
+                    o[c, 0, 0] = p00[c] if top & left else pad_value
+                    o[c, 0, 1] = p01[c] if top else pad_value
+                    o[c, 0, 2] = p02[c] if top & right else pad_value
+                    o[c, 1, 0] = p10[c] if left else pad_value
+                    o[c, 1, 1] = p11[c]
+                    o[c, 1, 2] = p12[c] if right else pad_value
+                    o[c, 2, 0] = p20[c] if bottom & left else pad_value
+                    o[c, 2, 1] = p21[c] if bottom else pad_value
+                    o[c, 2, 2] = p22[c] if bottom & right else pad_value
+
+
+@njit(cache=True, nogil=True)
+def pool_argmax_2x2_nhwc(x, index):
+    """:func:`pool_argmax_2x2` of a channels-last ``x`` (N, H, W, C) into a channels-last ``index`` (N, OH, OW, C)."""
+    n_, h, w, c_ = x.shape
+    oh, ow = index.shape[1], index.shape[2]
+    for n in range(n_):
+        for i in range(oh):
+            r = 2 * i
+            for j in range(ow):
+                q = 2 * j
+                p00, p01, p10, p11 = x[n, r, q], x[n, r, q + 1], x[n, r + 1, q], x[n, r + 1, q + 1]
+                out = index[n, i, j]
+                k00 = r * w + q
+                for c in range(c_):
+                    best, top = k00, p00[c]
+                    v = p01[c]
+                    better = (not v <= top) & (top == top)
+                    best = k00 + 1 if better else best
+                    top = v if better else top
+                    v = p10[c]
+                    better = (not v <= top) & (top == top)
+                    best = k00 + w if better else best
+                    top = v if better else top
+                    v = p11[c]
+                    better = (not v <= top) & (top == top)
+                    out[c] = k00 + w + 1 if better else best
+
+
+@njit(cache=True, nogil=True)
+def pool_gather_nhwc(x, index, out):
+    """:func:`pool_gather` on channels-last ``x`` (N, H, W, C), ``index`` and ``out`` (N, OH, OW, C)."""
+    n_, h, w, c_ = x.shape
+    oh, ow = index.shape[1], index.shape[2]
+    planes = x.reshape(n_, h * w, c_)  # flat position k = r*W + q is row k here: no division
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    out[n, i, j, c] = planes[n, index[n, i, j, c], c]
+
+
+@njit(cache=True, nogil=True)
+def pool_scatter_nhwc(g, index, out):
+    """:func:`pool_scatter` into a channels-last ``out`` (N, H, W, C) (zeroed here), ``g`` and ``index``
+    (N, OH, OW, C) (``g`` in any layout)."""
+    n_, h, w, c_ = out.shape
+    oh, ow = index.shape[1], index.shape[2]
+    planes = out.reshape(n_, h * w, c_)
+    planes[...] = 0
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    planes[n, index[n, i, j, c], c] += g[n, i, j, c]

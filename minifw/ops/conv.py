@@ -20,8 +20,9 @@ input plane, ``(N, C, OH, OW)`` integers -- a quarter of the input's size for
 those cells and its adjoint ``pool_scatter`` adds a cotangent back at them:
 another pair of linear primitives whose rules are each other.
 
-A convolution layer runs as one primitive, ``conv2d`` (NCHW in, NCHW
-contiguous out: im2col into a workspace, one GEMM, one transposing copy),
+A convolution layer runs as one primitive, ``conv2d`` (NCHW in, NCHW out:
+im2col into a workspace, one GEMM, its rows transposed to NCHW -- a copy
+here, a channels-last view on the numba loops),
 with two more for its derivatives, ``conv2d_input_grad`` (the transposed
 convolution: GEMM then col2im) and ``conv2d_weight_grad`` (im2col then GEMM).
 All three are bilinear and each one's vjps are the other two, so the trio
@@ -181,7 +182,7 @@ class ConvArrays(NamedTuple):
     im2col: Callable  # (x, kernel, stride, padding, pad_value) -> (N, OH, OW, C, kh, kw)
     col2im: Callable  # (cols, x_shape, kernel, stride, padding) -> (N, C, H, W)
     matmul: Callable  # (a, b) -> a @ b
-    permute: Callable  # (x, axes) -> a C-contiguous transposed copy
+    permute: Callable  # (x, axes) -> x transposed: a copy, or a view where the backend reads any strides
 
 
 def _permute_copy(x, axes):
@@ -199,7 +200,7 @@ def _rows_by_channel(g, a: ConvArrays):
 
 def conv2d_arrays(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), a: ConvArrays = NUMPY_ARRAYS):
     """``y[n, o] = sum_c x[n, c] (*) w[o, c] + b[o]``: im2col, one GEMM, the bias added to the GEMM's
-    output while it is still one contiguous (N*OH*OW, O) block, then one copy back to NCHW."""
+    output while it is still one contiguous (N*OH*OW, O) block, then transposed to NCHW (``a.permute``)."""
     o, c, kh, kw = w.shape
     cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
     n, oh, ow = cols.shape[:3]
