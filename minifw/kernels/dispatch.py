@@ -27,8 +27,10 @@ import time
 import numpy as np
 
 from minifw import anomaly, profiler
-from minifw.kernels import conv, threads
+from minifw.kernels import conv, heap, threads
 from minifw.registry import all_primitives, subscribe
+
+heap.apply()  # eager steps' temporaries: no page faults from malloc trimming its heap (see kernels/heap.py)
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
 """Elements from which listed primitives run on numba kernels (below ~2^18 thread start-up and compile-cache
