@@ -261,7 +261,16 @@ def test_channels_last_loops_equal_the_numpy_reference(dtype):
     back = kconv.IMPLS["pool_scatter"](None)(g, index, y.shape)
     assert kconv._nhwc(back) is not None
     np.testing.assert_array_equal(back, conv._pool_scatter_impl(g, np.ascontiguousarray(index), y.shape))
-    np.testing.assert_allclose(conv.conv2d_input_grad_arrays(back, w, x.shape, *same, loops),
-                               conv.conv2d_input_grad_arrays(np.ascontiguousarray(back), w, x.shape, *same), **tol)
-    np.testing.assert_allclose(conv.conv2d_weight_grad_arrays(x, back, w.shape, *same, loops),
-                               conv.conv2d_weight_grad_arrays(x, np.ascontiguousarray(back), w.shape, *same), **tol)
+    gx = conv.conv2d_input_grad_arrays(back, w, x.shape, *same, loops)  # taps-last columns, col2im channels-last
+    assert kconv._nhwc(gx) is not None
+    np.testing.assert_allclose(gx, conv.conv2d_input_grad_arrays(np.ascontiguousarray(back), w, x.shape, *same), **tol)
+    w2 = rng.standard_normal((4, 5, 3, 3)).astype(dtype)  # a second convolution reads the first one's output
+    for inp in (x, last):  # NCHW and channels-last inputs: im2col's (C, kh, kw) and (kh, kw, C) columns
+        ref = np.ascontiguousarray(inp)
+        wi = w if inp.shape[1] == 3 else w2
+        np.testing.assert_allclose(conv.conv2d_arrays(inp, wi, None, *same, loops),
+                                   conv.conv2d_arrays(ref, wi, None, *same), **tol)
+        gy = rng.standard_normal((inp.shape[0], wi.shape[0]) + inp.shape[2:]).astype(dtype)
+        gw = conv.conv2d_weight_grad_arrays(inp, gy, wi.shape, *same, loops)
+        assert gw.flags.c_contiguous
+        np.testing.assert_allclose(gw, conv.conv2d_weight_grad_arrays(ref, gy, wi.shape, *same), **tol)

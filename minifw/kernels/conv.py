@@ -12,9 +12,13 @@ Layout: the GEMM of ``conv2d`` writes (N*OH*OW, O) rows, which are the output in
 :data:`LOOP_ARRAYS` hands them on as an NCHW-shaped view (strides of (N, OH, OW, O)), and im2col (3x3) and
 the 2x2 max-pool trio read such an input in its own layout (``*_nhwc`` loops), their results (the index,
 the pooled values, the pooled gradient) channels-last too; the convolution's gradients read a
-channels-last cotangent as rows without a copy.  Other arrays take the NCHW loops (copied to C order
-first if they are neither).  Measured on W7 (jit, one thread): 1.93 -> 1.60 ms per step, the
-9 layout copies per step gone and the pooling loops vectorised along the channels.
+channels-last cotangent as rows without a copy.  im2col of a channels-last input writes its columns
+taps-last, (N, OH, OW, kh, kw, C) memory viewed as (N, OH, OW, C, kh, kw), so every tap is a contiguous run
+of channels; the convolution trio flattens its filters in that order (``minifw.ops.conv._rows``), and the
+input gradient's columns come taps-last to ``col2im``, which sums them into a channels-last image.  Other
+arrays take the NCHW loops (copied to C order first if they are neither).  Measured on W7 (jit, one
+thread, alternating runs): 1.93 -> 1.60 ms per step for the channels-last views and pooling loops (9 layout
+copies per step gone), then the taps-last columns: im2col 50 -> 29 us, col2im 77 -> 25 us.
 
 Measured on W7 (LeNet, batch 64, one thread): im2col of the 20x8x8 input 230 -> ~25 us, the
 max-pool forward 630 us (im2col + max over the windows) -> ~30 us, its backward (a mask as large
@@ -95,12 +99,14 @@ def _im2col(impl, workspace: bool = False):
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
         oh, ow = (h + pt + pb - kh) // sh + 1, (w + pl + pr - kw) // sw + 1
-        shape = (n, oh, ow, c, kh, kw)
+        same_3x3, xt = (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3, _nhwc(x)
+        taps_last = same_3x3 and xt is not None  # a channels-last input: taps-last columns, a view of them
+        shape = (n, oh, ow, kh, kw, c) if taps_last else (n, oh, ow, c, kh, kw)
         out = _WORKSPACES.get(shape, x.dtype) if workspace else np.empty(shape, x.dtype)
-        xt = _nhwc(x)
-        if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3 and xt is not None:
+        if taps_last:
             loops().im2col_3x3_nhwc(xt, x.dtype.type(pad_value), out)
-        elif (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3:
+            return out.transpose(0, 1, 2, 5, 3, 4)
+        if same_3x3:
             loops().im2col_3x3(_c(x), x.dtype.type(pad_value), out)
         else:
             loops().im2col(_c(x), kh, kw, sh, sw, pt, pl, x.dtype.type(pad_value), out)
@@ -114,11 +120,14 @@ def _col2im(impl):
         if not _fits(cols):
             return impl(cols, x_shape, kernel, stride, padding)
         (kh, kw), (sh, sw), ((pt, pb), (pl, pr)) = kernel, stride, padding
+        taps = cols.transpose(0, 1, 2, 4, 5, 3)
+        if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3 and taps.flags.c_contiguous:
+            n, c, h, w = x_shape  # taps-last columns (the loops' convolution gradient): a channels-last image
+            out = np.empty((n, h, w, c), cols.dtype)
+            loops().col2im_3x3_nhwc(taps, out)
+            return _nchw_view(out)
         out = np.empty(x_shape, cols.dtype)
-        if (kh, kw, sh, sw, pt, pb, pl, pr) == _SAME_3X3:
-            loops().col2im_3x3(_c(cols), out)
-        else:
-            loops().col2im(_c(cols), kh, kw, sh, sw, pt, pl, out)
+        loops().col2im(_c(cols), kh, kw, sh, sw, pt, pl, out)
         return out
 
     return run
@@ -184,7 +193,8 @@ def _transposed(x, axes):
     return x.transpose(axes)
 
 
-LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl, workspace=True), _col2im(_col2im_impl), threads.matmul, _transposed)
+LOOP_ARRAYS = ConvArrays(_im2col(_im2col_impl, workspace=True), _col2im(_col2im_impl), threads.matmul, _transposed,
+                         taps_last=True)
 """The convolution trio's array functions on the loops: im2col into a reused workspace (the columns never
 leave the trio's functions), the GEMM numpy's BLAS call under the small-GEMM thread rule, and transposes
 as views, not copies: BLAS reads a transposed operand as it is, and the GEMM's (N*OH*OW, O) output goes on
