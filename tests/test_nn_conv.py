@@ -274,3 +274,33 @@ def test_channels_last_loops_equal_the_numpy_reference(dtype):
         gw = conv.conv2d_weight_grad_arrays(inp, gy, wi.shape, *same, loops)
         assert gw.flags.c_contiguous
         np.testing.assert_allclose(gw, conv.conv2d_weight_grad_arrays(ref, gy, wi.shape, *same), **tol)
+
+
+def test_mid_sized_gemms_take_all_blas_threads_only_while_the_cores_are_free(monkeypatch):
+    """Between PARALLEL_GEMM_FLOPS and SMALL_GEMM_FLOPS a GEMM runs on all BLAS threads when the other processes
+    leave the cores free (FreeCores: /proc/stat's busy time less this process's), on one when they do not."""
+    from minifw.kernels import threads
+
+    blas = threads.blas()
+    full = blas.full
+    if full < 2:
+        pytest.skip("the BLAS library runs one thread here (OPENBLAS_NUM_THREADS=1 or one CPU)")
+    free = threads.FreeCores()
+    clock = iter([10.0, 10.2, 10.25, 10.4])  # a sample, one 0.2 s later, one too soon, one after 0.15 s
+    samples = iter([(10.0, 100.0, 5.0), (10.2, 100.5, 5.3), (10.4, 100.9, 5.5)])  # busy seconds, own CPU seconds
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(free, "_sample", lambda: next(samples))
+    assert free.free() is None  # one sample is not a rate yet
+    assert free.free() == pytest.approx(free.cpus - (0.5 - 0.3) / 0.2)  # others used 1 core of the 0.2 s
+    assert free.free() == pytest.approx(free.cpus - 1.0)  # within the interval: the last value
+    assert free.free() == pytest.approx(free.cpus - (0.4 - 0.2) / 0.2)
+    monkeypatch.undo()
+    a, b = np.ones((256, 256)), np.ones((256, 128))  # 16.8 MFLOP: between the two thresholds
+    try:
+        for cores, want in ((float(full), full), (full - 1.0, 1), (None, 1)):
+            monkeypatch.setattr(threads.FREE, "free", lambda c=cores: c)
+            np.testing.assert_array_equal(threads.matmul(a, b), a @ b)
+            assert blas.now == want
+        assert threads.blas_threads_for(threads.PARALLEL_GEMM_FLOPS - 1) == 1  # small: one thread whatever
+    finally:
+        blas.use(full)
