@@ -112,6 +112,15 @@ def pool_argmax(x, kh, kw, sh, sw, pt, pl, index):
                     index[n, c, i, j] = best
 
 
+@njit(inline="always")
+def _take(best, top, k, v):
+    """One step of a window's arg-max: position ``k`` with value ``v`` replaces (``best``, ``top``) if ``v`` is
+    larger or a NaN -- "not v <= top" -- unless ``top`` is a NaN already ("top == top"): the first maximum
+    (PyTorch's choice), the first NaN.  Selects, not branches."""
+    better = (not v <= top) & (top == top)
+    return (k if better else best), (v if better else top)
+
+
 @njit(cache=True, nogil=True)
 def pool_argmax_2x2(x, index):
     """:func:`pool_argmax` for 2x2 windows, stride 2, no padding (every window inside the image)."""
@@ -125,20 +134,9 @@ def pool_argmax_2x2(x, index):
                 r = 2 * i
                 for j in range(ow):
                     q = 2 * j
-                    # "not v <= top" is v > top or v is NaN; "top == top": a NaN already found stays
-                    best, top = r * w + q, plane[r, q]
-                    v = plane[r, q + 1]
-                    better = (not v <= top) & (top == top)
-                    best = r * w + q + 1 if better else best
-                    top = v if better else top
-                    v = plane[r + 1, q]
-                    better = (not v <= top) & (top == top)
-                    best = (r + 1) * w + q if better else best
-                    top = v if better else top
-                    v = plane[r + 1, q + 1]
-                    better = (not v <= top) & (top == top)
-                    best = (r + 1) * w + q + 1 if better else best
-                    out[i, j] = best
+                    best, top = _take(r * w + q, plane[r, q], r * w + q + 1, plane[r, q + 1])
+                    best, top = _take(best, top, (r + 1) * w + q, plane[r + 1, q])
+                    out[i, j] = _take(best, top, (r + 1) * w + q + 1, plane[r + 1, q + 1])[0]
 
 
 @njit(cache=True, nogil=True)
@@ -231,18 +229,9 @@ def pool_argmax_2x2_nhwc(x, index):
                 out = index[n, i, j]
                 k00 = r * w + q
                 for c in range(c_):
-                    best, top = k00, p00[c]
-                    v = p01[c]
-                    better = (not v <= top) & (top == top)
-                    best = k00 + 1 if better else best
-                    top = v if better else top
-                    v = p10[c]
-                    better = (not v <= top) & (top == top)
-                    best = k00 + w if better else best
-                    top = v if better else top
-                    v = p11[c]
-                    better = (not v <= top) & (top == top)
-                    out[c] = k00 + w + 1 if better else best
+                    best, top = _take(k00, p00[c], k00 + 1, p01[c])
+                    best, top = _take(best, top, k00 + w, p10[c])
+                    out[c] = _take(best, top, k00 + w + 1, p11[c])[0]
 
 
 @njit(cache=True, nogil=True)
