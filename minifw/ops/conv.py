@@ -214,8 +214,8 @@ def _rows(cols):
 
 def _filters(w, taps_last: bool):
     """(O, C, kh, kw) filters as (O, K) rows, K in (C, kh, kw) or (kh, kw, C) order (a small copy)."""
-    o = w.shape[0]
-    return w.transpose(0, 2, 3, 1).reshape(o, -1) if taps_last else w.reshape(o, -1)
+    o, c, kh, kw = w.shape
+    return w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c) if taps_last else w.reshape(o, c * kh * kw)
 
 
 def conv2d_arrays(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), a: ConvArrays = NUMPY_ARRAYS):
