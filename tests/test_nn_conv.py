@@ -286,14 +286,16 @@ def test_mid_sized_gemms_take_all_blas_threads_only_while_the_cores_are_free(mon
     if full < 2:
         pytest.skip("the BLAS library runs one thread here (OPENBLAS_NUM_THREADS=1 or one CPU)")
     free = threads.FreeCores()
-    clock = iter([10.0, 10.2, 10.25, 10.4])  # a sample, one 0.2 s later, one too soon, one after 0.15 s
-    samples = iter([(10.0, 100.0, 5.0), (10.2, 100.5, 5.3), (10.4, 100.9, 5.5)])  # busy seconds, own CPU seconds
+    clock = iter([10.0, 10.2, 10.25, 10.4, 10.6])  # a sample, one 0.2 s later, one too soon, two 0.2 s apart
+    # (time, busy CPU seconds of all processes, this process's CPU seconds)
+    samples = iter([(10.0, 100.0, 5.0), (10.2, 100.5, 5.3), (10.4, 100.9, 5.5), (10.6, 101.3, 5.55)])
     monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
     monkeypatch.setattr(free, "_sample", lambda: next(samples))
     assert free.free() is None  # one sample is not a rate yet
     assert free.free() == pytest.approx(free.cpus - (0.5 - 0.3) / 0.2)  # others used 1 core of the 0.2 s
     assert free.free() == pytest.approx(free.cpus - 1.0)  # within the interval: the last value
     assert free.free() == pytest.approx(free.cpus - (0.4 - 0.2) / 0.2)
+    assert free.free() == pytest.approx(free.cpus - 1.0)  # this process mostly waited: the last value stays
     monkeypatch.undo()
     a, b = np.ones((256, 256)), np.ones((256, 128))  # 16.8 MFLOP: between the two thresholds
     try:

@@ -153,7 +153,9 @@ class FreeCores:
             return None
         if self.last is not None and now - self.last[0] < 4 * self.interval:  # else a pause: start again
             wall, busy, mine = (a - b for a, b in zip(sample, self.last))
-            self.cores = self.cpus - max(0.0, busy - mine) / max(wall, 1e-9)
+            # mostly waiting (for a peer process taking turns, for input): what others did then is no guide
+            if mine >= 0.5 * wall:
+                self.cores = self.cpus - max(0.0, busy - mine) / max(wall, 1e-9)
         self.last = sample
         return self.cores
 
