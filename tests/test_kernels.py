@@ -261,3 +261,29 @@ def test_second_process_loads_kernels_from_disk_cache(tmp_path):
     files = list((tmp_path / "kernels").glob("__pycache__/*.nbi"))
     assert files, "numba wrote no cache index"
     assert warm["first_call"] < cold["first_call"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_folded_sums_equal_numpy_over_outer_rows(dtype):
+    """kernels.sums.add_reduce (the CPU ``sum``): over the outer block of axes in memory (a channels-last
+    gradient over N, H, W; a C-order batch over its first axes) the rows are folded, within float rounding
+    of the float64 sum; other axes, small arrays and integers go to numpy as they are."""
+    from minifw.kernels import sums
+
+    rng = np.random.default_rng(5)
+    last = rng.standard_normal((64, 8, 8, 20)).astype(dtype).transpose(0, 3, 1, 2)  # NCHW shape, NHWC memory
+    rows = rng.standard_normal((96, 7, 6)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for x, axis in [(last, (0, 2, 3)), (rows, (0,)), (rows, (0, 1)), (last, (1,)), (last, (0, 1, 2, 3))]:
+        folded = sums._rows(x, axis) is not None
+        assert folded == (axis in ((0, 2, 3), (0,), (0, 1)))
+        for keepdims in (False, True):
+            want = np.add.reduce(x.astype(np.float64), axis=axis, keepdims=keepdims)
+            got = sums.add_reduce(x, axis, keepdims)
+            assert got.shape == want.shape and got.dtype == dtype
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol * x.shape[0])
+    out = np.empty(20, dtype)
+    assert sums.add_reduce(last, (0, 2, 3), False, out) is out
+    np.testing.assert_allclose(out, last.astype(np.float64).sum((0, 2, 3)), rtol=tol, atol=tol * 64)
+    ints = np.arange(24).reshape(4, 6)
+    np.testing.assert_array_equal(sums.add_reduce(ints, (0,)), ints.sum(0))

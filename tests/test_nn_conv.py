@@ -228,3 +228,81 @@ def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all(monkeypatch):
         assert all(lib.num_threads == full for lib in blas.libs)
     finally:
         blas.use(full)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_channels_last_loops_equal_the_numpy_reference(dtype):
+    """The loops' convolution hands its GEMM rows on as a channels-last view (no copy to NCHW); im2col and the
+    max-pool trio read and write that layout and give the NCHW reference's numbers, ties and NaNs included."""
+    from minifw.kernels import conv as kconv
+    from minifw.ops import conv
+
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((2, 3, 6, 7)).astype(dtype)
+    w, b = rng.standard_normal((5, 3, 3, 3)).astype(dtype), rng.standard_normal(5).astype(dtype)
+    same, loops = ((1, 1), ((1, 1), (1, 1))), kconv.LOOP_ARRAYS
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    y = conv.conv2d_arrays(x, w, b, *same, loops)
+    assert kconv._nhwc(y) is not None  # channels-last memory, NCHW shape
+    np.testing.assert_allclose(y, conv.conv2d_arrays(x, w, b, *same), **tol)
+    y = np.ascontiguousarray(y)
+    y[0, 1, 2, 2:4] = y[0, 1, 3, 2] = 7.0  # a tie: the first maximum wins
+    y[1, 4, 0, 1] = np.nan  # the NaN wins its window
+    last = np.ascontiguousarray(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    np.testing.assert_array_equal(kconv.IMPLS["im2col"](None)(last, (3, 3), *same), conv._im2col_impl(y, (3, 3), *same))
+    pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    index = kconv.IMPLS["pool_argmax"](None)(last, *pool)
+    assert kconv._nhwc(index) is not None
+    np.testing.assert_array_equal(index, conv._pool_argmax_impl(y, *pool))
+    picked = kconv.IMPLS["pool_gather"](None)(last, index)
+    assert kconv._nhwc(picked) is not None
+    np.testing.assert_array_equal(picked, conv._pool_gather_impl(y, index))
+    g = rng.standard_normal(picked.shape).astype(dtype)  # NCHW, as a Linear layer's gradient arrives
+    back = kconv.IMPLS["pool_scatter"](None)(g, index, y.shape)
+    assert kconv._nhwc(back) is not None
+    np.testing.assert_array_equal(back, conv._pool_scatter_impl(g, np.ascontiguousarray(index), y.shape))
+    gx = conv.conv2d_input_grad_arrays(back, w, x.shape, *same, loops)  # taps-last columns, col2im channels-last
+    assert kconv._nhwc(gx) is not None
+    np.testing.assert_allclose(gx, conv.conv2d_input_grad_arrays(np.ascontiguousarray(back), w, x.shape, *same), **tol)
+    w2 = rng.standard_normal((4, 5, 3, 3)).astype(dtype)  # a second convolution reads the first one's output
+    for inp in (x, last):  # NCHW and channels-last inputs: im2col's (C, kh, kw) and (kh, kw, C) columns
+        ref = np.ascontiguousarray(inp)
+        wi = w if inp.shape[1] == 3 else w2
+        np.testing.assert_allclose(conv.conv2d_arrays(inp, wi, None, *same, loops),
+                                   conv.conv2d_arrays(ref, wi, None, *same), **tol)
+        gy = rng.standard_normal((inp.shape[0], wi.shape[0]) + inp.shape[2:]).astype(dtype)
+        gw = conv.conv2d_weight_grad_arrays(inp, gy, wi.shape, *same, loops)
+        assert gw.flags.c_contiguous
+        np.testing.assert_allclose(gw, conv.conv2d_weight_grad_arrays(ref, gy, wi.shape, *same), **tol)
+
+
+def test_mid_sized_gemms_take_all_blas_threads_only_while_the_cores_are_free(monkeypatch):
+    """Between PARALLEL_GEMM_FLOPS and SMALL_GEMM_FLOPS a GEMM runs on all BLAS threads when the other processes
+    leave the cores free (FreeCores: /proc/stat's busy time less this process's), on one when they do not."""
+    from minifw.kernels import threads
+
+    blas = threads.blas()
+    full = blas.full
+    if full < 2:
+        pytest.skip("the BLAS library runs one thread here (OPENBLAS_NUM_THREADS=1 or one CPU)")
+    free = threads.FreeCores()
+    clock = iter([10.0, 10.2, 10.25, 10.4, 10.6])  # a sample, one 0.2 s later, one too soon, two 0.2 s apart
+    # (time, busy CPU seconds of all processes, this process's CPU seconds)
+    samples = iter([(10.0, 100.0, 5.0), (10.2, 100.5, 5.3), (10.4, 100.9, 5.5), (10.6, 101.3, 5.55)])
+    monkeypatch.setattr(threads.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(free, "_sample", lambda: next(samples))
+    assert free.free() is None  # one sample is not a rate yet
+    assert free.free() == pytest.approx(free.cpus - (0.5 - 0.3) / 0.2)  # others used 1 core of the 0.2 s
+    assert free.free() == pytest.approx(free.cpus - 1.0)  # within the interval: the last value
+    assert free.free() == pytest.approx(free.cpus - (0.4 - 0.2) / 0.2)
+    assert free.free() == pytest.approx(free.cpus - 1.0)  # this process mostly waited: the last value stays
+    monkeypatch.undo()
+    a, b = np.ones((256, 256)), np.ones((256, 128))  # 16.8 MFLOP: between the two thresholds
+    try:
+        for cores, want in ((float(full), full), (full - 1.0, 1), (None, 1)):
+            monkeypatch.setattr(threads.FREE, "free", lambda c=cores: c)
+            np.testing.assert_array_equal(threads.matmul(a, b), a @ b)
+            assert blas.now == want
+        assert threads.blas_threads_for(threads.PARALLEL_GEMM_FLOPS - 1) == 1  # small: one thread whatever
+    finally:
+        blas.use(full)

@@ -95,3 +95,43 @@ def test_update_rules_are_pure_functions_of_arrays():
     assert (p == 1).all() and (state["exp_avg"] == 0).all()
     np.testing.assert_allclose(new_p, 0.9)
     assert set(new_state) == {"exp_avg", "exp_avg_sq"}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum,weight_decay,nesterov", [(0.0, 0.0, False), (0.0, 0.01, False),
+                                                            (0.9, 0.0, False), (0.9, 0.01, True)])
+def test_sgd_step_in_place_equals_the_rule_bit_for_bit(dtype, momentum, weight_decay, nesterov, monkeypatch):
+    """SGD.step runs sgd_rule as one in-place loop (minifw.kernels.updates) on contiguous float arrays: the
+    same numbers as the rule itself, which still runs for anything else (here: a non-contiguous parameter)."""
+    import types
+
+    from minifw.kernels import updates
+    from minifw.optim import sgd
+    from minifw.optim.sgd import sgd_rule
+
+    calls = []
+    monkeypatch.setattr(sgd, "_updates", types.SimpleNamespace(sgd=lambda *a: calls.append(a) or updates.sgd(*a)))
+    rng = np.random.default_rng(3)
+    data = [rng.standard_normal((4, 5)).astype(dtype), rng.standard_normal(7).astype(dtype),
+            rng.standard_normal((5, 4)).astype(dtype).T]  # the last is a transposed view: the rule's path
+    params = [mf.tensor(d, requires_grad=True) for d in data]
+    params[2].data = data[2]
+    assert not params[2].data.flags.c_contiguous
+    hyper = dict(lr=0.05, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov)
+    opt = optim.SGD(params, **hyper)
+    want = [p.numpy().copy() for p in params]
+    bufs = [np.zeros_like(w) for w in want]
+    for _ in range(3):
+        grads = [rng.standard_normal(p.shape).astype(dtype) for p in params]
+        for p, g in zip(params, grads):
+            p.grad = mf.tensor(g)
+        opt.step()
+        for k, g in enumerate(grads):
+            want[k], st = sgd_rule(want[k], g, {"momentum_buffer": bufs[k]}, **hyper)
+            bufs[k] = st.get("momentum_buffer", bufs[k])
+    for p, w, b in zip(params, want, bufs):
+        assert p.data.dtype == dtype
+        np.testing.assert_array_equal(p.numpy(), w)
+        np.testing.assert_array_equal(opt.state[id(p)]["momentum_buffer"], b)
+        assert opt.state[id(p)]["step"] == 3
+    assert len(calls) == 2 * 3  # the loop ran for the two contiguous parameters, the rule for the view

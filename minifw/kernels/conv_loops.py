@@ -8,7 +8,7 @@ a parallel region costs (see :mod:`minifw.kernels.threads`).
 Chosen by shape: the general loops take the window size as a run-time value, and numba cannot
 unroll their tiny inner loops (3 or 2 steps) -- measured 4-10x slower than loops written for one
 shape.  So the two shapes almost every CNN uses have their own loops: a 3x3 window, stride 1,
-padding 1 (``im2col_3x3``, ``col2im_3x3``) and a 2x2 max pool with stride 2 and no padding
+padding 1 (``im2col_3x3``, ``col2im_3x3_nhwc``) and a 2x2 max pool with stride 2 and no padding
 (``pool_argmax_2x2``).  :mod:`minifw.kernels.conv` picks them; results are identical.  Their
 comparisons are written with ``&``/``|`` and conditional expressions, not ``if ... or ...``: that
 compiles to selects instead of unpredictable branches (measured 5x on random data).
@@ -66,35 +66,6 @@ def im2col_3x3(x, pad_value, out):
 
 
 @njit(cache=True, nogil=True)
-def col2im_3x3(cols, out):
-    """:func:`col2im` for a 3x3 window, stride 1, padding 1, as a gather: each cell of ``out`` is the sum of
-    the (up to 9) window entries that read it, written once (no scattered ``+=``)."""
-    n_, c_, h, w = out.shape
-    for n in range(n_):
-        for c in range(c_):
-            for r in range(h):
-                for q in range(w):
-                    acc = cols[n, r, q, c, 1, 1]  # the window centred on (r, q) has it in its middle
-                    if r >= 1:
-                        acc += cols[n, r - 1, q, c, 2, 1]
-                        if q >= 1:
-                            acc += cols[n, r - 1, q - 1, c, 2, 2]
-                        if q + 1 < w:
-                            acc += cols[n, r - 1, q + 1, c, 2, 0]
-                    if r + 1 < h:
-                        acc += cols[n, r + 1, q, c, 0, 1]
-                        if q >= 1:
-                            acc += cols[n, r + 1, q - 1, c, 0, 2]
-                        if q + 1 < w:
-                            acc += cols[n, r + 1, q + 1, c, 0, 0]
-                    if q >= 1:
-                        acc += cols[n, r, q - 1, c, 1, 2]
-                    if q + 1 < w:
-                        acc += cols[n, r, q + 1, c, 1, 0]
-                    out[n, c, r, q] = acc
-
-
-@njit(cache=True, nogil=True)
 def col2im(cols, kh, kw, sh, sw, pt, pl, out):
     """The adjoint of :func:`im2col`: ``out`` (zeroed here) gets every window added back."""
     n_, c_, h, w = out.shape
@@ -141,6 +112,15 @@ def pool_argmax(x, kh, kw, sh, sw, pt, pl, index):
                     index[n, c, i, j] = best
 
 
+@njit(inline="always")
+def _take(best, top, k, v):
+    """One step of a window's arg-max: position ``k`` with value ``v`` replaces (``best``, ``top``) if ``v`` is
+    larger or a NaN -- "not v <= top" -- unless ``top`` is a NaN already ("top == top"): the first maximum
+    (PyTorch's choice), the first NaN.  Selects, not branches."""
+    better = (not v <= top) & (top == top)
+    return (k if better else best), (v if better else top)
+
+
 @njit(cache=True, nogil=True)
 def pool_argmax_2x2(x, index):
     """:func:`pool_argmax` for 2x2 windows, stride 2, no padding (every window inside the image)."""
@@ -154,20 +134,9 @@ def pool_argmax_2x2(x, index):
                 r = 2 * i
                 for j in range(ow):
                     q = 2 * j
-                    # "not v <= top" is v > top or v is NaN; "top == top": a NaN already found stays
-                    best, top = r * w + q, plane[r, q]
-                    v = plane[r, q + 1]
-                    better = (not v <= top) & (top == top)
-                    best = r * w + q + 1 if better else best
-                    top = v if better else top
-                    v = plane[r + 1, q]
-                    better = (not v <= top) & (top == top)
-                    best = (r + 1) * w + q if better else best
-                    top = v if better else top
-                    v = plane[r + 1, q + 1]
-                    better = (not v <= top) & (top == top)
-                    best = (r + 1) * w + q + 1 if better else best
-                    out[i, j] = best
+                    best, top = _take(r * w + q, plane[r, q], r * w + q + 1, plane[r, q + 1])
+                    best, top = _take(best, top, (r + 1) * w + q, plane[r + 1, q])
+                    out[i, j] = _take(best, top, (r + 1) * w + q + 1, plane[r + 1, q + 1])[0]
 
 
 @njit(cache=True, nogil=True)
@@ -195,3 +164,99 @@ def pool_scatter(g, index, out):
                 for j in range(ow):
                     k = index[n, c, i, j]
                     out[n, c, k // w, k % w] += g[n, c, i, j]
+
+
+# --- channels-last: the same loops over (N, H, W, C) arrays --------------------------------------------------------
+# A convolution's GEMM writes (N*OH*OW, O) rows: read as (N, OH, OW, O) that is channels-last, and
+# :mod:`minifw.kernels.conv` hands it on as an NCHW-shaped view instead of copying it to NCHW.  These loops
+# take such arrays transposed back to their memory order (C-contiguous (N, H, W, C)): the innermost loop runs
+# along the channels, contiguous, so it vectorises.  Same results as the NCHW loops (same flat index r*W + q).
+@njit(cache=True, nogil=True)
+def im2col_3x3_nhwc(x, pad_value, out):
+    """:func:`im2col_3x3` of a channels-last ``x`` (N, H, W, C) into taps-last columns ``out`` (N, H, W, 3, 3, C):
+    each window tap is one contiguous run of C values, copied (or padded) whole.  Indexed element by element:
+    slicing a row out per tap (``out[n, i, j, a, b]``) measured 2x slower."""
+    n_, h, w, c_ = x.shape
+    for n in range(n_):
+        for i in range(h):
+            for j in range(w):
+                for a in range(3):
+                    r = i + a - 1
+                    for b in range(3):
+                        q = j + b - 1
+                        if 0 <= r < h and 0 <= q < w:
+                            for c in range(c_):
+                                out[n, i, j, a, b, c] = x[n, r, q, c]
+                        else:
+                            for c in range(c_):
+                                out[n, i, j, a, b, c] = pad_value
+
+
+@njit(cache=True, nogil=True)
+def col2im_3x3_nhwc(cols, out):
+    """:func:`col2im` for a 3x3 window, stride 1, padding 1, from taps-last columns ``cols`` (N, H, W, 3, 3, C)
+    into a channels-last ``out`` (N, H, W, C), as a gather: each pixel's C values are the sum of the (up to 9)
+    window taps that read it, contiguous runs of C values, written once (no scattered ``+=`` into ``out``)."""
+    n_, h, w, c_ = out.shape
+    for n in range(n_):
+        for r in range(h):
+            for q in range(w):
+                for c in range(c_):  # the window centred on (r, q) has it in its middle
+                    out[n, r, q, c] = cols[n, r, q, 1, 1, c]
+                for a in range(3):
+                    i = r + 1 - a  # the window at row i reads row r with its tap a
+                    if i < 0 or i >= h:
+                        continue
+                    for b in range(3):
+                        j = q + 1 - b
+                        if (a == 1 and b == 1) or j < 0 or j >= w:
+                            continue
+                        for c in range(c_):
+                            out[n, r, q, c] += cols[n, i, j, a, b, c]
+
+
+@njit(cache=True, nogil=True)
+def pool_argmax_2x2_nhwc(x, index):
+    """:func:`pool_argmax_2x2` of a channels-last ``x`` (N, H, W, C) into a channels-last ``index`` (N, OH, OW, C)."""
+    n_, h, w, c_ = x.shape
+    oh, ow = index.shape[1], index.shape[2]
+    for n in range(n_):
+        for i in range(oh):
+            r = 2 * i
+            for j in range(ow):
+                q = 2 * j
+                p00, p01, p10, p11 = x[n, r, q], x[n, r, q + 1], x[n, r + 1, q], x[n, r + 1, q + 1]
+                out = index[n, i, j]
+                k00 = r * w + q
+                for c in range(c_):
+                    best, top = _take(k00, p00[c], k00 + 1, p01[c])
+                    best, top = _take(best, top, k00 + w, p10[c])
+                    out[c] = _take(best, top, k00 + w + 1, p11[c])[0]
+
+
+@njit(cache=True, nogil=True)
+def pool_gather_nhwc(x, index, out):
+    """:func:`pool_gather` on channels-last ``x`` (N, H, W, C), ``index`` and ``out`` (N, OH, OW, C)."""
+    n_, h, w, c_ = x.shape
+    oh, ow = index.shape[1], index.shape[2]
+    planes = x.reshape(n_, h * w, c_)  # flat position k = r*W + q is row k here: no division
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    out[n, i, j, c] = planes[n, index[n, i, j, c], c]
+
+
+@njit(cache=True, nogil=True)
+def pool_scatter_nhwc(g, index, out):
+    """:func:`pool_scatter` into a channels-last ``out`` (N, H, W, C) (zeroed here), ``g`` and ``index``
+    (N, OH, OW, C) (``g`` in any layout)."""
+    n_, h, w, c_ = out.shape
+    oh, ow = index.shape[1], index.shape[2]
+    planes = out.reshape(n_, h * w, c_)
+    planes[...] = 0
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_):
+                    planes[n, index[n, i, j, c], c] += g[n, i, j, c]

@@ -27,8 +27,10 @@ import time
 import numpy as np
 
 from minifw import anomaly, profiler
-from minifw.kernels import conv, threads
+from minifw.kernels import conv, heap, sums, threads
 from minifw.registry import all_primitives, subscribe
+
+heap.apply()  # eager steps' temporaries: no page faults from malloc trimming its heap (see kernels/heap.py)
 
 KERNEL_MIN_SIZE: int = int(os.environ.get("MINIFW_KERNEL_MIN_SIZE", 1 << 20))
 """Elements from which listed primitives run on numba kernels (below ~2^18 thread start-up and compile-cache
@@ -102,14 +104,17 @@ def _choose(p) -> None:
         IMPL[p] = conv.IMPLS[p.name](p.impl)
     elif _LOOPS[0] and p.name == "matmul":  # small GEMMs on one BLAS thread (see kernels/threads.py)
         IMPL[p] = threads.matmul
+    elif _LOOPS[0] and p.name == "sum":  # a bias gradient's sum over outer rows, folded (see kernels/sums.py)
+        IMPL[p] = sums.add_reduce
     else:
         IMPL[p] = p.impl
 
 
 def install(wins: dict[str, tuple] | None = None, conv_loops: bool | None = None) -> None:
     """(Re)build ``IMPL``: numpy everywhere, kernel wrappers for ``wins`` (default :data:`KERNEL_WINS`),
-    and the conv/pool loops of :mod:`minifw.kernels.conv` and the small-GEMM thread rule of
-    :func:`minifw.kernels.threads.matmul` unless ``conv_loops`` is False.
+    and the conv/pool loops of :mod:`minifw.kernels.conv`, the small-GEMM thread rule of
+    :func:`minifw.kernels.threads.matmul` and the folded sums of :mod:`minifw.kernels.sums` unless
+    ``conv_loops`` is False.
 
     ``install({})`` puts plain numpy back for every primitive (``conv_loops`` defaults to ``wins != {}``).
     The dict object is updated in place, so modules that hold a reference to ``IMPL`` see it;

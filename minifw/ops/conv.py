@@ -20,8 +20,9 @@ input plane, ``(N, C, OH, OW)`` integers -- a quarter of the input's size for
 those cells and its adjoint ``pool_scatter`` adds a cotangent back at them:
 another pair of linear primitives whose rules are each other.
 
-A convolution layer runs as one primitive, ``conv2d`` (NCHW in, NCHW
-contiguous out: im2col into a workspace, one GEMM, one transposing copy),
+A convolution layer runs as one primitive, ``conv2d`` (NCHW in, NCHW out:
+im2col into a workspace, one GEMM, its rows transposed to NCHW -- a copy
+here, a channels-last view on the numba loops),
 with two more for its derivatives, ``conv2d_input_grad`` (the transposed
 convolution: GEMM then col2im) and ``conv2d_weight_grad`` (im2col then GEMM).
 All three are bilinear and each one's vjps are the other two, so the trio
@@ -181,7 +182,9 @@ class ConvArrays(NamedTuple):
     im2col: Callable  # (x, kernel, stride, padding, pad_value) -> (N, OH, OW, C, kh, kw)
     col2im: Callable  # (cols, x_shape, kernel, stride, padding) -> (N, C, H, W)
     matmul: Callable  # (a, b) -> a @ b
-    permute: Callable  # (x, axes) -> a C-contiguous transposed copy
+    permute: Callable  # (x, axes) -> x transposed: a copy, or a view where the backend reads any strides
+    # the input gradient's columns in (kh, kw, C) order ("taps last"), which this col2im reads; see _rows
+    taps_last: bool = False
 
 
 def _permute_copy(x, axes):
@@ -197,13 +200,32 @@ def _rows_by_channel(g, a: ConvArrays):
     return a.permute(g, (0, 2, 3, 1)).reshape(n * oh * ow, o)
 
 
+def _rows(cols):
+    """im2col's (N, OH, OW, C, kh, kw) columns as (N*OH*OW, K) rows without a copy, and whether K runs in
+    (kh, kw, C) order: the loops give a channels-last input taps-last columns (a view), each tap a contiguous
+    run of channels, and the filters are then flattened in that order too (:func:`_filters`)."""
+    n, oh, ow, c, kh, kw = cols.shape
+    if type(cols) is np.ndarray and not cols.flags.c_contiguous:
+        taps = cols.transpose(0, 1, 2, 4, 5, 3)
+        if taps.flags.c_contiguous:
+            return taps.reshape(n * oh * ow, kh * kw * c), True
+    return cols.reshape(n * oh * ow, c * kh * kw), False
+
+
+def _filters(w, taps_last: bool):
+    """(O, C, kh, kw) filters as (O, K) rows, K in (C, kh, kw) or (kh, kw, C) order (a small copy)."""
+    o, c, kh, kw = w.shape
+    return w.transpose(0, 2, 3, 1).reshape(o, kh * kw * c) if taps_last else w.reshape(o, c * kh * kw)
+
+
 def conv2d_arrays(x, w, b=None, stride=(1, 1), padding=((0, 0), (0, 0)), a: ConvArrays = NUMPY_ARRAYS):
     """``y[n, o] = sum_c x[n, c] (*) w[o, c] + b[o]``: im2col, one GEMM, the bias added to the GEMM's
-    output while it is still one contiguous (N*OH*OW, O) block, then one copy back to NCHW."""
+    output while it is still one contiguous (N*OH*OW, O) block, then transposed to NCHW (``a.permute``)."""
     o, c, kh, kw = w.shape
     cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
     n, oh, ow = cols.shape[:3]
-    y = a.matmul(cols.reshape(n * oh * ow, c * kh * kw), a.permute(w.reshape(o, c * kh * kw), (1, 0)))
+    rows, taps_last = _rows(cols)
+    y = a.matmul(rows, a.permute(_filters(w, taps_last), (1, 0)))
     if b is not None:
         if b.dtype == y.dtype:
             y += b  # in place: the GEMM's result is ours
@@ -217,8 +239,12 @@ def conv2d_input_grad_arrays(g, w, x_shape=(), stride=(1, 1), padding=((0, 0), (
     """The adjoint of ``conv2d`` in ``x``: ``g`` (N, O, OH, OW) through the filters, windows summed back."""
     o, c, kh, kw = w.shape
     n, _, oh, ow = g.shape
-    cols = a.matmul(_rows_by_channel(g, a), w.reshape(o, c * kh * kw))
-    return a.col2im(cols.reshape(n, oh, ow, c, kh, kw), tuple(x_shape), (kh, kw), stride, padding)
+    rows = a.matmul(_rows_by_channel(g, a), _filters(w, a.taps_last))
+    if a.taps_last:  # (kh, kw, C) columns, handed on as the (C, kh, kw) shape they are a view of
+        cols = a.permute(rows.reshape(n, oh, ow, kh, kw, c), (0, 1, 2, 5, 3, 4))
+    else:
+        cols = rows.reshape(n, oh, ow, c, kh, kw)
+    return a.col2im(cols, tuple(x_shape), (kh, kw), stride, padding)
 
 
 def conv2d_weight_grad_arrays(x, g, w_shape=(), stride=(1, 1), padding=((0, 0), (0, 0)),
@@ -226,9 +252,12 @@ def conv2d_weight_grad_arrays(x, g, w_shape=(), stride=(1, 1), padding=((0, 0), 
     """The adjoint of ``conv2d`` in ``w``: windows of ``x`` against ``g``, summed over the batch and positions."""
     o, c, kh, kw = w_shape
     cols = a.im2col(x, (kh, kw), stride, padding, 0.0)
-    n, oh, ow = cols.shape[:3]
+    rows, taps_last = _rows(cols)
     gt = a.permute(_rows_by_channel(g, a), (1, 0))  # (O, N*OH*OW)
-    return a.matmul(gt, cols.reshape(n * oh * ow, c * kh * kw)).reshape(tuple(w_shape))
+    gw = a.matmul(gt, rows)
+    if taps_last:  # (O, kh, kw, C) -> the filters' own (O, C, kh, kw), contiguous: it becomes a .grad
+        return np.ascontiguousarray(gw.reshape(o, kh, kw, c).transpose(0, 3, 1, 2))
+    return gw.reshape(tuple(w_shape))
 
 
 def _conv2d_rule(shp, dts, stride=(1, 1), padding=((0, 0), (0, 0))):

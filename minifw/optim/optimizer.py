@@ -92,8 +92,12 @@ class Optimizer:
                     continue
                 st = self.state_of(p)
                 st["step"] += 1
-                new_p, new_state = type(self).rule(p.data, p.grad.data, st, **hyper)
-                self.write(p, new_p, new_state)
+                self.update(p, st, hyper)
+
+    def update(self, p, st: dict, hyper: dict) -> None:
+        """One parameter's step: the rule on its arrays, written back (a subclass may do the same in place)."""
+        new_p, new_state = type(self).rule(p.data, p.grad.data, st, **hyper)
+        self.write(p, new_p, new_state)
 
     def state_of(self, p) -> dict:
         """``p``'s state (zeros and step 0 the first time)."""

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from minifw.eager.tensor import mark_modified
+
 from .optimizer import Optimizer, OptimizerError
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_updates = None
 
 
 def sgd_rule(p, g, state, lr, momentum=0.0, weight_decay=0.0, nesterov=False):
@@ -34,3 +41,27 @@ class SGD(Optimizer):
         if nesterov and not momentum:
             raise OptimizerError("SGD: Nesterov momentum needs momentum > 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, nesterov=nesterov))
+
+    def update(self, p, st: dict, hyper: dict) -> None:
+        """:func:`sgd_rule` in one in-place pass (:func:`minifw.kernels.updates.sgd`, the same numbers) for
+        contiguous float numpy arrays of one dtype; anything else (another dtype, a GPU array) through the
+        rule itself."""
+        data, grad, buf = p.data, p.grad.data, st["momentum_buffer"]
+        if not (type(data) is np.ndarray and type(grad) is np.ndarray and type(buf) is np.ndarray
+                and data.dtype in _FLOATS and grad.dtype == data.dtype and buf.dtype == data.dtype
+                and grad.shape == data.shape and data.flags.c_contiguous and buf.flags.c_contiguous
+                and data.flags.writeable):
+            return super().update(p, st, hyper)
+        _kernels().sgd(data.reshape(-1), grad.reshape(-1), buf.reshape(-1), float(hyper["lr"]),
+                       float(hyper["momentum"]), float(hyper["weight_decay"]), bool(hyper["nesterov"]))
+        mark_modified(p, f"{type(self).__name__}.step()")
+
+
+def _kernels():
+    """:mod:`minifw.kernels.updates`, imported (with numba) by the first step that uses it."""
+    global _updates
+    if _updates is None:
+        from minifw.kernels import updates
+
+        _updates = updates
+    return _updates
